@@ -1,0 +1,26 @@
+"""Shared test fixtures: where the team's shared data lives (../shared beside the checkout, as in CI)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"../shared/data is missing next to the checkout ({SHARED_DATA}); tests need it, as CI has it")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def humanml3d_sample(shared_data: Path) -> Path:
+    return shared_data / "humanml3d-sample"
+
+
+@pytest.fixture(scope="session")
+def bandai_namco_sample(shared_data: Path) -> Path:
+    return shared_data / "bandai-namco" / "sample"
