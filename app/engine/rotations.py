@@ -121,3 +121,17 @@ def y_rotation_quat(angle: Tensor) -> Tensor:
     """Quaternion of a rotation by `angle` radians about +Y."""
     zero = torch.zeros_like(angle)
     return torch.stack([torch.cos(angle / 2), zero, torch.sin(angle / 2), zero], dim=-1)
+
+
+def qslerp(q0: Tensor, q1: Tensor, t: Tensor) -> Tensor:
+    """Spherical interpolation between unit quaternions, t in [0, 1] broadcast over the last axis."""
+    dot = (q0 * q1).sum(-1, keepdim=True)
+    q1 = torch.where(dot < 0, -q1, q1)
+    dot = dot.abs().clamp(max=1.0)
+    theta = torch.acos(dot)
+    sin_theta = torch.sin(theta)
+    near = sin_theta < 1e-6
+    safe = torch.where(near, torch.ones_like(sin_theta), sin_theta)
+    w0 = torch.where(near, 1.0 - t, torch.sin((1.0 - t) * theta) / safe)
+    w1 = torch.where(near, t, torch.sin(t * theta) / safe)
+    return qnormalize(w0 * q0 + w1 * q1)

@@ -15,6 +15,22 @@ from torch import Tensor
 from app.engine.rotations import qbetween, quat_to_matrix, rotation_between_sets
 
 
+def forward_kinematics(parents, offsets: np.ndarray, root_positions: Tensor, local_rotations: Tensor) -> Tensor:
+    """Joint positions (..., J, 3) of any rig (parents before children) from its root positions (..., 3) and
+    local rotation matrices (..., J, 3, 3)."""
+    offsets = torch.as_tensor(offsets, dtype=local_rotations.dtype, device=local_rotations.device)
+    world_rot: list[Tensor] = []
+    world_pos: list[Tensor] = []
+    for j, p in enumerate(parents):
+        if p < 0:
+            world_rot.append(local_rotations[..., 0, :, :])
+            world_pos.append(root_positions)
+        else:
+            world_rot.append(world_rot[p] @ local_rotations[..., j, :, :])
+            world_pos.append(world_pos[p] + (world_rot[p] @ offsets[j, :, None])[..., 0])
+    return torch.stack(world_pos, dim=-2)
+
+
 @dataclass(frozen=True, eq=False)
 class Skeleton:
     name: str
@@ -109,17 +125,7 @@ class Skeleton:
 
     def forward_kinematics(self, root_positions: Tensor, local_rotations: Tensor) -> Tensor:
         """Joint positions (..., J, 3) from root positions (..., 3) and local rotation matrices (..., J, 3, 3)."""
-        offsets = torch.as_tensor(self.offsets, dtype=local_rotations.dtype, device=local_rotations.device)
-        world_rot: list[Tensor] = []
-        world_pos: list[Tensor] = []
-        for j, p in enumerate(self.parents):
-            if p < 0:
-                world_rot.append(local_rotations[..., 0, :, :])
-                world_pos.append(root_positions)
-            else:
-                world_rot.append(world_rot[p] @ local_rotations[..., j, :, :])
-                world_pos.append(world_pos[p] + (world_rot[p] @ offsets[j, :, None])[..., 0])
-        return torch.stack(world_pos, dim=-2)
+        return forward_kinematics(self.parents, self.offsets, root_positions, local_rotations)
 
     def rotations_from_positions(self, positions: Tensor) -> tuple[Tensor, Tensor]:
         """Inverse kinematics per bone: (root positions (..., 3), local rotation matrices (..., J, 3, 3)) that

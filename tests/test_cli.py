@@ -1,0 +1,48 @@
+import subprocess
+import sys
+
+import numpy as np
+
+from app.cli import main
+from app.engine.io.bvh import read_bvh
+
+
+def test_help_lists_the_commands(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for command in ("data", "convert"):
+        assert command in out
+
+
+def test_convert_resamples_cmu_mocap_to_30_fps(shared_data, tmp_path, capsys):
+    out = tmp_path / "walk30.bvh"
+    assert main(["convert", str(shared_data / "cmu-sample" / "02_01.bvh"), str(out), "--fps", "30"]) == 0
+    source, converted = read_bvh(shared_data / "cmu-sample" / "02_01.bvh"), read_bvh(out)
+    assert abs(converted.fps - 30.0) < 1e-6
+    every_fourth = source.world_positions()[::4]
+    n = min(len(every_fourth), converted.n_frames)
+    assert np.abs(every_fourth[:n] - converted.world_positions()[:n]).max() < 0.01  # file units (cm-like)
+
+
+def test_convert_reports_a_malformed_file_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.bvh"
+    bad.write_text("HIERARCHY\nROOT hip\n{\n  OFFSET 0 0\n")
+    assert main(["convert", str(bad), str(tmp_path / "out.bvh")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kinema: bad.bvh, line") and "Traceback" not in err
+    assert not (tmp_path / "out.bvh").exists()
+
+
+def test_data_build_and_info_on_the_sample(bandai_namco_sample, tmp_path, capsys):
+    out = tmp_path / "bn"
+    assert main(["data", "build", "bandai-namco", str(bandai_namco_sample), "--out", str(out), "--quiet", "--workers", "1",
+                 "--only", "*wave*"]) == 0
+    assert "takes read: 6" in capsys.readouterr().out
+    assert main(["data", "info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "bandai-namco21" in info and "train" in info
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "kinema" in result.stdout
