@@ -10,6 +10,9 @@ EXAMPLES = """examples:
   kinema data build bandai-namco ../shared/data/bandai-namco --out data/bandai-namco
   kinema data info data/bandai-namco
   kinema convert take.bvh take-20fps.bvh --fps 20
+  kinema train evaluator --data data/bandai-namco
+  kinema eval --model real --data data/bandai-namco --plot docs/eval
+  kinema bench
 """
 
 
@@ -93,6 +96,106 @@ def _cmd_convert(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")
 
 
+def _cmd_train(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from app.engine.data.dataset import DatasetError
+
+    log_path = Path(args.runs) / args.what / "log.jsonl"
+    out = args.out or f"checkpoints/{args.what}.safetensors"
+    overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
+    try:
+        if args.what == "evaluator":
+            from app.engine.train.evaluator import EvaluatorTrainConfig, train_evaluator
+
+            config = dataclasses.replace(EvaluatorTrainConfig(), **overrides)
+            result = train_evaluator(args.data, out, config, log_path=log_path, resume=not args.fresh)
+        elif args.what == "tokenizer":
+            from app.engine.train.tokenizer import TokenizerTrainConfig, train_tokenizer
+
+            config = dataclasses.replace(TokenizerTrainConfig(preset=args.preset), **overrides)
+            result = train_tokenizer(args.data, out, config, log_path=log_path, resume=not args.fresh)
+        else:
+            from app.engine.train.masked import MaskedTrainConfig, train_masked
+
+            out = args.out or "checkpoints/masked_transformer.safetensors"
+            config = dataclasses.replace(MaskedTrainConfig(preset=args.preset), **overrides)
+            result = train_masked(args.data, args.tokenizer, out, config, log_path=log_path, resume=not args.fresh)
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    print(json.dumps(result, indent=1, default=str))
+    print(f"weights written to {out}; training log in {log_path}")
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from app.engine import evaluate
+    from app.engine.data.dataset import DatasetError, MotionFolder
+    from app.engine.evaluation import Evaluator, EvaluatorError
+
+    try:
+        evaluator = Evaluator.load(args.evaluator)
+        test = MotionFolder(args.data, args.split)
+        settings = evaluate.EvalSettings(repeats=args.repeats, seed=args.seed)
+        rows = []
+        for name in args.model:
+            source = _motion_source(name, args.checkpoints)
+            rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=lambda m: print(m, file=sys.stderr)))
+            if name == "real":
+                rows.append(evaluate.train_test_fid(MotionFolder(args.data, "train"), test, evaluator))
+    except (DatasetError, EvaluatorError, FileNotFoundError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    title = f"{Path(args.data).name}, {args.split} split: {len(test)} motions, {args.repeats} repeats, mean ± 95% interval"
+    if args.json:
+        print(json.dumps({"title": title, "rows": [{"model": r.model, "metrics": {k: {"mean": m, "ci95": c} for k, (m, c) in r.metrics.items()}}
+                                                   for r in rows]}, indent=1))
+    else:
+        print(evaluate.format_table(rows, title))
+    if args.plot:
+        from app.engine.plots import plot_metrics, plot_training_curves
+
+        out = Path(args.plot)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [plot_metrics(rows, out, title), *plot_training_curves(Path(args.runs), out)]
+        print("charts: " + ", ".join(str(p) for p in written), file=sys.stderr)
+
+
+def _motion_source(name: str, checkpoints: str):
+    from app.engine import evaluate
+
+    if name == "real":
+        return evaluate.RealMotions()
+    if name == "tokenizer":
+        import torch
+
+        from app.engine.models.tokenizer import MotionTokenizer
+
+        path = Path(checkpoints) / "tokenizer.safetensors"
+        if not path.is_file():
+            raise FileNotFoundError(f"no {path}: train it with `kinema train tokenizer --data <dir>`")
+        model = MotionTokenizer.load(path)
+        mean, std = model.mean, model.std
+
+        def reconstruct(features):
+            n = len(features) // 4 * 4
+            with torch.inference_mode():
+                x = torch.from_numpy((features[:n] - mean) / std)[None]
+                return model.decode(model.encode(x))[0].numpy() * std + mean
+
+        return evaluate.ReconstructedMotions("tokenizer", reconstruct)
+    if name in ("masked", "diffusion"):
+        from app.engine.ops import generate
+
+        return evaluate.GeneratedMotions(name, lambda text, n, seed: generate(text, n_frames=n, seed=seed, engine=name).features)
+    raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion")
+
+
+def _cmd_bench(args: argparse.Namespace) -> None:
+    from app.engine.bench import format_results, run_bench
+
+    results = run_bench(args.checkpoints, runs=args.runs, only=args.only, progress=lambda m: print(m, file=sys.stderr))
+    print(format_results(results))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kinema",
@@ -135,6 +238,46 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("output")
     convert.add_argument("--fps", type=float, help="resample to this frame rate")
     convert.set_defaults(func=_cmd_convert)
+
+    train = commands.add_parser("train", help="train a model on a built dataset",
+                                description="Train a model; weights go to checkpoints/<what>.safetensors, the training "
+                                "log to runs/<what>/log.jsonl. Interrupted runs resume where they stopped (--fresh to "
+                                "start over). Several GPUs: torchrun --nproc_per_node=N -m app.cli train ...")
+    train.add_argument("what", choices=["evaluator", "tokenizer", "masked"])
+    train.add_argument("--data", required=True, help="dataset folder from `kinema data build`, or a HumanML3D/KIT-ML folder")
+    train.add_argument("--out", help="weights file (default checkpoints/<what>.safetensors)")
+    train.add_argument("--preset", choices=["cpu", "paper"], default="cpu", help="model size (tokenizer, masked)")
+    train.add_argument("--tokenizer", default="checkpoints/tokenizer.safetensors", help="tokenizer for `masked`")
+    train.add_argument("--steps", type=int, help="training steps (default: the preset's)")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--runs", default="runs", help="folder for training logs")
+    train.add_argument("--fresh", action="store_true", help="ignore a saved resume state")
+    train.set_defaults(func=_cmd_train)
+
+    evaluation = commands.add_parser("eval", help="score real motions and models with the text-motion evaluator",
+                                     description="Print the field's table (R-precision, FID, MM-Dist, Diversity, "
+                                     "MultiModality) plus foot skating and jerk, mean ± 95%% interval over repeats. "
+                                     "`real` is the reference row and adds the real train-vs-test FID.")
+    evaluation.add_argument("--model", action="append", required=True,
+                            help="real, tokenizer, masked or diffusion; repeat for several rows")
+    evaluation.add_argument("--data", required=True)
+    evaluation.add_argument("--split", default="test")
+    evaluation.add_argument("--repeats", type=int, default=3)
+    evaluation.add_argument("--seed", type=int, default=0)
+    evaluation.add_argument("--evaluator", default="checkpoints/evaluator.safetensors")
+    evaluation.add_argument("--checkpoints", default="checkpoints")
+    evaluation.add_argument("--runs", default="runs", help="training logs to chart with --plot")
+    evaluation.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluation.add_argument("--plot", metavar="DIR", help="also write PNG charts (metrics, training curves) to DIR")
+    evaluation.set_defaults(func=_cmd_eval)
+
+    bench = commands.add_parser("bench", help="time every operation for one 196-frame motion",
+                                description="Median time per operation (batch 1, after warm-up) on the CPU, and on "
+                                "CUDA when present, with frames per second and the machine's CPU and threads.")
+    bench.add_argument("--checkpoints", default="checkpoints")
+    bench.add_argument("--runs", type=int, default=20)
+    bench.add_argument("--only", help="only operations whose name contains this text")
+    bench.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -24,3 +24,13 @@ def humanml3d_sample(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def bandai_namco_sample(shared_data: Path) -> Path:
     return shared_data / "bandai-namco" / "sample"
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(bandai_namco_sample, tmp_path_factory) -> Path:
+    """The 21 sample takes built into a dataset (42 motions with mirrors), shared by tests that need one."""
+    from app.engine.data.build import build_bandai_namco
+
+    out = tmp_path_factory.mktemp("sample-dataset") / "bn"
+    build_bandai_namco(bandai_namco_sample, out, workers=1)
+    return out

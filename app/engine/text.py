@@ -106,6 +106,9 @@ class TextEncoder:
         os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: never touch the network
         from tokenizers import Tokenizer
         from transformers import AutoModel
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # a load bar on stderr is noise in the CLI and the studio
 
         self.device = torch.device(device)
         self.max_tokens = max_tokens

@@ -1,0 +1,183 @@
+"""`kinema bench`: how long each operation takes for one 196-frame motion, batch 1, after warm-up.
+
+Every operation is timed on the CPU, and on CUDA when a GPU is present; the median of N runs is reported with
+frames per second, next to the machine's CPU model and thread count. Operations whose model is not trained yet
+are listed as unavailable, with the reason, rather than skipped silently.
+"""
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+FRAMES = 196
+
+
+class Unavailable(Exception):
+    """The operation cannot run here (no checkpoint, no GPU); the message says why."""
+
+
+@dataclass
+class BenchResult:
+    operation: str
+    device: str
+    median_ms: float | None
+    runs: int
+    note: str = ""
+
+    @property
+    def frames_per_second(self) -> float | None:
+        return None if self.median_ms is None else FRAMES / (self.median_ms / 1000.0)
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    text = f"CPU: {cpu}, torch {torch.__version__} with {torch.get_num_threads()} threads"
+    if torch.cuda.is_available():
+        text += f"; CUDA: {torch.cuda.get_device_name(0)}"
+    return text
+
+
+def _sample_features() -> np.ndarray:
+    """A 196-frame motion on the Bandai Namco skeleton (the rest pose gliding forward): timing does not depend
+    on what the motion looks like, and the bench needs no dataset."""
+    from app.engine.features import features_from_positions
+    from app.engine.skeleton import BANDAI_NAMCO_21
+
+    t = np.arange(FRAMES + 1)[:, None] / 20.0
+    eye = torch.eye(3, dtype=torch.float64).expand(FRAMES + 1, 21, 3, 3)
+    rest = BANDAI_NAMCO_21.forward_kinematics(torch.zeros(FRAMES + 1, 3, dtype=torch.float64), eye).numpy()
+    rest[..., 1] += 0.94
+    rest[..., 2] += 1.2 * t + 0.02 * np.sin(2 * np.pi * t)
+    return features_from_positions(rest, BANDAI_NAMCO_21).astype(np.float32)
+
+
+def _operations(checkpoints: Path, device: str) -> dict[str, Callable[[], Callable[[], object]]]:
+    """name -> setup(); setup returns the timed callable or raises Unavailable."""
+    from app.engine.features import features_from_positions, positions_from_features
+    from app.engine.skeleton import BANDAI_NAMCO_21
+
+    features = _sample_features()
+
+    def features_roundtrip():
+        x = torch.from_numpy(features).to(device)
+        return lambda: features_from_positions(positions_from_features(x, 21, append_last=True), BANDAI_NAMCO_21)
+
+    def text_encoding():
+        from app.engine.text import TextEncoder
+
+        encoder = TextEncoder(device=device, cache_size=1)
+        prompts = iter(f"a person walks forward and waves {i} times" for i in range(10**6))
+        return lambda: encoder.encode([next(prompts)])
+
+    def evaluator_embedding():
+        from app.engine.evaluation import Evaluator, EvaluatorError
+
+        path = checkpoints / "evaluator.safetensors"
+        try:
+            evaluator = Evaluator.load(path, device=device)
+        except EvaluatorError as exc:
+            raise Unavailable(str(exc)) from None
+        return lambda: evaluator.embed_motions([features])
+
+    return {
+        "features -> positions -> features": features_roundtrip,
+        "text encoding (new prompt)": text_encoding,
+        "evaluator motion embedding": evaluator_embedding,
+        **_model_operations(checkpoints, device, features),
+    }
+
+
+def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> dict[str, Callable[[], Callable[[], object]]]:
+    """The generative operations; each needs its trained checkpoint."""
+
+    def needs(name: str) -> Path:
+        path = checkpoints / name
+        if not path.is_file():
+            raise Unavailable(f"no {path}: train it first")
+        return path
+
+    def tokenizer(direction: str):
+        def setup():
+            path = needs("tokenizer.safetensors")
+            from app.engine.models.tokenizer import MotionTokenizer
+
+            model = MotionTokenizer.load(path, device=device)
+            x = torch.from_numpy(features[: FRAMES // 4 * 4])[None].to(device)
+            codes = model.encode(x)
+            return (lambda: model.encode(x)) if direction == "encode" else (lambda: model.decode(codes))
+
+        return setup
+
+    def generate():
+        needs("masked_transformer.safetensors")
+        from app.engine.ops import generate as generate_op
+
+        counter = iter(range(10**6))
+        return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device)
+
+    return {
+        "tokenizer encode": tokenizer("encode"),
+        "tokenizer decode": tokenizer("decode"),
+        "generate (masked)": generate,
+    }
+
+
+def _time(fn: Callable[[], object], device: str, warmup: int, runs: int) -> list[float]:
+    with torch.inference_mode():
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(runs):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def run_bench(checkpoints: str | Path = "checkpoints", runs: int = 20, warmup: int = 3, only: str | None = None,
+              progress: Callable[[str], None] = lambda message: None) -> list[BenchResult]:
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    results = []
+    for device in devices:
+        for name, setup in _operations(Path(checkpoints), device).items():
+            if only and only not in name:
+                continue
+            progress(f"{name} on {device}")
+            try:
+                fn = setup()
+            except Unavailable as exc:
+                results.append(BenchResult(name, device, None, 0, str(exc)))
+                continue
+            times = _time(fn, device, warmup, runs)
+            results.append(BenchResult(name, device, 1000.0 * statistics.median(times), runs))
+    return results
+
+
+def format_results(results: list[BenchResult]) -> str:
+    width = max(len(r.operation) for r in results) + 2
+    lines = [machine_description(), f"one motion of {FRAMES} frames, batch 1, median after warm-up",
+             f"{'operation':<{width}}{'device':>7}{'ms/motion':>11}{'frames/s':>10}{'runs':>6}"]
+    for r in results:
+        if r.median_ms is None:
+            lines.append(f"{r.operation:<{width}}{r.device:>7}{'-':>11}{'-':>10}{'-':>6}  ({r.note})")
+        else:
+            lines.append(f"{r.operation:<{width}}{r.device:>7}{r.median_ms:>11.1f}{r.frames_per_second:>10.0f}{r.runs:>6}")
+    return "\n".join(lines)

@@ -1,0 +1,13 @@
+from app.engine.bench import format_results, machine_description, run_bench
+
+
+def test_bench_times_what_can_run_and_names_what_cannot(tmp_path):
+    results = run_bench(tmp_path, runs=3, warmup=1)
+    by_name = {r.operation: r for r in results if r.device == "cpu"}
+    roundtrip = by_name["features -> positions -> features"]
+    assert roundtrip.median_ms > 0 and roundtrip.frames_per_second > 0 and roundtrip.runs == 3
+    missing = by_name["tokenizer encode"]
+    assert missing.median_ms is None and "tokenizer.safetensors" in missing.note
+    table = format_results(results)
+    assert table.splitlines()[0] == machine_description() and "threads" in table
+    assert "(no " in table
