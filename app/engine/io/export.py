@@ -1,0 +1,87 @@
+"""Export: drive a rig from generated joint positions and write it as BVH for DCC tools (Blender, Maya, MotionBuilder).
+
+The rig is the skeleton's own hierarchy with its rest offsets, posed by per-bone inverse kinematics, so every
+bone of the file points exactly where the generated bone points. Generated positions can have bone lengths that
+differ slightly from the rig's; the rig keeps its own lengths, so a joint then lands off its generated position
+by the length deviations of the bones above it, added along the chain (at a branching joint, hips or chest, the
+children are placed by the best rigid fit of the rest pose, whose residual adds in the same way).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from app.engine.data.resample import resample_animation
+from app.engine.io.bvh import BVH, bvh_from_rotations, write_bvh
+from app.engine.skeleton import Skeleton
+
+UNITS = {"cm": 100.0, "m": 1.0}  # file units per metre; DCC tools mostly expect centimetres
+
+
+def _rig_animation(positions: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
+    """(root positions (T, 3), local rotations (T, J, 3, 3)) in metres that pose the rig through `positions`."""
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 3 or positions.shape[1:] != (skeleton.n_joints, 3):
+        raise ValueError(f"expected positions of shape (frames, {skeleton.n_joints}, 3) for skeleton "
+                         f"{skeleton.name}, got {positions.shape}")
+    if positions.shape[0] == 0:
+        raise ValueError("the motion has no frames to export")
+    if not np.isfinite(positions).all():
+        raise ValueError("the motion has missing (NaN or infinite) joint positions and cannot be exported")
+    root, local = skeleton.rotations_from_positions(torch.from_numpy(positions))
+    return root.numpy(), local.numpy()
+
+
+def _check_fps(fps: float) -> float:
+    if not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"frame rate must be a positive number, got {fps}")
+    return float(fps)
+
+
+def _rig_bvh(root: np.ndarray, local: np.ndarray, skeleton: Skeleton, fps: float, units: str, order: str) -> BVH:
+    if units not in UNITS:
+        raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
+    scale = UNITS[units]
+    end_sites = [None if j not in skeleton.end_sites else np.asarray(skeleton.end_sites[j]) * scale
+                 for j in range(skeleton.n_joints)]
+    return bvh_from_rotations(skeleton.joint_names, skeleton.parents, skeleton.offsets * scale, root * scale,
+                              local, 1.0 / _check_fps(fps), order=order, end_sites=end_sites)
+
+
+def positions_to_bvh(positions: np.ndarray, skeleton: Skeleton, fps: float = 20.0, units: str = "cm",
+                     order: str = "ZXY") -> BVH:
+    """Joint positions (T, J, 3) in metres -> a BVH of the skeleton's rig: root with 6 channels, other joints 3,
+    End Sites at the leaves, continuous Euler curves."""
+    root, local = _rig_animation(positions, skeleton)
+    return _rig_bvh(root, local, skeleton, fps, units, order)
+
+
+def _select(positions: np.ndarray, frame_range: tuple[int, int] | None) -> np.ndarray:
+    """Frames start..end-1 of the take, with messages that name the take's frames."""
+    if frame_range is None:
+        return positions
+    start, end = (int(f) for f in frame_range)
+    last = len(positions) - 1
+    if not 0 <= start <= last:
+        raise ValueError(f"frame {start} is outside the take (0–{last})")
+    if end <= start:
+        raise ValueError(f"the frame range {start}–{end} is empty: its end is exclusive and must come after its start")
+    if end - 1 > last:
+        raise ValueError(f"frame {end - 1} is outside the take (0–{last}); the range end is exclusive, "
+                         f"so {last + 1} exports up to the last frame")
+    return positions[start:end]
+
+
+def export_bvh(positions: np.ndarray, skeleton: Skeleton, path: str | os.PathLike, fps: float = 20.0,
+               frame_range: tuple[int, int] | None = None, out_fps: float | None = None, units: str = "cm") -> None:
+    """Write frames `frame_range` (start inclusive, end exclusive) of a take as BVH, optionally at `out_fps`.
+
+    The frame-rate change resamples the rig's rotations (slerp), so bones stay rigid. The write is atomic.
+    """
+    root, local = _rig_animation(_select(np.asarray(positions), frame_range), skeleton)
+    if out_fps is not None and out_fps != fps:
+        root, local = resample_animation(root, local, _check_fps(fps), _check_fps(out_fps))
+        fps = out_fps
+    write_bvh(_rig_bvh(root, local, skeleton, fps, units, "ZXY"), path)
