@@ -1,0 +1,74 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from app.engine.data.build import build_bandai_namco
+from app.engine.models.checkpoint import CheckpointError
+from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
+from app.engine.train.tokenizer import TokenizerTrainConfig, _resume_paths, train_tokenizer
+
+SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/bandai-namco/sample"
+TINY = TokenizerConfig(width=32, depth=1, codebook_size=32, code_dim=8)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "bn"
+    build_bandai_namco(SAMPLE, out, workers=1)
+    return out
+
+
+def _config(**kw) -> TokenizerTrainConfig:
+    base = dict(steps=20, batch_size=8, window=32, lr=2e-3, warmup=2, val_every=10, model=TINY, threads=2)
+    return TokenizerTrainConfig(**{**base, **kw})
+
+
+def _log(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_tiny_run_lowers_the_loss_and_writes_a_loadable_checkpoint(data, tmp_path):
+    out, log = tmp_path / "tok.safetensors", tmp_path / "log.jsonl"
+    summary = train_tokenizer(data, out, _config(), log_path=log, progress=False)
+    records = _log(log)
+    assert [r["step"] for r in records] == list(range(1, 21))
+    assert {"loss", "recon", "vel", "commit", "perplexity", "dead_codes", "elapsed_s"} <= set(records[0])
+    assert "val_mpjpe_mm" in records[9] and "val_mpjpe_mm" in records[19]
+    first, last = sum(r["loss"] for r in records[:3]) / 3, sum(r["loss"] for r in records[-3:]) / 3
+    assert last < 0.9 * first
+    assert summary["steps"] == 20 and summary["val_mpjpe_mm"] > 0
+    model = MotionTokenizer.load(out)
+    assert model.config == TINY and model.metadata["steps"] == 20 and model.mean.shape == (251,)
+    x = torch.from_numpy((model.mean * 0)[None, None].repeat(8, 1))
+    assert model.decode(model.encode(x)).shape == (1, 8, 251)
+
+
+def test_resume_continues_from_the_saved_step(data, tmp_path):
+    out, log = tmp_path / "tok.safetensors", tmp_path / "log.jsonl"
+    train_tokenizer(data, out, _config(steps=10), log_path=log, progress=False)
+    summary = train_tokenizer(data, out, _config(steps=20), log_path=log, progress=False)
+    assert [r["step"] for r in _log(log)] == list(range(1, 21))
+    assert summary["steps"] == 20
+    fresh = train_tokenizer(data, tmp_path / "fresh.safetensors", _config(steps=3), progress=False, resume=False)
+    assert fresh["steps"] == 3
+
+
+def test_part_tokenizer_trains_on_its_dims(data, tmp_path):
+    out = tmp_path / "upper.safetensors"
+    train_tokenizer(data, out, _config(steps=3, part="upper"), progress=False)
+    model = MotionTokenizer.load(out)
+    assert model.config.part == "upper" and model.decode(torch.zeros(1, 2, dtype=torch.long)).shape == (1, 8, 144)
+
+
+def test_truncated_resume_file_raises_a_clear_error(data, tmp_path):
+    out = tmp_path / "tok.safetensors"
+    train_tokenizer(data, out, _config(steps=10), progress=False)
+    weights, _ = _resume_paths(out)
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        train_tokenizer(data, out, _config(steps=20), progress=False)
+    out.write_bytes(out.read_bytes()[:-10])
+    with pytest.raises(CheckpointError):
+        MotionTokenizer.load(out)
