@@ -118,7 +118,6 @@ def _cmd_train(args: argparse.Namespace) -> None:
         else:
             from app.engine.train.masked import MaskedTrainConfig, train_masked
 
-            out = args.out or "checkpoints/masked_transformer.safetensors"
             config = dataclasses.replace(MaskedTrainConfig(preset=args.preset), **overrides)
             result = train_masked(args.data, args.tokenizer, out, config, log_path=log_path, resume=not args.fresh)
     except (DatasetError, FileNotFoundError, ValueError) as exc:

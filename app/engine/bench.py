@@ -123,7 +123,7 @@ def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> d
         return setup
 
     def generate():
-        needs("masked_transformer.safetensors")
+        needs("masked.safetensors")
         from app.engine.ops import generate as generate_op
 
         counter = iter(range(10**6))

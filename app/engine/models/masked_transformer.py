@@ -1,0 +1,160 @@
+"""MMM's conditional masked transformer (Pinyoanuntapong et al., CVPR 2024) over motion-token sequences.
+
+A bidirectional transformer predicts the codes hidden under [MASK] from the visible ones and the text:
+the MiniLM sentence embedding is a prefix token, the MiniLM word states are attended through cross-attention.
+Vocabulary of the input: the K codes, then MASK = K, PAD = K+1, END = K+2; the output is over the K codes only
+(special tokens are always given, never predicted). A sequence is `n` codes, END, then PAD up to max_tokens;
+PAD positions are excluded from attention, so a sequence gives the same logits alone or in a padded batch.
+
+Dropping the text (classifier-free guidance) swaps the sentence for a learned null embedding and hides every
+word; a learned "null word" is always present in the cross-attention memory so that softmax over it stays
+defined when no word is visible.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class MaskedTransformerConfig:
+    codebook_size: int = 512  # K real codes, from the motion tokenizer
+    max_tokens: int = 50  # 196 frames / 4 = 49 codes + END
+    width: int = 256
+    depth: int = 4
+    heads: int = 4
+    text_dim: int = 384  # MiniLM hidden size
+    mlp_ratio: int = 4
+    dropout: float = 0.1
+
+    @property
+    def mask_id(self) -> int:
+        return self.codebook_size
+
+    @property
+    def pad_id(self) -> int:
+        return self.codebook_size + 1
+
+    @property
+    def end_id(self) -> int:
+        return self.codebook_size + 2
+
+    @property
+    def vocab_size(self) -> int:
+        return self.codebook_size + 3
+
+
+# cpu: ~8 ms per guided step (batch 2, 50 tokens) on 2 CPU cores, for interactive editing.
+# paper: MMM's released transformer (embed 1024, 9 layers, 16 heads, ff x4, block 51, codebook 8192); MMM
+#   cross-attends to the words in one "local" layer only, here every block does (same width and depth).
+PRESETS: dict[str, MaskedTransformerConfig] = {
+    "cpu": MaskedTransformerConfig(codebook_size=512, width=256, depth=4, heads=4),
+    "paper": MaskedTransformerConfig(codebook_size=8192, width=1024, depth=9, heads=16),
+}
+
+
+@dataclass
+class TextContext:
+    """The text side of a forward pass, computed once per prompt and reused across decoding steps."""
+
+    prefix: Tensor  # (B, 1, W) sentence (or null) token
+    memory: list[tuple[Tensor, Tensor]]  # per block: cross-attention keys, values (B, H, L+1, W/H)
+    memory_mask: Tensor  # (B, 1, 1, L+1) bool, True where a word may be attended
+
+
+def _heads(x: Tensor, heads: int) -> Tensor:
+    """(B, N, W) -> (B, H, N, W/H)."""
+    b, n, w = x.shape
+    return x.view(b, n, heads, w // heads).transpose(1, 2)
+
+
+def _merge(x: Tensor) -> Tensor:
+    """(B, H, N, W/H) -> (B, N, W)."""
+    b, h, n, d = x.shape
+    return x.transpose(1, 2).reshape(b, n, h * d)
+
+
+class Block(nn.Module):
+    """Pre-LN: bidirectional self-attention, cross-attention to the words, MLP."""
+
+    def __init__(self, cfg: MaskedTransformerConfig):
+        super().__init__()
+        w = cfg.width
+        self.heads, self.dropout = cfg.heads, cfg.dropout
+        self.ln_self, self.qkv, self.proj_self = nn.LayerNorm(w), nn.Linear(w, 3 * w), nn.Linear(w, w)
+        self.ln_cross, self.q_cross, self.kv_cross, self.proj_cross = (
+            nn.LayerNorm(w), nn.Linear(w, w), nn.Linear(w, 2 * w), nn.Linear(w, w))
+        self.ln_mlp = nn.LayerNorm(w)
+        self.mlp = nn.Sequential(nn.Linear(w, cfg.mlp_ratio * w), nn.GELU("tanh"), nn.Linear(cfg.mlp_ratio * w, w))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def memory(self, words: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys and values of the projected words (B, L+1, W): cached across decoding steps."""
+        k, v = self.kv_cross(words).chunk(2, dim=-1)
+        return _heads(k, self.heads), _heads(v, self.heads)
+
+    def forward(self, x: Tensor, self_mask: Tensor, memory: tuple[Tensor, Tensor], memory_mask: Tensor) -> Tensor:
+        p = self.dropout if self.training else 0.0
+        q, k, v = (_heads(t, self.heads) for t in self.qkv(self.ln_self(x)).chunk(3, dim=-1))
+        x = x + self.drop(self.proj_self(_merge(F.scaled_dot_product_attention(q, k, v, self_mask, p))))
+        q = _heads(self.q_cross(self.ln_cross(x)), self.heads)
+        x = x + self.drop(self.proj_cross(_merge(F.scaled_dot_product_attention(q, *memory, memory_mask, p))))
+        return x + self.drop(self.mlp(self.ln_mlp(x)))
+
+
+class MaskedTransformer(nn.Module):
+    def __init__(self, cfg: MaskedTransformerConfig):
+        super().__init__()
+        self.config = cfg
+        w = cfg.width
+        self.tok_emb = nn.Embedding(cfg.vocab_size, w)
+        self.pos_emb = nn.Parameter(torch.zeros(1, cfg.max_tokens + 1, w))  # +1: the sentence prefix
+        self.sentence_proj = nn.Linear(cfg.text_dim, w)
+        self.null_sentence = nn.Parameter(torch.zeros(cfg.text_dim))
+        self.word_proj = nn.Linear(cfg.text_dim, w)
+        self.null_word = nn.Parameter(torch.zeros(1, 1, w))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.ln_f = nn.LayerNorm(w)
+        self.head = nn.Linear(w, cfg.codebook_size)
+        self.apply(self._init)
+        nn.init.normal_(self.pos_emb, std=0.02)
+        nn.init.normal_(self.null_sentence, std=0.02)
+        nn.init.normal_(self.null_word, std=0.02)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+    def encode_text(self, sentence: Tensor, words: Tensor, word_mask: Tensor, drop_text: Tensor) -> TextContext:
+        """sentence (B, 384), words (B, L, 384), word_mask (B, L) bool, drop_text (B,) bool -> TextContext."""
+        drop = drop_text.to(torch.bool)
+        sentence = torch.where(drop[:, None], self.null_sentence.to(sentence.dtype), sentence)
+        prefix = self.sentence_proj(sentence)[:, None]  # (B, 1, W)
+        b = words.shape[0]
+        mem = torch.cat([self.null_word.expand(b, 1, -1), self.word_proj(words)], dim=1)  # (B, L+1, W)
+        visible = torch.cat([torch.ones_like(word_mask[:, :1]), word_mask & ~drop[:, None]], dim=1)  # (B, L+1)
+        return TextContext(prefix, [blk.memory(mem) for blk in self.blocks], visible[:, None, None, :])
+
+    def forward_tokens(self, tokens: Tensor, text: TextContext) -> Tensor:
+        """tokens (B, N) with N <= max_tokens -> logits (B, N, K)."""
+        n = tokens.shape[1]
+        if n > self.config.max_tokens:
+            raise ValueError(f"{n} tokens is more than the model's maximum of {self.config.max_tokens}")
+        x = torch.cat([text.prefix, self.tok_emb(tokens)], dim=1) + self.pos_emb[:, : n + 1]  # (B, N+1, W)
+        x = self.drop(x)
+        keep = torch.cat([torch.ones_like(tokens[:, :1], dtype=torch.bool), tokens != self.config.pad_id], dim=1)
+        self_mask = keep[:, None, None, :]  # (B, 1, 1, N+1): PAD is never attended
+        for blk, memory in zip(self.blocks, text.memory):
+            x = blk(x, self_mask, memory, text.memory_mask)
+        return self.head(self.ln_f(x[:, 1:]))  # (B, N, K)
+
+    def forward(self, tokens: Tensor, sentence: Tensor, words: Tensor, word_mask: Tensor, drop_text: Tensor) -> Tensor:
+        """tokens (B, N), sentence (B, 384), words (B, L, 384), word_mask (B, L), drop_text (B,) -> logits (B, N, K)."""
+        return self.forward_tokens(tokens, self.encode_text(sentence, words, word_mask, drop_text))

@@ -1,0 +1,123 @@
+"""Text-to-motion pipeline: MiniLM -> length predictor -> masked transformer (tokens) -> tokenizer decoder.
+
+`load_pipeline` reads the trained checkpoints once per (folder, device) and keeps them; the masked model's
+checkpoint names the tokenizer it was trained on (file name + sha256), so a retrained tokenizer that no longer
+matches is refused instead of silently decoding the wrong codes.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
+from app.engine.models.masked_decoding import decode_tokens, empty_canvas
+from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
+from app.engine.text import TextEmbedding, get_text_encoder
+
+if TYPE_CHECKING:
+    from app.engine.models.tokenizer import MotionTokenizer
+
+MASKED_FILE = "masked.safetensors"
+
+
+class ModelNotTrained(FileNotFoundError):
+    """The checkpoints folder has no trained masked model."""
+
+
+@dataclass
+class TextToMotion:
+    tokenizer: MotionTokenizer
+    transformer: MaskedTransformer
+    length_predictor: LengthPredictor
+    mean: np.ndarray  # (D,) the tokenizer's normalisation
+    std: np.ndarray  # (D,)
+    skeleton_name: str = "bandai-namco21"
+    fps: float = 20.0
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
+    @property
+    def unit(self) -> int:
+        """Frames per token."""
+        return self.tokenizer.config.unit
+
+    @property
+    def max_frames(self) -> int:
+        return (self.transformer.config.max_tokens - 1) * self.unit
+
+    def encode_text(self, prompts: list[str]) -> TextEmbedding:
+        return get_text_encoder(self.device).encode(prompts)
+
+    def predict_tokens(self, text: TextEmbedding) -> torch.Tensor:
+        """(B,) motion lengths in tokens from the text."""
+        return self.length_predictor.predict(text.sentence)
+
+    def decode_features(self, tokens: torch.Tensor) -> np.ndarray:
+        """Codes (B, N) -> un-normalised features (B, unit * N, D)."""
+        x = self.tokenizer.decode(tokens).cpu().numpy()
+        return x * self.std + self.mean
+
+    def generate(self, text: str, n_frames: int | None, seed: int, guidance: float, steps: int, temperature: float,
+                 top_k: int | None) -> np.ndarray:
+        """One motion (n_frames or predicted, D) float32 for one prompt; callers validate the arguments."""
+        emb = self.encode_text([text])
+        if n_frames is None:
+            n_tokens = self.predict_tokens(emb)
+        else:
+            n_tokens = torch.tensor([-(-n_frames // self.unit)], device=self.device)  # round up, then trim
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        canvas = empty_canvas(n_tokens, self.transformer.config)
+        tokens = decode_tokens(self.transformer, emb, canvas, steps, guidance, temperature, top_k, generator)
+        n = int(n_tokens[0])
+        features = self.decode_features(tokens[:, :n])[0].astype(np.float32)
+        return features if n_frames is None else features[:n_frames]
+
+
+def load_text_to_motion(masked_path: str | Path, tokenizer_path: str | Path | None = None,
+                        device: str = "cpu") -> TextToMotion:
+    """The pipeline from a masked-model checkpoint and the tokenizer it names (beside it unless given)."""
+    from app.engine.models.tokenizer import MotionTokenizer
+    from app.engine.train.masked import file_sha256
+
+    masked_path = Path(masked_path)
+    state, config, extra, meta = load_checkpoint(masked_path)
+    if "tokenizer_sha256" not in meta or "length_config" not in meta:
+        raise CheckpointError(f"{masked_path}: not a masked-transformer checkpoint (no tokenizer/length metadata)")
+    tokenizer_path = Path(tokenizer_path) if tokenizer_path else masked_path.parent / meta["tokenizer_file"]
+    if not tokenizer_path.is_file():
+        raise CheckpointError(f"{masked_path} needs its tokenizer {tokenizer_path}, which is missing")
+    if file_sha256(tokenizer_path) != meta["tokenizer_sha256"]:
+        raise CheckpointError(f"{masked_path} was trained on another tokenizer than {tokenizer_path} (sha256 differs): "
+                              "retrain the masked model on this tokenizer")
+    transformer = MaskedTransformer(MaskedTransformerConfig(**config))
+    length = LengthPredictor(LengthPredictorConfig(**meta["length_config"]))
+    try:
+        transformer.load_state_dict(state)
+        length.load_state_dict({k[7:]: v for k, v in extra.items() if k.startswith("length.")})
+    except RuntimeError as exc:
+        raise CheckpointError(f"{masked_path}: weights do not match the config in its header: {exc}") from None
+    return TextToMotion(
+        MotionTokenizer.load(tokenizer_path, device), transformer.to(device).eval(), length.to(device).eval(),
+        extra["mean"].numpy(), extra["std"].numpy(), meta.get("skeleton") or "bandai-namco21", float(meta.get("fps", 20.0)),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(checkpoints_dir: str, device: str) -> TextToMotion:
+    return load_text_to_motion(Path(checkpoints_dir) / MASKED_FILE, device=device)
+
+
+def load_pipeline(checkpoints_dir: str | Path = "checkpoints", device: str = "cpu") -> TextToMotion:
+    """The trained pipeline in `checkpoints_dir`, loaded once per folder and device."""
+    folder = Path(checkpoints_dir)
+    if not (folder / MASKED_FILE).is_file():
+        raise ModelNotTrained(f"no trained masked model in {folder}/: train one with `kinema train masked --data <dir>`")
+    return _cached(str(folder.resolve()), str(torch.device(device)))

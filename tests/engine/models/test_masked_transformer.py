@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from app.engine.models.masked_transformer import PRESETS, MaskedTransformer, MaskedTransformerConfig
+
+TINY = MaskedTransformerConfig(codebook_size=16, max_tokens=10, width=32, depth=2, heads=4, dropout=0.0)
+
+
+def _model() -> MaskedTransformer:
+    torch.manual_seed(0)
+    return MaskedTransformer(TINY).eval()
+
+
+def _text(b: int, words: int = 5, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, 384, generator=g), torch.randn(b, words, 384, generator=g), torch.ones(b, words, dtype=torch.bool)
+
+
+def _sequence(n: int, width: int) -> torch.Tensor:
+    """n codes, END, PAD up to width."""
+    seq = torch.full((1, width), TINY.pad_id)
+    seq[0, :n] = torch.arange(n) % TINY.codebook_size
+    seq[0, n] = TINY.end_id
+    return seq
+
+
+def test_special_ids_follow_the_codebook():
+    assert (TINY.mask_id, TINY.pad_id, TINY.end_id, TINY.vocab_size) == (16, 17, 18, 19)
+    assert PRESETS["cpu"].max_tokens == 50 and PRESETS["paper"].codebook_size == 8192
+
+
+def test_logits_cover_the_real_codes_only():
+    tokens = torch.randint(TINY.vocab_size, (3, 7))
+    logits = _model()(tokens, *_text(3), torch.zeros(3, dtype=torch.bool))
+    assert logits.shape == (3, 7, 16)
+
+
+def test_too_many_tokens_is_an_error():
+    with pytest.raises(ValueError, match="maximum of 10"):
+        _model()(torch.zeros(1, 11, dtype=torch.long), *_text(1), torch.zeros(1, dtype=torch.bool))
+
+
+def test_pad_tokens_do_not_change_the_real_positions():
+    model, text, keep = _model(), _text(1), torch.zeros(1, dtype=torch.bool)
+    short = model(_sequence(4, 5), *text, keep)  # codes + END only
+    padded = model(_sequence(4, 10), *text, keep)
+    torch.testing.assert_close(padded[:, :5], short, atol=1e-5, rtol=1e-5)
+
+
+def test_word_padding_does_not_change_the_output():
+    model, keep = _model(), torch.zeros(2, dtype=torch.bool)
+    sentence, words, mask = _text(2, words=4)
+    tokens = torch.randint(16, (2, 6))
+    base = model(tokens, sentence, words, mask, keep)
+    more = torch.cat([words, 100 * torch.randn(2, 3, 384)], dim=1)
+    more_mask = torch.cat([mask, torch.zeros(2, 3, dtype=torch.bool)], dim=1)
+    torch.testing.assert_close(model(tokens, sentence, more, more_mask, keep), base, atol=1e-5, rtol=1e-5)
+
+
+def test_dropped_text_is_the_same_null_condition_whatever_the_text():
+    model, tokens = _model(), torch.randint(16, (2, 6))
+    drop = torch.ones(2, dtype=torch.bool)
+    a = model(tokens, *_text(2, words=5, seed=1), drop)
+    b = model(tokens, *_text(2, words=3, seed=2), drop)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    conditioned = model(tokens, *_text(2, words=5, seed=1), ~drop)
+    assert not torch.allclose(a, conditioned)
+
+
+def test_drop_text_is_per_row():
+    model, tokens, text = _model(), torch.randint(16, (2, 6)), _text(2)
+    mixed = model(tokens, *text, torch.tensor([True, False]))
+    torch.testing.assert_close(mixed[0], model(tokens, *text, torch.tensor([True, True]))[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mixed[1], model(tokens, *text, torch.tensor([False, False]))[1], atol=1e-5, rtol=1e-5)
+
+
+def test_gradients_reach_every_parameter():
+    model = MaskedTransformer(TINY).train()
+    tokens = torch.randint(TINY.vocab_size - 1, (2, 6))  # no PAD
+    model(tokens, *_text(2), torch.tensor([True, False])).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())

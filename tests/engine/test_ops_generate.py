@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+import torch
+
+from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
+from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
+from app.engine.models.pipeline import ModelNotTrained, TextToMotion, load_pipeline
+from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
+from app.engine.ops import generate
+
+
+@pytest.fixture(scope="module")
+def tiny() -> TextToMotion:
+    """A randomly initialised pipeline: shapes and contracts, not quality."""
+    torch.manual_seed(0)
+    tokenizer = MotionTokenizer(TokenizerConfig(width=32, depth=1, codebook_size=16, code_dim=8)).eval()
+    transformer = MaskedTransformer(MaskedTransformerConfig(codebook_size=16, width=32, depth=2, heads=4)).eval()
+    length = LengthPredictor(LengthPredictorConfig(hidden=32)).eval()
+    with torch.no_grad():  # make the prediction certain: 7 tokens
+        length.net[-1].bias.zero_()
+        length.net[-1].bias[6] = 100.0
+    return TextToMotion(tokenizer, transformer, length, np.zeros(251, np.float32), np.ones(251, np.float32))
+
+
+@pytest.mark.parametrize("n_frames", [4, 50, 196])
+def test_output_has_exactly_n_frames(tiny, n_frames):
+    motion = generate("a person walks forward", n_frames=n_frames, model=tiny, steps=3)
+    assert motion.features.shape == (n_frames, 251) and motion.features.dtype == np.float32
+    assert motion.n_frames == n_frames and motion.fps == 20.0
+    assert motion.positions.shape == (n_frames, 21, 3)
+
+
+def test_length_is_predicted_when_not_given(tiny):
+    assert generate("a person jumps", model=tiny, steps=2).n_frames == 7 * 4
+
+
+def test_deterministic_for_a_seed(tiny):
+    a = generate("someone waves", n_frames=40, seed=3, model=tiny)
+    b = generate("someone waves", n_frames=40, seed=3, model=tiny)
+    np.testing.assert_array_equal(a.features, b.features)
+    c = generate("someone waves", n_frames=40, seed=4, model=tiny)
+    assert not np.array_equal(a.features, c.features)
+
+
+def test_does_not_touch_the_global_rng(tiny):
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    generate("someone waves", n_frames=16, model=tiny, steps=2)
+    assert torch.equal(torch.rand(1), expected)
+
+
+@pytest.mark.parametrize("text", ["", "   \n"])
+def test_empty_prompt(tiny, text):
+    with pytest.raises(ValueError, match="empty prompt"):
+        generate(text, model=tiny)
+
+
+@pytest.mark.parametrize("n_frames", [0, 3, 197, 1000])
+def test_length_out_of_range(tiny, n_frames):
+    with pytest.raises(ValueError, match="between 4 and 196"):
+        generate("a person walks", n_frames=n_frames, model=tiny)
+
+
+@pytest.mark.parametrize("kw, match", [({"guidance": -1.0}, "guidance"), ({"steps": 0}, "steps"),
+                                       ({"temperature": -0.5}, "temperature"), ({"top_k": 0}, "top_k"),
+                                       ({"engine": "diffusion"}, "engine")])
+def test_bad_arguments(tiny, kw, match):
+    with pytest.raises(ValueError, match=match):
+        generate("a person walks", n_frames=20, model=tiny, **kw)
+
+
+def test_missing_checkpoints_say_how_to_train(tmp_path):
+    with pytest.raises(ModelNotTrained, match="kinema train masked --data"):
+        load_pipeline(tmp_path)

@@ -1,0 +1,91 @@
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import app.engine.train.masked as masked
+from app.engine.data.build import build_bandai_namco
+from app.engine.data.dataset import MotionFolder
+from app.engine.models.checkpoint import CheckpointError, save_checkpoint
+from app.engine.models.masked_transformer import MaskedTransformerConfig
+from app.engine.models.pipeline import load_text_to_motion
+from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
+from app.engine.ops import generate
+from app.engine.text import get_text_encoder
+from app.engine.train.masked import MaskedTrainConfig, corrupt, train_masked
+
+SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/bandai-namco/sample"
+TINY = MaskedTransformerConfig(codebook_size=0, width=32, depth=2, heads=4, dropout=0.0)  # K from the tokenizer
+
+
+def _save_tokenizer(path: Path, data: Path, seed: int) -> None:
+    torch.manual_seed(seed)
+    cfg = TokenizerConfig(width=32, depth=1, codebook_size=16, code_dim=8)
+    folder = MotionFolder(data, "train")
+    save_checkpoint(path, MotionTokenizer(cfg), asdict(cfg),
+                    {"mean": torch.from_numpy(folder.mean), "std": torch.from_numpy(folder.std)})
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("masked")
+    build_bandai_namco(SAMPLE, tmp / "bn", workers=1)
+    _save_tokenizer(tmp / "tokenizer.safetensors", tmp / "bn", seed=0)
+    get_text_encoder("cpu")  # MiniLM loads once per process; not part of what the tests time
+    return tmp / "bn", tmp / "tokenizer.safetensors"
+
+
+def _config(**kw) -> MaskedTrainConfig:
+    return MaskedTrainConfig(**{"steps": 30, "batch_size": 8, "lr": 3e-3, "warmup": 3, "val_every": 10, "threads": 1,
+                                "model": TINY, **kw})
+
+
+def _log(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_corruption_masks_at_least_one_code_and_never_special_tokens():
+    cfg = MaskedTransformerConfig(codebook_size=16, max_tokens=10)
+    targets = torch.full((200, 10), cfg.pad_id)
+    real = torch.arange(10)[None, :] < torch.randint(1, 9, (200, 1))
+    targets[real] = torch.randint(16, (int(real.sum()),))
+    inputs, loss_at = corrupt(targets, real, cfg, 0.5, torch.Generator().manual_seed(0))
+    assert bool(((inputs == cfg.mask_id).sum(1) >= 1).all())
+    assert torch.equal(inputs[~real], targets[~real]) and not loss_at[~real].any()
+    assert bool(loss_at[inputs == cfg.mask_id].all())
+    assert int(((inputs != targets) & (inputs != cfg.mask_id)).sum()) > 0  # some random replacements
+
+
+def test_trains_and_writes_a_loadable_checkpoint(setup, tmp_path):
+    data, tokenizer = setup
+    out, log = tmp_path / "masked.safetensors", tmp_path / "log.jsonl"
+    summary = train_masked(data, tokenizer, out, _config(), log_path=log, progress=False)
+    losses = [r["loss"] for r in _log(log)]
+    assert summary["steps"] == 30 and len(losses) == 30 and "val_loss" in summary
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.2
+    assert out.exists() and not out.with_name("masked.resume.safetensors").exists()
+    pipeline = load_text_to_motion(out, tokenizer)
+    assert pipeline.transformer.config.codebook_size == 16 and pipeline.max_frames == 196
+    assert generate("someone bows", n_frames=20, model=pipeline, steps=2).features.shape == (20, 251)
+
+
+def test_resumes_after_an_interruption_and_refuses_another_tokenizer(setup, tmp_path, monkeypatch):
+    data, tokenizer = setup
+    out, log = tmp_path / "masked.safetensors", tmp_path / "log.jsonl"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(masked, "save_checkpoint", interrupted)  # dies after the last step, before the output
+    with pytest.raises(KeyboardInterrupt):
+        train_masked(data, tokenizer, out, _config(steps=6, val_every=3), log_path=log, progress=False)
+    assert out.with_name("masked.resume.safetensors").exists()
+    monkeypatch.undo()
+    summary = train_masked(data, tokenizer, out, _config(steps=8, val_every=3), log_path=log, progress=False)
+    assert [r["step"] for r in _log(log)] == list(range(1, 9)) and summary["steps"] == 8 and out.exists()
+    _save_tokenizer(tmp_path / "other.safetensors", data, seed=1)
+    with pytest.raises(CheckpointError, match="another tokenizer"):
+        load_text_to_motion(out, tmp_path / "other.safetensors")
