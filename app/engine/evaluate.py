@@ -87,7 +87,7 @@ class EvalRow:
 COLUMNS = [
     ("R@1", "r_precision_top1"), ("R@2", "r_precision_top2"), ("R@3", "r_precision_top3"), ("FID", "fid"),
     ("MM-Dist", "mm_dist"), ("Diversity", "diversity"), ("MModality", "multimodality"),
-    ("MPJPE mm", "mpjpe_mm"), ("skate cm/s", "skate_speed_cm_s"), ("skate %", "skate_percent"), ("jerk m/s3", "jerk"),
+    ("MPJPE mm", "mpjpe_mm"), ("pose MPJPE mm", "pose_mpjpe_mm"), ("skate cm/s", "skate_speed_cm_s"), ("skate %", "skate_percent"), ("jerk m/s3", "jerk"),
 ]
 
 
@@ -101,14 +101,17 @@ def _motion_quality(motions: list[np.ndarray], n_joints: int, skeleton: Skeleton
     return out
 
 
-def _mpjpe_mm(motions: list[np.ndarray], records: list[MotionRecord], n_joints: int) -> float:
-    errors = []
+def _mpjpe_mm(motions: list[np.ndarray], records: list[MotionRecord], n_joints: int) -> dict[str, float]:
+    """Mean joint error in mm: on world positions (root drift included, as it accumulates over the take) and on
+    root-relative poses (what the body does, wherever it is)."""
+    world, pose = [], []
     for m, r in zip(motions, records):
         n = min(len(m), len(r.features))
         pred = positions_from_features(m[:n].astype(np.float64), n_joints)
         real = positions_from_features(r.features[:n].astype(np.float64), n_joints)
-        errors.append(np.linalg.norm(pred - real, axis=-1).mean())
-    return 1000.0 * float(np.mean(errors))
+        world.append(np.linalg.norm(pred - real, axis=-1).mean())
+        pose.append(np.linalg.norm((pred - pred[:, :1]) - (real - real[:, :1]), axis=-1).mean())
+    return {"mpjpe_mm": 1000.0 * float(np.mean(world)), "pose_mpjpe_mm": 1000.0 * float(np.mean(pose))}
 
 
 def evaluate_source(
@@ -132,7 +135,7 @@ def evaluate_source(
         scores["diversity"] = metrics.diversity(motion_emb, settings.diversity_pairs, rng)
         scores.update(_motion_quality(motions, folder.info.n_joints, folder.info.skeleton))
         if source.reconstructs:
-            scores["mpjpe_mm"] = _mpjpe_mm(motions, records, folder.info.n_joints)
+            scores.update(_mpjpe_mm(motions, records, folder.info.n_joints))
         if source.stochastic:
             chosen = rng.choice(len(records), min(settings.mm_texts, len(records)), replace=False)
             chosen_records = [records[i] for i in chosen]
