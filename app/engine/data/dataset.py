@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engine.data.descriptions import parse_humanml3d_text_file
 from app.engine.skeleton import BANDAI_NAMCO_21, SMPL_22, Skeleton, skeleton_by_name
 
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,12 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import safe_open
-from safetensors.torch import save_file
 from tqdm import tqdm
 
 from app.engine.data.dataset import MotionFolder, MotionRecord
 from app.engine.evaluation import FORMAT, config_from_json
 from app.engine.metrics import r_precision
+from app.engine.models.checkpoint import atomic_save
 from app.engine.models.evaluator import EvaluatorConfig, TextMotionEvaluator
 
 
@@ -146,19 +144,6 @@ def _validate(model: TextMotionEvaluator, split: _Split, text: tuple, cfg: Evalu
     return {"val_loss": float(np.mean(losses)), "top1": float(top[0]), "top2": float(top[1]), "top3": float(top[2])}
 
 
-def _atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save_resume(path: Path, model: TextMotionEvaluator, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
     """Weights + AdamW moments as tensors; step, elapsed time and the optimizer's step counts in metadata."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -169,7 +154,7 @@ def _save_resume(path: Path, model: TextMotionEvaluator, opt: torch.optim.Optimi
         tensors[f"exp_avg_sq.{names[i]}"] = state["exp_avg_sq"]
         adam_steps[names[i]] = float(state["step"])
     meta = {"step": str(step), "elapsed": str(elapsed), "config": json.dumps(asdict(model.config)), "adam_steps": json.dumps(adam_steps)}
-    _atomic_save(tensors, meta, path)
+    atomic_save(tensors, meta, path)
 
 
 def _load_resume(path: Path, model: TextMotionEvaluator, opt: torch.optim.Optimizer) -> tuple[int, float]:
@@ -285,7 +270,7 @@ def train_evaluator(
     tensors = dict(model.state_dict())
     tensors["mean"], tensors["std"] = torch.from_numpy(train_folder.mean), torch.from_numpy(train_folder.std)
     train_cfg = {k: v for k, v in asdict(cfg).items() if k != "model"}
-    _atomic_save(tensors, {"format": FORMAT, "config": json.dumps(asdict(mc)), "train": json.dumps(summary),
+    atomic_save(tensors, {"format": FORMAT, "config": json.dumps(asdict(mc)), "train": json.dumps(summary),
                            "train_config": json.dumps(train_cfg)}, out_path)
     resume_path.unlink(missing_ok=True)
     return summary
