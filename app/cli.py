@@ -36,6 +36,7 @@ def _cmd_data_build(args: argparse.Namespace) -> None:
             limit=args.limit,
             workers=args.workers,
             mirror=not args.no_mirror,
+            split=args.split,
             progress=lambda it: tqdm(it, desc="takes", unit="take", disable=args.quiet),
         )
     except (DatasetSourceError, ValueError) as exc:
@@ -220,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--limit", type=int, help="stop after this many takes (for quick tests)")
     build.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     build.add_argument("--no-mirror", action="store_true", help="do not add left/right mirrored copies")
+    build.add_argument("--split", choices=["train", "val", "test"], help="build only this split's takes (e.g. a quick test set)")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=_cmd_data_build)
 

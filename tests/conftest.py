@@ -34,3 +34,14 @@ def sample_dataset(bandai_namco_sample, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sample-dataset") / "bn"
     build_bandai_namco(bandai_namco_sample, out, workers=1)
     return out
+
+
+@pytest.fixture(scope="session")
+def heldout_test_split(shared_data, tmp_path_factory) -> Path:
+    """The first 150 held-out takes of the real archives (300 motions with mirrors): the test split as CI can
+    afford it (about 20 s), so evaluator checks run on label pairs never seen in training."""
+    from app.engine.data.build import build_bandai_namco
+
+    out = tmp_path_factory.mktemp("heldout") / "bn-test"
+    build_bandai_namco(shared_data / "bandai-namco", out, split="test", limit=150, workers=2)
+    return out

@@ -114,3 +114,22 @@ def test_tiny_training_run_writes_a_loadable_checkpoint_and_resumes(sample_datas
     loaded = Evaluator.load(out)
     assert loaded.config == TINY.model and json.loads(loaded.metadata["train"])["data"] == "bn"
     assert loaded.embed_motions([np.zeros((40, 251), np.float32)]).shape == (1, 16)
+
+
+@pytest.fixture(scope="module")
+def test_split_embeddings(evaluator, heldout_test_split) -> tuple[np.ndarray, np.ndarray]:
+    records = MotionFolder(heldout_test_split, "test").records
+    assert {r.label["split"] for r in records} == {"test"} and len(records) == 300
+    return evaluator.embed_texts([r.captions[0] for r in records]), evaluator.embed_motions([r.features for r in records])
+
+
+def test_on_the_held_out_test_split_real_motions_rank_far_above_chance(test_split_embeddings):
+    text, motion = test_split_embeddings
+    assert mean_top3(text, motion) > 0.5 > 5 * CHANCE_TOP3
+
+
+def test_on_the_held_out_test_split_shuffled_texts_drop_to_chance(test_split_embeddings):
+    text, motion = test_split_embeddings
+    rng = np.random.default_rng(1)
+    shuffled = np.mean([mean_top3(text[rng.permutation(len(text))], motion, seeds=1) for _ in range(30)])
+    assert abs(shuffled - CHANCE_TOP3) < 0.05

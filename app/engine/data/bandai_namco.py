@@ -105,11 +105,12 @@ class RawTake:
 class TakeSource:
     """Iterates over the takes of a source folder (archives, unpacked folders, or loose files) and their labels."""
 
-    def __init__(self, root: str | Path, only: str | None = None, limit: int | None = None):
+    def __init__(self, root: str | Path, only: str | None = None, limit: int | None = None,
+                 keep: Callable[[str], bool] | None = None):
         self.root = Path(root)
         if not self.root.is_dir():
             raise DatasetSourceError(f"{self.root} is not a folder")
-        self.only, self.limit = only, limit
+        self.only, self.limit, self.keep = only, limit, keep
         self.archives = sorted(self.root.glob("*.tar.xz"))
         self.files = [] if self.archives else sorted(self.root.rglob("*.bvh"))
         if not self.archives and not self.files:
@@ -118,6 +119,8 @@ class TakeSource:
         self.label_files: dict[str, list[str]] = {}  # "content-dataset-1" -> lines
 
     def _wanted(self, stem: str) -> bool:
+        if self.keep is not None and not self.keep(stem):
+            return False
         return self.only is None or fnmatch.fnmatch(stem, self.only) or self.only in stem
 
     def __len__(self) -> int:

@@ -23,7 +23,9 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from app.engine.data.bandai_namco import RawTake, TakeLabel, TakeSource, mirror_content, take_positions
+from app.engine.data.bandai_namco import (
+    DatasetSourceError, RawTake, TakeLabel, TakeSource, label_from_name, mirror_content, take_positions,
+)
 from app.engine.data.descriptions import describe, humanml3d_line, mirror_text
 from app.engine.features import FeatureLayout, features_from_positions
 from app.engine.io.bvh import BVHError
@@ -131,10 +133,15 @@ def build_bandai_namco(
     workers: int = os.cpu_count() or 1,
     mirror: bool = True,
     progress: Callable[[Iterable], Iterable] | None = None,
+    split: str | None = None,
 ) -> BuildSummary:
-    """Read every take in `source`, write the dataset to `out` (replaced atomically when complete)."""
+    """Read every take in `source`, write the dataset to `out` (replaced atomically when complete).
+
+    `split` builds only that split's takes (e.g. "test" for a quick evaluation set); Mean/Std then come from it.
+    """
     started = time.perf_counter()
-    takes = TakeSource(source, only=only, limit=limit)
+    keep = None if split is None else (lambda stem: _split_of_name(stem) == split)
+    takes = TakeSource(source, only=only, limit=limit, keep=keep)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -145,7 +152,7 @@ def build_bandai_namco(
         if progress is not None:
             stream = progress(stream)
         processed = list(stream)  # labels are only known once the whole source (cfg/) has been read
-        summary = _write(staging, takes, processed, mirror)
+        summary = _write(staging, takes, processed, mirror, stats_split=split or "train")
         summary.seconds = time.perf_counter() - started
         (staging / "summary.txt").write_text("\n".join(summary.lines()) + "\n")
         if out.exists():
@@ -157,13 +164,20 @@ def build_bandai_namco(
             shutil.rmtree(staging)
 
 
-def _write(root: Path, takes: TakeSource, processed: list[ProcessedTake], mirror: bool) -> BuildSummary:
+def _split_of_name(stem: str) -> str | None:
+    try:
+        return split_of(stem, label_from_name(stem))
+    except DatasetSourceError:
+        return None
+
+
+def _write(root: Path, takes: TakeSource, processed: list[ProcessedTake], mirror: bool, stats_split: str) -> BuildSummary:
     layout_dim = BANDAI_NAMCO_21.feature_dim
     skipped = {p.stem: p.error or "" for p in processed if p.positions is None}
     splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     labels: dict[str, dict] = {}
     frames: dict[str, int] = {"train": 0, "val": 0, "test": 0}
-    train_features: list[np.ndarray] = []
+    stats_features: list[np.ndarray] = []
 
     for take in processed:
         if take.positions is None:
@@ -191,12 +205,12 @@ def _write(root: Path, takes: TakeSource, processed: list[ProcessedTake], mirror
             splits[split].append(name)
             frames[split] += len(features)
             labels[name] = {"dataset": label.dataset, "content": content, "style": label.style, "mirrored": mirrored, "split": split}
-            if split == "train":
-                train_features.append(features)
+            if split == stats_split:
+                stats_features.append(features)
 
-    if not train_features:
-        raise ValueError("no training motions were built: every take is held out, skipped or filtered away")
-    mean, std = group_std(np.concatenate(train_features).astype(np.float64), BANDAI_NAMCO_21.n_joints)
+    if not stats_features:
+        raise ValueError(f"no {stats_split} motions were built: every take is in another split, skipped or filtered away")
+    mean, std = group_std(np.concatenate(stats_features).astype(np.float64), BANDAI_NAMCO_21.n_joints)
     np.save(root / "Mean.npy", mean.astype(np.float32))
     np.save(root / "Std.npy", std.astype(np.float32))
     for split, names in splits.items():
@@ -218,6 +232,7 @@ def _write(root: Path, takes: TakeSource, processed: list[ProcessedTake], mirror
         "fps": FPS,
         "feature_dim": layout_dim,
         "mirrored": mirror,
+        "mean_std_from": stats_split,
         "held_out_pairs": sorted(map(list, held_out_pairs())),
         "summary": {k: v for k, v in asdict(summary).items() if k != "seconds"},
     }

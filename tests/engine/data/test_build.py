@@ -132,7 +132,7 @@ def test_a_failed_build_leaves_the_previous_dataset_intact(bandai_namco_sample, 
     out = tmp_path / "out"
     build_bandai_namco(bandai_namco_sample, out, only="walk_normal", workers=1)
     before = sorted(p.name for p in out.iterdir())
-    with pytest.raises(ValueError, match="no training motions"):
+    with pytest.raises(ValueError, match="no train motions"):
         build_bandai_namco(bandai_namco_sample, out, only="run_elderly", workers=1)  # a held-out pair only
     assert sorted(p.name for p in out.iterdir()) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out-")]

@@ -1,0 +1,133 @@
+"""The prompt panel: text, length, seed, engine and guidance, and the generate / edit buttons.
+
+It decides nothing: each button emits its signal with the parameters as a dict, and the main window runs the
+operation. Buttons whose precondition fails (no take, no selection, no segments...) are disabled, and their
+tooltip says why.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from app.engine.document import Document
+
+EXAMPLE_PROMPT = "a person walks forward and waves with the right hand"
+ENGINES = ("masked", "diffusion")
+
+
+class PromptPanel(QWidget):
+    generate_requested = Signal(dict)
+    variations_requested = Signal(dict)
+    inbetween_requested = Signal(dict)
+    regenerate_requested = Signal(dict)
+    edit_upper_requested = Signal(dict)
+    long_take_requested = Signal(dict)
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("promptPanel")
+        self.document = document
+        self.prompt = QPlainTextEdit()
+        self.prompt.setObjectName("promptText")
+        self.prompt.setPlaceholderText(EXAMPLE_PROMPT)
+        self.prompt.setMaximumHeight(90)
+        self.length = self._spin("lengthFrames", 8, 2000, 120, " frames", "Length of a generated take")
+        self.seed = self._spin("seedSpin", 0, 2**31 - 1, 0, "", "Same seed and settings, same motion")
+        self.engine = QComboBox()
+        self.engine.setObjectName("engineCombo")
+        self.engine.addItems(ENGINES)
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setObjectName("guidanceSpin")
+        self.guidance.setRange(0.0, 20.0)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setValue(4.0)
+        self.guidance.setToolTip("Classifier-free guidance: higher follows the text more closely, with less variety")
+
+        form = QFormLayout()
+        form.addRow("Length", self.length)
+        form.addRow("Seed", self.seed)
+        form.addRow("Engine", self.engine)
+        form.addRow("Guidance", self.guidance)
+
+        self.buttons: dict[str, QPushButton] = {}
+        generate = QGroupBox("Generate")
+        generate_layout = QVBoxLayout(generate)
+        generate_layout.addWidget(self.prompt)
+        generate_layout.addLayout(form)
+        generate_layout.addWidget(self._button("generateButton", "Generate", self.generate_requested))
+        generate_layout.addWidget(self._button("variationsButton", "Variations", self.variations_requested))
+        edit = QGroupBox("Edit the take")
+        edit_layout = QVBoxLayout(edit)
+        for name, text, signal in (
+            ("inbetweenButton", "In-between unlocked frames", self.inbetween_requested),
+            ("regenerateButton", "Regenerate selection", self.regenerate_requested),
+            ("editUpperButton", "Edit upper body in selection", self.edit_upper_requested),
+            ("longTakeButton", "Build long take from segments", self.long_take_requested),
+        ):
+            edit_layout.addWidget(self._button(name, text, signal))
+        layout = QVBoxLayout(self)
+        layout.addWidget(generate)
+        layout.addWidget(edit)
+        layout.addStretch(1)
+
+        self._busy = False
+        for signal in (document.events.take_changed, document.events.locks_changed,
+                       document.events.selection_changed, document.events.segments_changed):
+            signal.connect(lambda *_: self.update_buttons())
+        self.prompt.textChanged.connect(self.update_buttons)
+        self.update_buttons()
+
+    def _spin(self, name: str, lo: int, hi: int, value: int, suffix: str, tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setObjectName(name)
+        spin.setRange(lo, hi)
+        spin.setValue(value)
+        spin.setSuffix(suffix)
+        spin.setToolTip(tip)
+        return spin
+
+    def _button(self, name: str, text: str, signal: Signal) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.clicked.connect(lambda: signal.emit(self.parameters()))
+        self.buttons[name] = button
+        return button
+
+    def parameters(self) -> dict:
+        doc = self.document
+        return {
+            "text": self.prompt.toPlainText().strip(),
+            "n_frames": self.length.value(),
+            "seed": self.seed.value(),
+            "engine": self.engine.currentText(),
+            "guidance": self.guidance.value(),
+            "selection": doc.selection,
+            "locked_frames": doc.locked_frames,
+            "segments": list(doc.segments),
+        }
+
+    def set_busy(self, busy: bool) -> None:
+        """While a job runs every button waits, so two jobs never edit the same take."""
+        self._busy = busy
+        self.update_buttons()
+
+    def update_buttons(self) -> None:
+        doc = self.document
+        has_text = bool(self.prompt.toPlainText().strip())
+        reasons = {  # button -> why it cannot run now ("" when it can)
+            "generateButton": "" if has_text else "Type a prompt first",
+            "variationsButton": "" if has_text else "Type a prompt first",
+            "inbetweenButton": "No take yet" if doc.take is None else
+            "" if len(doc.locked_frames) >= 2 else "Lock at least two keyframes (K at the playhead)",
+            "regenerateButton": "No take yet" if doc.take is None else
+            "" if doc.selection and has_text else "Select frames (shift-drag on the timeline) and type a prompt",
+            "editUpperButton": "No take yet" if doc.take is None else
+            "" if doc.selection and has_text else "Select frames (shift-drag on the timeline) and type a prompt",
+            "longTakeButton": "" if doc.segments else "Add prompt segments on the timeline (double-click)",
+        }
+        for name, button in self.buttons.items():
+            reason = "A job is running" if self._busy else reasons[name]
+            button.setEnabled(not reason)
+            button.setToolTip(reason or button.text())

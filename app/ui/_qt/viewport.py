@@ -1,0 +1,102 @@
+"""The 3D viewport: a vispy SceneCanvas in a QWidget that follows the document.
+
+It listens to the document's events and touches only vertex data on a frame change, so the cost per frame is
+one small upload and one redraw. Mouse: left-drag orbits, shift-drag or middle-drag pans, the wheel zooms
+(vispy's TurntableCamera); `follow` keeps the character centred while it walks.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+from vispy import scene
+
+from app.engine.document import Document, Take
+from app.ui._vispy.skeleton_visual import SkeletonVisual
+
+EYE_HEIGHT = 0.9  # metres: the camera looks at the pelvis, not at the feet
+
+
+class Viewport(QWidget):
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("viewport")
+        self.document = document
+        self.canvas = scene.SceneCanvas(keys=None, bgcolor=(0.13, 0.14, 0.16, 1.0), parent=self)
+        self.canvas.native.setObjectName("viewportCanvas")
+        self.view = self.canvas.central_widget.add_view()
+        # Our motions are Y up; vispy's turntable defaults to Z up.
+        self.view.camera = scene.TurntableCamera(up="+y", fov=40.0, elevation=12.0, azimuth=35.0,
+                                                 distance=3.4, center=(0.0, EYE_HEIGHT, 0.0))
+        self.skeleton = SkeletonVisual(self.view.scene)
+        self.follow = QCheckBox("Follow", self)
+        self.follow.setObjectName("followCheck")
+        self.follow.setToolTip("Keep the camera centred on the character")
+        self.follow.setChecked(True)
+        self.follow.toggled.connect(lambda _: self._on_frame_changed(document.current_frame))
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 2, 6, 0)
+        bar.addWidget(self.follow)
+        bar.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.canvas.native, 1)
+        self.draw_times: deque[float] = deque(maxlen=1000)  # perf_counter of each redraw, for the frame-rate readout and tests
+        self.canvas.events.draw.connect(lambda _: self.draw_times.append(time.perf_counter()))
+
+        events = document.events
+        events.take_changed.connect(self._on_take_changed)
+        events.frame_changed.connect(self._on_frame_changed)
+        events.locks_changed.connect(self._on_locks_changed)
+        events.selection_changed.connect(lambda _: self._update_highlight())
+        events.scope_changed.connect(lambda _: self._update_highlight())
+        if document.take is not None:
+            self._on_take_changed(document.take)
+
+    def _on_take_changed(self, take: Take | None) -> None:
+        if take is None:
+            self.skeleton.clear()
+        else:
+            self.skeleton.set_take(take.positions, take.skeleton, take.fps)
+            self.skeleton.set_ghosts(self.document.locked_frames)
+            self._update_highlight(redraw=False)
+            self._on_frame_changed(self.document.current_frame)
+        self.canvas.update()
+
+    def _on_frame_changed(self, frame: int) -> None:
+        if self.document.take is None:
+            return
+        self._update_highlight(redraw=False)
+        self.skeleton.show_frame(frame)
+        if self.follow.isChecked():
+            root = self.skeleton.pose[0]
+            self.view.camera.center = (float(root[0]), EYE_HEIGHT, float(root[2]))
+        self.canvas.update()
+
+    def _on_locks_changed(self, frames: tuple[int, ...]) -> None:
+        self.skeleton.set_ghosts(frames)
+        self.canvas.update()
+
+    def _update_highlight(self, redraw: bool = True) -> None:
+        doc = self.document
+        selection = doc.selection
+        on = doc.scope == "upper" and selection is not None and selection[0] <= doc.current_frame <= selection[1]
+        self.skeleton.set_highlight(on)
+        if redraw:
+            self.canvas.update()
+
+    def frame_rate(self, window_s: float = 1.0) -> float:
+        """Redraws per second over the last `window_s` seconds."""
+        now = time.perf_counter()
+        recent = [t for t in self.draw_times if now - t <= window_s]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
+
+    def render_image(self) -> np.ndarray:
+        """The canvas as an (H, W, 4) uint8 image, for screenshots."""
+        return self.canvas.render()
