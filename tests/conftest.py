@@ -43,5 +43,5 @@ def heldout_test_split(shared_data, tmp_path_factory) -> Path:
     from app.engine.data.build import build_bandai_namco
 
     out = tmp_path_factory.mktemp("heldout") / "bn-test"
-    build_bandai_namco(shared_data / "bandai-namco", out, split="test", limit=150, workers=2)
+    build_bandai_namco(shared_data / "bandai-namco", out, split="test", limit=150, workers=1)  # no fork inside pytest
     return out
