@@ -1,0 +1,148 @@
+"""Selective state-space block (Mamba, Gu & Dao 2023) with mamba_ssm's parameter names and shapes.
+
+`Mamba` holds exactly what `mamba_ssm.modules.mamba_simple.Mamba` holds (in_proj, conv1d, x_proj, dt_proj, A_log,
+D, out_proj), so a state dict loads in either. The scan runs on mamba_ssm's fused CUDA kernel when that package
+imports and the tensors are on CUDA; everywhere else on `selective_scan` below, in plain PyTorch.
+
+The recurrence, per channel d and state n:  h_t = exp(dt_t A) h_{t-1} + dt_t B_t u_t,   y_t = C_t . h_t + D u_t.
+Mamba-1's decay differs per (d, n), so Mamba-2's SSD trick (contract C_t . B_s over n first, a (Q, Q) matrix per
+chunk shared by all channels) does not apply: any blocked form still has to touch all B * L * D * N states, and
+measured here it is slower than a loop that keeps one step's working set in cache (see `selective_scan`).
+Every decay is exp of a non-positive number, so nothing overflows (a closed-form cumulative-sum scan,
+exp(+cumsum) times exp(-cumsum), does).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class MambaConfig:
+    d_model: int
+    d_state: int = 16
+    d_conv: int = 4
+    expand: int = 2
+    dt_rank: int = 0  # 0: ceil(d_model / 16), mamba_ssm's "auto"
+
+    @property
+    def d_inner(self) -> int:
+        return self.expand * self.d_model
+
+    @property
+    def rank(self) -> int:
+        return self.dt_rank or math.ceil(self.d_model / 16)
+
+
+def _scan_inputs(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, delta_bias: Tensor | None, delta_softplus: bool
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+    """-> (dt (B, L, D), log-decay dt*A (B, L, D, N) <= 0, input dt*B*u (B, L, D, N)), time-major."""
+    if delta_bias is not None:
+        delta = delta + delta_bias[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    dt = delta.transpose(1, 2)  # (B, L, D)
+    log_decay = dt[..., None] * A  # (B, L, D, N)
+    x = (dt * u.transpose(1, 2))[..., None] * B.transpose(1, 2)[:, :, None, :]  # (B, L, D, N)
+    return dt, log_decay, x
+
+
+def _scan_output(h: Tensor, u: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None) -> Tensor:
+    """States h (B, L, D, N) -> y (B, D, L): C_t . h_t, plus the skip D u, gated by silu(z)."""
+    y = (h @ C.transpose(1, 2)[..., None]).squeeze(-1).transpose(1, 2)  # (B, L, D, N) @ (B, L, N, 1) -> (B, D, L)
+    if D is not None:
+        y = y + D[:, None] * u
+    return y if z is None else y * F.silu(z)
+
+
+def selective_scan_reference(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
+                             z: Tensor | None = None, delta_bias: Tensor | None = None, delta_softplus: bool = False
+                             ) -> Tensor:
+    """The recurrence as written, one frame at a time: the definition the fast scans are tested and timed against.
+    Slices come from unbind (indexing x[:, t] would make each slice's backward allocate a full-size zero tensor)."""
+    _, log_decay, x = _scan_inputs(u, delta, A, B, delta_bias, delta_softplus)
+    h = torch.zeros_like(x[:, 0])
+    states = []
+    for a, b in zip(log_decay.exp().unbind(1), x.unbind(1)):
+        h = a * h + b
+        states.append(h)
+    return _scan_output(torch.stack(states, 1), u, C, D, z)
+
+
+def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
+                   z: Tensor | None = None, delta_bias: Tensor | None = None, delta_softplus: bool = False) -> Tensor:
+    """mamba_ssm's `selective_scan_fn` contract in plain PyTorch: u, delta, z (B, D, L); A (D, N); B, C (B, N, L);
+    D, delta_bias (D,) -> y (B, D, L).
+
+    Each frame's decay exp(dt_t A), input dt_t B_t u_t and output C_t . h_t are formed inside the loop from
+    (B, D) and (B, N) slices, so no (B, L, D, N) tensor is ever built: the working set of one step stays in the
+    CPU's cache, and autograd keeps one state per frame instead of five (B, L, D, N) intermediates.
+    """
+    if delta_bias is not None:
+        delta = delta + delta_bias[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    dt = delta.transpose(1, 2)  # (B, L, D)
+    du = dt * u.transpose(1, 2)  # (B, L, D)
+    h: Tensor | None = None
+    ys = []
+    for dt_t, du_t, b_t, c_t in zip(dt.unbind(1), du.unbind(1), B.transpose(1, 2).unbind(1), C.transpose(1, 2).unbind(1)):
+        x = du_t[:, :, None] * b_t[:, None, :]  # (B, D, N)
+        h = x if h is None else torch.exp(dt_t[:, :, None] * A) * h + x
+        ys.append((h @ c_t[:, :, None]).squeeze(-1))  # (B, D)
+    y = torch.stack(ys, 2)  # (B, D, L)
+    if D is not None:
+        y = y + D[:, None] * u
+    return y if z is None else y * F.silu(z)
+
+
+@functools.cache
+def _cuda_scan():
+    """mamba_ssm's fused kernel, or None where it is not installed (imported once, lazily: it needs CUDA)."""
+    try:
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+    except ImportError:
+        return None
+    return selective_scan_fn
+
+
+class Mamba(nn.Module):
+    """x (B, L, d_model) -> (B, L, d_model): gated selective SSM after a causal depthwise convolution.
+    Initialised as mamba_ssm initialises it (S4D-real A, dt spread log-uniformly over [1e-3, 1e-1])."""
+
+    def __init__(self, cfg: MambaConfig):
+        super().__init__()
+        self.config = cfg
+        di, n, r = cfg.d_inner, cfg.d_state, cfg.rank
+        self.in_proj = nn.Linear(cfg.d_model, 2 * di, bias=False)
+        self.conv1d = nn.Conv1d(di, di, cfg.d_conv, groups=di, padding=cfg.d_conv - 1)
+        self.x_proj = nn.Linear(di, r + 2 * n, bias=False)
+        self.dt_proj = nn.Linear(r, di, bias=True)
+        nn.init.uniform_(self.dt_proj.weight, -(r**-0.5), r**-0.5)
+        dt = torch.exp(torch.rand(di) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3)).clamp(min=1e-4)
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus^-1(dt)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, n + 1, dtype=torch.float32)).repeat(di, 1))  # (di, N)
+        self.D = nn.Parameter(torch.ones(di))
+        self.out_proj = nn.Linear(di, cfg.d_model, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        length = x.shape[1]
+        xz = self.in_proj(x).transpose(1, 2)  # (B, 2 di, L)
+        u, z = xz.chunk(2, dim=1)
+        u = F.silu(self.conv1d(u)[..., :length])  # causal: drop the look-ahead
+        dt, B, C = self.x_proj(u.transpose(1, 2)).split([self.config.rank, self.config.d_state, self.config.d_state], -1)
+        delta = (dt @ self.dt_proj.weight.t()).transpose(1, 2)  # (B, di, L), bias added inside the scan
+        B, C = B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous()  # (B, N, L)
+        A = -torch.exp(self.A_log.float())
+        kernel = _cuda_scan() if x.is_cuda else None
+        if kernel is not None:
+            y = kernel(u, delta, A, B, C, self.D.float(), z=z, delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
+        else:
+            y = selective_scan(u, delta, A, B, C, self.D, z=z, delta_bias=self.dt_proj.bias, delta_softplus=True)
+        return self.out_proj(y.transpose(1, 2))
