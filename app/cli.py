@@ -102,9 +102,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     from app.engine.data.dataset import DatasetError
 
-    log_path = Path(args.runs) / args.what / "log.jsonl"
-    out = args.out or f"checkpoints/{args.what}.safetensors"
-    overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
+    if args.part and args.what != "tokenizer":
+        raise CommandError("--part applies to `kinema train tokenizer` only")
+    name = f"tokenizer_{args.part}" if args.part else args.what.replace("-", "_")
+    log_path = Path(args.runs) / name / "log.jsonl"
+    out = args.out or f"checkpoints/{name}.safetensors"
+    overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("threads", args.threads))
+                 if v is not None}
     try:
         if args.what == "evaluator":
             from app.engine.train.evaluator import EvaluatorTrainConfig, train_evaluator
@@ -114,13 +118,28 @@ def _cmd_train(args: argparse.Namespace) -> None:
         elif args.what == "tokenizer":
             from app.engine.train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
-            config = dataclasses.replace(TokenizerTrainConfig(preset=args.preset), **overrides)
+            config = dataclasses.replace(TokenizerTrainConfig(preset=args.preset, part=args.part), **overrides)
             result = train_tokenizer(args.data, out, config, log_path=log_path, resume=not args.fresh)
+        elif args.what == "vae":
+            from app.engine.train.vae import VAETrainConfig, train_vae
+
+            config = dataclasses.replace(VAETrainConfig(preset=args.preset), **overrides)
+            result = train_vae(args.data, out, config, log_path=log_path, resume=not args.fresh)
+        elif args.what == "diffusion":
+            from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
+
+            config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset), **overrides)
+            result = train_diffusion(args.data, args.vae or "checkpoints/vae.safetensors", out, config,
+                                     log_path=log_path, resume=not args.fresh)
         else:
             from app.engine.train.masked import MaskedTrainConfig, train_masked
 
             config = dataclasses.replace(MaskedTrainConfig(preset=args.preset), **overrides)
-            result = train_masked(args.data, args.tokenizer, out, config, log_path=log_path, resume=not args.fresh)
+            upper = args.what == "masked-upper"
+            tokenizer = args.tokenizer or f"checkpoints/{'tokenizer_upper' if upper else 'tokenizer'}.safetensors"
+            lower = (args.lower_tokenizer or "checkpoints/tokenizer_lower.safetensors") if upper else None
+            result = train_masked(args.data, tokenizer, out, config, log_path=log_path, resume=not args.fresh,
+                                  lower_tokenizer_path=lower)
     except (DatasetError, FileNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     print(json.dumps(result, indent=1, default=str))
@@ -244,13 +263,23 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Train a model; weights go to checkpoints/<what>.safetensors, the training "
                                 "log to runs/<what>/log.jsonl. Interrupted runs resume where they stopped (--fresh to "
                                 "start over). Several GPUs: torchrun --nproc_per_node=N -m app.cli train ...")
-    train.add_argument("what", choices=["evaluator", "tokenizer", "masked"])
+    train.add_argument("what", choices=["evaluator", "tokenizer", "masked", "masked-upper", "vae", "diffusion"],
+                       help="masked-upper: MMM's upper-body editor, on the upper and lower part tokenizers; "
+                       "vae, diffusion: Motion Mamba's motion VAE, then its latent denoiser")
     train.add_argument("--data", required=True, help="dataset folder from `kinema data build`, or a HumanML3D/KIT-ML folder")
     train.add_argument("--out", help="weights file (default checkpoints/<what>.safetensors)")
-    train.add_argument("--preset", choices=["cpu", "paper"], default="cpu", help="model size (tokenizer, masked)")
-    train.add_argument("--tokenizer", default="checkpoints/tokenizer.safetensors", help="tokenizer for `masked`")
+    train.add_argument("--preset", choices=["cpu", "paper"], default="cpu", help="model size (tokenizer, masked, vae, diffusion)")
+    train.add_argument("--part", choices=["upper", "lower"],
+                       help="tokenizer: a body-part tokenizer (for upper-body edits); default output "
+                       "checkpoints/tokenizer_<part>.safetensors")
+    train.add_argument("--tokenizer", help="masked: its tokenizer (default checkpoints/tokenizer.safetensors); "
+                       "masked-upper: the upper-body one (default checkpoints/tokenizer_upper.safetensors)")
+    train.add_argument("--vae", help="diffusion: its motion VAE (default checkpoints/vae.safetensors)")
+    train.add_argument("--lower-tokenizer", help="masked-upper: the lower-body tokenizer "
+                       "(default checkpoints/tokenizer_lower.safetensors)")
     train.add_argument("--steps", type=int, help="training steps (default: the preset's)")
     train.add_argument("--batch-size", type=int)
+    train.add_argument("--threads", type=int, help="CPU threads per process (default 2; 1 when sharing the cores)")
     train.add_argument("--runs", default="runs", help="folder for training logs")
     train.add_argument("--fresh", action="store_true", help="ignore a saved resume state")
     train.set_defaults(func=_cmd_train)

@@ -3,10 +3,23 @@ what is allowed, runs under torch.inference_mode(), draws randomness only from a
 global RNG, so the same call gives the same motion), and returns a Motion (app.engine.motion)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.engine.editing import Decoding, chain, edit_upper_body, refill
 from app.engine.models.pipeline import TextToMotion, load_pipeline
+from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
 from app.engine.motion import Motion
+
+if TYPE_CHECKING:
+    from app.engine.models.diffusion_pipeline import DiffusionPipeline
+
+ENGINES = ("masked", "diffusion")
 
 
 def generate(
@@ -19,7 +32,7 @@ def generate(
     top_k: int | None = None,
     device: str = "cpu",
     engine: str = "masked",
-    model: TextToMotion | None = None,
+    model: TextToMotion | DiffusionPipeline | None = None,
 ) -> Motion:
     """A motion for `text`, from nothing.
 
@@ -28,10 +41,146 @@ def generate(
     guidance: classifier-free guidance scale (0 = ignore the text, 1 = plain conditional, larger = follow the
     text more closely at some cost in diversity); 4 is MoMask/MMM's usual setting.
     steps: parallel decoding iterations (more = slower, slightly better). temperature 0 decodes greedily.
-    model: a loaded TextToMotion (tests, or a caller holding one); default: load_pipeline(device=device).
+    engine: "masked" (MMM: tokens decoded in parallel) or "diffusion" (Motion Mamba: latent DDIM, `steps` denoising
+    steps; temperature and top_k do not apply to it).
+    model: a loaded pipeline of that engine (tests, or a caller holding one); default: the shipped checkpoints.
     """
-    if engine != "masked":
-        raise ValueError(f"unknown engine {engine!r}; available: 'masked'")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; available: {', '.join(map(repr, ENGINES))}")
+    _check_decoding(text, guidance, steps, temperature, top_k)
+    if engine == "diffusion":
+        from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+
+        pipeline = model if model is not None else load_diffusion_pipeline(device=device)
+    else:
+        pipeline = model if model is not None else load_pipeline(device=device)
+    if n_frames is not None and not 4 <= n_frames <= pipeline.max_frames:
+        raise ValueError(f"n_frames must be between 4 and {pipeline.max_frames} (the model's maximum), got {n_frames}")
+    with torch.inference_mode():
+        if engine == "diffusion":
+            features = pipeline.generate(text, n_frames, seed, guidance, steps)
+        else:
+            features = pipeline.generate(text, n_frames, seed, guidance, steps, temperature, top_k)
+    return Motion(features, pipeline.fps, pipeline.skeleton_name)
+
+
+def inbetween(
+    motion: Motion,
+    locked_frames: Sequence[int],
+    text: str,
+    seed: int = 0,
+    guidance: float = 4.0,
+    steps: int = 8,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    device: str = "cpu",
+    model: TextToMotion | None = None,
+) -> Motion:
+    """The take with every frame but the locked ones regenerated for `text` (MMM in-betweening).
+
+    Exact: the joint positions of every locked frame (to float precision, far under 1 mm). Changes: all other
+    frames; around each key a smooth correction (largest at the key, fading over ~10 frames; the root offset
+    spread over the whole gap) removes the model's small error at the key without a pop. Keys may be at the first
+    or last frame, adjacent, or alone. Refuses: no keys, a key outside the take, an empty prompt; takes longer
+    than the model's window (196 frames) are fine as long as no unlocked stretch is longer than 164 frames.
+    """
+    _check_decoding(text, guidance, steps, temperature, top_k)
+    keep = np.zeros(_check_motion(motion), bool)
+    keep[_check_frames(locked_frames, motion.n_frames)] = True
+    pipeline = model if model is not None else load_pipeline(device=device)
+    with torch.inference_mode():
+        features = refill(pipeline, motion.features, keep, text, Decoding(seed, guidance, steps, temperature, top_k),
+                          motion.skeleton)
+    return Motion(features, motion.fps, motion.skeleton_name)
+
+
+def regenerate(
+    motion: Motion,
+    frame_range: tuple[int, int],
+    text: str,
+    seed: int = 0,
+    guidance: float = 4.0,
+    steps: int = 8,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    device: str = "cpu",
+    model: TextToMotion | None = None,
+) -> Motion:
+    """The take with frames [start, end) regenerated for `text`, every frame outside the range locked.
+
+    Exact: every frame outside the range. Changes: the range, joined smoothly to both sides. Refuses an empty
+    range or one outside the take, and ranges longer than 164 frames in takes longer than 196 frames.
+    """
+    _check_decoding(text, guidance, steps, temperature, top_k)
+    start, end = _check_range(frame_range, _check_motion(motion))
+    keep = np.ones(motion.n_frames, bool)
+    keep[start:end] = False
+    pipeline = model if model is not None else load_pipeline(device=device)
+    with torch.inference_mode():
+        features = refill(pipeline, motion.features, keep, text, Decoding(seed, guidance, steps, temperature, top_k),
+                          motion.skeleton)
+    return Motion(features, motion.fps, motion.skeleton_name)
+
+
+def edit_upper(
+    motion: Motion,
+    frame_range: tuple[int, int],
+    text: str,
+    seed: int = 0,
+    guidance: float = 4.0,
+    steps: int = 8,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    device: str = "cpu",
+    model: UpperBodyEditor | None = None,
+) -> Motion:
+    """The take with the upper body (spine, arms, head) of frames [start, end) regenerated for `text`.
+
+    Exact: the lower body (hips, legs, feet) and the root trajectory, everywhere, bit for bit; the upper body
+    outside the range. Changes: the upper body within the range, cross-faded with the original over a few frames
+    at each edge. Refuses an empty range, one outside the take, or one longer than 164 frames in a long take.
+    """
+    _check_decoding(text, guidance, steps, temperature, top_k)
+    start, end = _check_range(frame_range, _check_motion(motion))
+    editor = model if model is not None else load_upper_editor(device=device)
+    with torch.inference_mode():
+        features = edit_upper_body(editor, motion.features, start, end, text,
+                                   Decoding(seed, guidance, steps, temperature, top_k))
+    return Motion(features, motion.fps, motion.skeleton_name)
+
+
+def long_sequence(
+    segments: Sequence[tuple[str, int]],
+    seed: int = 0,
+    guidance: float = 4.0,
+    steps: int = 8,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    device: str = "cpu",
+    model: TextToMotion | None = None,
+) -> Motion:
+    """One take of several prompts in order, each (text, n_frames), joined by generated transitions.
+
+    The take has exactly sum(n_frames) frames; each segment boundary snaps to the nearest 4-frame token, and two
+    transition tokens (8 frames) around it are generated from both neighbours and both prompts. The root
+    trajectory and heading are continuous across boundaries. Refuses: no segments, an empty prompt, a segment
+    shorter than 4 frames or longer than the model's window (196).
+    """
+    if not segments:
+        raise ValueError("no segments: give at least one (prompt, frames) pair")
+    for text, _ in segments:
+        _check_decoding(text, guidance, steps, temperature, top_k)
+    pipeline = model if model is not None else load_pipeline(device=device)
+    for index, (text, n_frames) in enumerate(segments, 1):
+        if not 4 <= int(n_frames) <= pipeline.max_frames:
+            raise ValueError(f"segment {index} ({text!r}) has {n_frames} frames; each segment must have 4 to "
+                             f"{pipeline.max_frames}")
+    with torch.inference_mode():
+        features = chain(pipeline, [(t, int(n)) for t, n in segments], Decoding(seed, guidance, steps, temperature, top_k))
+    return Motion(features, pipeline.fps, pipeline.skeleton_name)
+
+
+def _check_decoding(text: str, guidance: float, steps: int, temperature: float, top_k: int | None) -> None:
     if not text or not text.strip():
         raise ValueError("empty prompt: describe the motion, e.g. 'a person walks forward'")
     if guidance < 0:
@@ -42,9 +191,32 @@ def generate(
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
-    pipeline = model if model is not None else load_pipeline(device=device)
-    if n_frames is not None and not 4 <= n_frames <= pipeline.max_frames:
-        raise ValueError(f"n_frames must be between 4 and {pipeline.max_frames} (the model's maximum), got {n_frames}")
-    with torch.inference_mode():
-        features = pipeline.generate(text, n_frames, seed, guidance, steps, temperature, top_k)
-    return Motion(features, pipeline.fps, pipeline.skeleton_name)
+
+
+def _check_motion(motion: Motion) -> int:
+    """The take's frame count, after checking it can be edited."""
+    if motion.features.ndim != 2 or motion.n_frames < 1:
+        raise ValueError("the take has no frames to edit")
+    if not np.isfinite(motion.features).all():
+        raise ValueError("the take has missing (NaN or infinite) values and cannot be edited")
+    return motion.n_frames
+
+
+def _check_frames(frames: Sequence[int], n_frames: int) -> np.ndarray:
+    """Locked frames as a sorted unique int array, each inside the take."""
+    keys = np.unique(np.asarray(list(frames), dtype=np.int64))
+    if len(keys) == 0:
+        raise ValueError("no locked frames: lock at least one key (or use generate)")
+    outside = [int(k) for k in keys if not 0 <= k < n_frames]
+    if outside:
+        raise ValueError(f"frame {outside[0]} is outside the take (0–{n_frames - 1})")
+    return keys
+
+
+def _check_range(frame_range: tuple[int, int], n_frames: int) -> tuple[int, int]:
+    start, end = (int(v) for v in frame_range)
+    if not 0 <= start < end <= n_frames:
+        if start >= end:
+            raise ValueError(f"the range {start}:{end} is empty: the end must come after the start")
+        raise ValueError(f"the range {start}:{end} is outside the take (frames 0–{n_frames - 1})")
+    return start, end

@@ -64,7 +64,7 @@ def test_length_out_of_range(tiny, n_frames):
 
 @pytest.mark.parametrize("kw, match", [({"guidance": -1.0}, "guidance"), ({"steps": 0}, "steps"),
                                        ({"temperature": -0.5}, "temperature"), ({"top_k": 0}, "top_k"),
-                                       ({"engine": "diffusion"}, "engine")])
+                                       ({"engine": "keyframe-magic"}, "engine")])
 def test_bad_arguments(tiny, kw, match):
     with pytest.raises(ValueError, match=match):
         generate("a person walks", n_frames=20, model=tiny, **kw)

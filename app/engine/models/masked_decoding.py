@@ -60,10 +60,13 @@ def decode_tokens(
     temperature: float = 1.0,
     top_k: int | None = None,
     generator: torch.Generator | None = None,
+    cond: Tensor | None = None,
 ) -> Tensor:
     """Fill every MASK of canvas (B, N) in `steps` steps; given codes, END and PAD come back unchanged.
 
-    guidance: classifier-free scale, logits = uncond + guidance * (cond - uncond); 1 = text only (one pass),
+    cond (B, N): the aligned conditioning codes of a model that reads them (the lower body, for upper-body edits).
+
+    guidance: classifier-free scale, logits = without + guidance * (with - without text); 1 = text only (one pass),
     0 = no text. Both passes run as one batch of 2B. temperature 0 decodes greedily. Confidence is the sampled
     code's log-probability plus Gumbel noise scaled by temperature * (1 - t), which lets early steps commit
     somewhat randomly placed tokens and late steps the truly confident ones (MaskGIT's annealed choice noise).
@@ -78,6 +81,8 @@ def decode_tokens(
     total = unknown.sum(1)  # (B,)
     b = work.shape[0]
     guided = guidance != 1.0
+    if cond is not None:
+        cond = torch.cat([cond[:, :n], cond[:, :n]]) if guided else cond[:, :n]  # (B|2B, n)
     drop = torch.zeros(b, dtype=torch.bool, device=work.device)
     if guided:  # conditional rows, then the same rows without text: one batch of 2B
         twice = (torch.cat([t, t]) for t in (text.sentence, text.tokens, text.mask))
@@ -88,10 +93,10 @@ def decode_tokens(
         masked = work == cfg.mask_id
         if not masked.any():
             break
-        logits = model.forward_tokens(torch.cat([work, work]) if guided else work, context).float()  # (B|2B, n, K)
+        logits = model.forward_tokens(torch.cat([work, work]) if guided else work, context, cond).float()  # (B|2B, n, K)
         if guided:
-            cond, uncond = logits.chunk(2)
-            logits = uncond + guidance * (cond - uncond)
+            with_text, without_text = logits.chunk(2)
+            logits = without_text + guidance * (with_text - without_text)
         codes, confidence = _sample(logits, temperature, top_k, generator)
         t = (step + 1) / steps
         if temperature > 0 and t < 1:

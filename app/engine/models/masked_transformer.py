@@ -6,6 +6,10 @@ Vocabulary of the input: the K codes, then MASK = K, PAD = K+1, END = K+2; the o
 (special tokens are always given, never predicted). A sequence is `n` codes, END, then PAD up to max_tokens;
 PAD positions are excluded from attention, so a sequence gives the same logits alone or in a padded batch.
 
+With `cond_codebook_size` > 0 the model also reads a second, aligned code sequence that it never predicts:
+MMM's upper-body editor predicts upper-body codes from the text and the lower-body codes at the same positions
+(one embedding per lower code, added to the token embedding; `cond_none_id` where there is no code: END, PAD).
+
 Dropping the text (classifier-free guidance) swaps the sentence for a learned null embedding and hides every
 word; a learned "null word" is always present in the cross-attention memory so that softmax over it stays
 defined when no word is visible.
@@ -29,6 +33,12 @@ class MaskedTransformerConfig:
     text_dim: int = 384  # MiniLM hidden size
     mlp_ratio: int = 4
     dropout: float = 0.1
+    cond_codebook_size: int = 0  # > 0: an aligned conditioning code sequence (lower-body codes) is read too
+
+    @property
+    def cond_none_id(self) -> int:
+        """The conditioning id at positions without a code (END, PAD)."""
+        return self.cond_codebook_size
 
     @property
     def mask_id(self) -> int:
@@ -111,6 +121,7 @@ class MaskedTransformer(nn.Module):
         self.config = cfg
         w = cfg.width
         self.tok_emb = nn.Embedding(cfg.vocab_size, w)
+        self.cond_emb = nn.Embedding(cfg.cond_codebook_size + 1, w) if cfg.cond_codebook_size else None
         self.pos_emb = nn.Parameter(torch.zeros(1, cfg.max_tokens + 1, w))  # +1: the sentence prefix
         self.sentence_proj = nn.Linear(cfg.text_dim, w)
         self.null_sentence = nn.Parameter(torch.zeros(cfg.text_dim))
@@ -142,12 +153,16 @@ class MaskedTransformer(nn.Module):
         visible = torch.cat([torch.ones_like(word_mask[:, :1]), word_mask & ~drop[:, None]], dim=1)  # (B, L+1)
         return TextContext(prefix, [blk.memory(mem) for blk in self.blocks], visible[:, None, None, :])
 
-    def forward_tokens(self, tokens: Tensor, text: TextContext) -> Tensor:
-        """tokens (B, N) with N <= max_tokens -> logits (B, N, K)."""
+    def forward_tokens(self, tokens: Tensor, text: TextContext, cond: Tensor | None = None) -> Tensor:
+        """tokens (B, N) with N <= max_tokens, cond (B, N) conditioning codes (models with cond_emb) -> logits (B, N, K)."""
         n = tokens.shape[1]
         if n > self.config.max_tokens:
             raise ValueError(f"{n} tokens is more than the model's maximum of {self.config.max_tokens}")
-        x = torch.cat([text.prefix, self.tok_emb(tokens)], dim=1) + self.pos_emb[:, : n + 1]  # (B, N+1, W)
+        if (cond is None) != (self.cond_emb is None):
+            raise ValueError("conditioning codes are required by this model" if cond is None
+                             else "this model takes no conditioning codes")
+        emb = self.tok_emb(tokens) if cond is None else self.tok_emb(tokens) + self.cond_emb(cond)  # (B, N, W)
+        x = torch.cat([text.prefix, emb], dim=1) + self.pos_emb[:, : n + 1]  # (B, N+1, W)
         x = self.drop(x)
         keep = torch.cat([torch.ones_like(tokens[:, :1], dtype=torch.bool), tokens != self.config.pad_id], dim=1)
         self_mask = keep[:, None, None, :]  # (B, 1, 1, N+1): PAD is never attended
@@ -155,6 +170,8 @@ class MaskedTransformer(nn.Module):
             x = blk(x, self_mask, memory, text.memory_mask)
         return self.head(self.ln_f(x[:, 1:]))  # (B, N, K)
 
-    def forward(self, tokens: Tensor, sentence: Tensor, words: Tensor, word_mask: Tensor, drop_text: Tensor) -> Tensor:
-        """tokens (B, N), sentence (B, 384), words (B, L, 384), word_mask (B, L), drop_text (B,) -> logits (B, N, K)."""
-        return self.forward_tokens(tokens, self.encode_text(sentence, words, word_mask, drop_text))
+    def forward(self, tokens: Tensor, sentence: Tensor, words: Tensor, word_mask: Tensor, drop_text: Tensor,
+                cond: Tensor | None = None) -> Tensor:
+        """tokens (B, N), sentence (B, 384), words (B, L, 384), word_mask (B, L), drop_text (B,), cond (B, N) | None
+        -> logits (B, N, K)."""
+        return self.forward_tokens(tokens, self.encode_text(sentence, words, word_mask, drop_text), cond)

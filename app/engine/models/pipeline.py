@@ -65,6 +65,18 @@ class TextToMotion:
         x = self.tokenizer.decode(tokens).cpu().numpy()
         return x * self.std + self.mean
 
+    def encode_features(self, features: np.ndarray) -> torch.Tensor:
+        """Un-normalised features (T, D), T a multiple of `unit` -> codes (T / unit,)."""
+        x = torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))[None].to(self.device)
+        return self.tokenizer.encode(x)[0]
+
+    def fill(self, text: str, canvas: torch.Tensor, seed: int, guidance: float, steps: int, temperature: float,
+             top_k: int | None) -> torch.Tensor:
+        """Every MASK of canvas (1, N) decoded for `text`; given codes stay."""
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        return decode_tokens(self.transformer, self.encode_text([text]), canvas.to(self.device), steps, guidance,
+                             temperature, top_k, generator)
+
     def generate(self, text: str, n_frames: int | None, seed: int, guidance: float, steps: int, temperature: float,
                  top_k: int | None) -> np.ndarray:
         """One motion (n_frames or predicted, D) float32 for one prompt; callers validate the arguments."""
@@ -81,22 +93,30 @@ class TextToMotion:
         return features if n_frames is None else features[:n_frames]
 
 
+def checked_tokenizer_path(model_path: Path, meta: dict, key: str, path: str | Path | None = None) -> Path:
+    """The tokenizer a transformer checkpoint names under `<key>_file` (beside it unless `path` is given), refused
+    unless its sha256 is the one recorded at training (`<key>_sha256`): other codes would decode to garbage."""
+    from app.engine.train.masked import file_sha256
+
+    path = Path(path) if path else model_path.parent / meta[f"{key}_file"]
+    if not path.is_file():
+        raise CheckpointError(f"{model_path} needs its tokenizer {path}, which is missing")
+    if file_sha256(path) != meta[f"{key}_sha256"]:
+        raise CheckpointError(f"{model_path} was trained on another tokenizer than {path} (sha256 differs): "
+                              "retrain it on this tokenizer")
+    return path
+
+
 def load_text_to_motion(masked_path: str | Path, tokenizer_path: str | Path | None = None,
                         device: str = "cpu") -> TextToMotion:
     """The pipeline from a masked-model checkpoint and the tokenizer it names (beside it unless given)."""
     from app.engine.models.tokenizer import MotionTokenizer
-    from app.engine.train.masked import file_sha256
 
     masked_path = Path(masked_path)
     state, config, extra, meta = load_checkpoint(masked_path)
     if "tokenizer_sha256" not in meta or "length_config" not in meta:
         raise CheckpointError(f"{masked_path}: not a masked-transformer checkpoint (no tokenizer/length metadata)")
-    tokenizer_path = Path(tokenizer_path) if tokenizer_path else masked_path.parent / meta["tokenizer_file"]
-    if not tokenizer_path.is_file():
-        raise CheckpointError(f"{masked_path} needs its tokenizer {tokenizer_path}, which is missing")
-    if file_sha256(tokenizer_path) != meta["tokenizer_sha256"]:
-        raise CheckpointError(f"{masked_path} was trained on another tokenizer than {tokenizer_path} (sha256 differs): "
-                              "retrain the masked model on this tokenizer")
+    tokenizer_path = checked_tokenizer_path(masked_path, meta, "tokenizer", tokenizer_path)
     transformer = MaskedTransformer(MaskedTransformerConfig(**config))
     length = LengthPredictor(LengthPredictorConfig(**meta["length_config"]))
     try:

@@ -15,6 +15,11 @@ The cross-entropy covers the masked and the replaced positions: both are inputs 
 The text is dropped for `text_drop` of the sequences (classifier-free guidance). The length predictor learns the
 whole motion's token count from the sentence embedding in the same loop (its own loss, its own weights).
 
+Upper-body editor (`kinema train masked-upper`): given a lower-body tokenizer too, the codes are the upper-body
+tokenizer's and the model also reads the lower-body codes at the same positions (MMM's part-wise editing). Those
+are lightly corrupted (`cond_noise` of them swapped for random codes) so the editor does not lean on every lower
+code; no length predictor is trained (an edit keeps the motion's length).
+
 Every `val_every` steps: validation (loss and accuracy at fixed seeded masks) and the resume state
 (`<name>.resume.safetensors`: weights, AdamW moments, step); a rerun continues from it. Under torchrun each rank
 draws its own batches, gradients are averaged by DDP and rank 0 logs and saves. The output is one safetensors
@@ -62,6 +67,7 @@ class MaskedTrainConfig:
     val_every: int = 250
     seed: int = 0
     threads: int = 2
+    cond_noise: float = 0.1  # upper-body editor: share of the lower-body codes replaced by random codes
     model: MaskedTransformerConfig | None = None  # overrides the preset (tests: a tiny model)
 
 
@@ -69,6 +75,7 @@ class MaskedTrainConfig:
 class _Split:
     codes: list[Tensor]  # per motion (N_i,) long, the whole motion
     captions: list[list[int]]  # per motion, indices into the caption table
+    cond: list[Tensor] | None = None  # per motion (N_i,) the lower-body codes (upper-body editor only)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -81,18 +88,21 @@ def file_sha256(path: str | Path) -> str:
 
 @torch.no_grad()
 def _encode_split(folder: MotionFolder, tokenizer: nn.Module, mean: np.ndarray, std: np.ndarray,
-                  caption_index: dict[str, int]) -> _Split:
-    """Every motion of at least one token, encoded whole (cropped to a multiple of the tokenizer's unit)."""
+                  caption_index: dict[str, int], cond_tokenizer: nn.Module | None = None) -> _Split:
+    """Every motion of at least one token, encoded whole (cropped to a multiple of the tokenizer's unit), by the
+    tokenizer and, for the upper-body editor, by the lower-body tokenizer too."""
     unit = tokenizer.config.unit
-    codes, captions = [], []
+    codes, captions, cond = [], [], []
     for r in folder.records:
         n = len(r.features) // unit * unit
         if n == 0:
             continue
         x = torch.from_numpy((r.features[:n] - mean) / std)[None]  # (1, T, D)
         codes.append(tokenizer.encode(x)[0].long())
+        if cond_tokenizer is not None:
+            cond.append(cond_tokenizer.encode(x)[0].long())
         captions.append([caption_index[c] for c in r.captions])
-    return _Split(codes, captions)
+    return _Split(codes, captions, cond if cond_tokenizer is not None else None)
 
 
 def _embed_captions(captions: list[str], chunk: int = 256) -> tuple[Tensor, Tensor, Tensor]:
@@ -109,14 +119,13 @@ def _embed_captions(captions: list[str], chunk: int = 256) -> tuple[Tensor, Tens
 
 
 def _batch(split: _Split, idx: np.ndarray, cfg: MaskedTransformerConfig, rng: np.random.Generator
-           ) -> tuple[Tensor, Tensor, Tensor]:
-    """-> targets (B, N) (codes, END, PAD), real (B, N) bool at code positions, caption indices (B,)."""
+           ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """-> targets (B, N) (codes, END, PAD), real (B, N) bool at code positions, caption indices (B,), and the
+    aligned conditioning codes (B, N) (cond_none_id past the codes) when the split has them."""
     longest = cfg.max_tokens - 1
-    windows = []
-    for i in idx:
-        c = split.codes[i]
-        start = int(rng.integers(0, len(c) - longest + 1)) if len(c) > longest else 0
-        windows.append(c[start : start + longest])
+    starts = [int(rng.integers(0, len(split.codes[i]) - longest + 1)) if len(split.codes[i]) > longest else 0
+              for i in idx]
+    windows = [split.codes[i][s : s + longest] for i, s in zip(idx, starts)]
     n = torch.tensor([len(w) for w in windows])
     targets = torch.full((len(idx), int(n.max()) + 1), cfg.pad_id, dtype=torch.long)
     for b, w in enumerate(windows):
@@ -124,7 +133,12 @@ def _batch(split: _Split, idx: np.ndarray, cfg: MaskedTransformerConfig, rng: np
         targets[b, len(w)] = cfg.end_id
     real = torch.arange(targets.shape[1])[None, :] < n[:, None]
     caption = torch.tensor([split.captions[i][rng.integers(len(split.captions[i]))] for i in idx])
-    return targets, real, caption
+    cond = None
+    if split.cond is not None:
+        cond = torch.full_like(targets, cfg.cond_none_id)
+        for b, (i, s) in enumerate(zip(idx, starts)):
+            cond[b, : len(windows[b])] = split.cond[i][s : s + longest]
+    return targets, real, caption, cond
 
 
 def corrupt(targets: Tensor, real: Tensor, cfg: MaskedTransformerConfig, replace_ratio: float,
@@ -153,35 +167,38 @@ def _lr(step: int, cfg: MaskedTrainConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _losses(transformer: nn.Module, length: nn.Module, targets: Tensor, real: Tensor, caption: Tensor,
-            text: tuple[Tensor, Tensor, Tensor], cfg: MaskedTrainConfig, mc: MaskedTransformerConfig,
-            generator: torch.Generator, drop_text: bool = True) -> dict[str, Tensor]:
+def _losses(transformer: nn.Module, length: nn.Module | None, targets: Tensor, real: Tensor, caption: Tensor,
+            cond: Tensor | None, text: tuple[Tensor, Tensor, Tensor], cfg: MaskedTrainConfig,
+            mc: MaskedTransformerConfig, generator: torch.Generator, drop_text: bool = True) -> dict[str, Tensor]:
     sentence, words, word_mask = (t[caption] for t in text)
     inputs, loss_at = corrupt(targets, real, mc, cfg.replace_ratio, generator)
     drop = torch.rand(len(targets), generator=generator) < cfg.text_drop if drop_text else torch.zeros(len(targets), dtype=torch.bool)
-    logits = transformer(inputs, sentence, words.float(), word_mask, drop)  # (B, N, K)
+    if cond is not None:  # the editor must cope with lower-body codes that are not exactly the training ones
+        noisy = real & (torch.rand(cond.shape, generator=generator) < cfg.cond_noise)
+        cond = torch.where(noisy, torch.randint(mc.cond_codebook_size, cond.shape, generator=generator), cond)
+    logits = transformer(inputs, sentence, words.float(), word_mask, drop, cond)  # (B, N, K)
     picked, wanted = logits[loss_at], targets[loss_at]
-    return {
-        "loss": F.cross_entropy(picked, wanted),
-        "acc": (picked.argmax(-1) == wanted).float().mean(),
-        "length_loss": F.cross_entropy(length(sentence), real.sum(1) - 1),
-    }
+    out = {"loss": F.cross_entropy(picked, wanted), "acc": (picked.argmax(-1) == wanted).float().mean()}
+    if length is not None:
+        out["length_loss"] = F.cross_entropy(length(sentence), real.sum(1) - 1)
+    return out
 
 
 @torch.no_grad()
-def _validate(transformer: nn.Module, length: nn.Module, split: _Split, text: tuple, cfg: MaskedTrainConfig,
+def _validate(nets: nn.ModuleDict, split: _Split, text: tuple, cfg: MaskedTrainConfig,
               mc: MaskedTransformerConfig) -> dict[str, float]:
     """Mean loss/accuracy over (up to 512) val motions with seeded windows, captions and masks, text kept."""
-    transformer.eval(), length.eval()
+    nets.eval()
     rng, gen = np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed)
     order = np.arange(min(len(split.codes), 512))
     sums: dict[str, float] = {}
     for i in range(0, len(order), 64):
         idx = order[i : i + 64]
-        out = _losses(transformer, length, *_batch(split, idx, mc, rng), text, cfg, mc, gen, drop_text=False)
+        out = _losses(nets["transformer"], nets["length"] if "length" in nets else None, *_batch(split, idx, mc, rng),
+                      text, cfg, mc, gen, drop_text=False)
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + v.item() * len(idx)
-    transformer.train(), length.train()
+    nets.train()
     return {f"val_{k}": v / len(order) for k, v in sums.items()}
 
 
@@ -228,8 +245,12 @@ def train_masked(
     log_path: str | Path | None = None,
     resume: bool = True,
     progress: bool = True,
+    lower_tokenizer_path: str | Path | None = None,
 ) -> dict:
-    """Train on `data_dir`'s train split with `tokenizer_path`'s codes, validate on val; returns metrics and timings."""
+    """Train on `data_dir`'s train split with `tokenizer_path`'s codes, validate on val; returns metrics and timings.
+
+    With `lower_tokenizer_path`, `tokenizer_path` is the upper-body tokenizer and the result is the upper-body editor.
+    """
     from app.engine.models.tokenizer import MotionTokenizer
 
     cfg = config or MaskedTrainConfig()
@@ -241,30 +262,40 @@ def train_masked(
 
     started = time.perf_counter()
     tokenizer = MotionTokenizer.load(tokenizer_path)
+    lower = MotionTokenizer.load(lower_tokenizer_path) if lower_tokenizer_path else None
+    if lower is not None and (tokenizer.config.part, lower.config.part) != ("upper", "lower"):
+        raise ValueError(f"the upper-body editor needs an upper-body tokenizer and a lower-body one; got parts "
+                         f"{tokenizer.config.part!r} ({tokenizer_path}) and {lower.config.part!r} ({lower_tokenizer_path})")
     train_folder, val_folder = MotionFolder(data_dir, "train"), MotionFolder(data_dir, "val")
     mean = tokenizer.mean if tokenizer.mean is not None else train_folder.mean
     std = tokenizer.std if tokenizer.std is not None else train_folder.std
-    mc = replace(cfg.model or PRESETS[cfg.preset], codebook_size=tokenizer.config.codebook_size)
+    if lower is not None and lower.mean is not None and not np.allclose(lower.mean, mean):
+        raise ValueError("the two part tokenizers were trained with different feature normalisations")
+    mc = replace(cfg.model or PRESETS[cfg.preset], codebook_size=tokenizer.config.codebook_size,
+                 cond_codebook_size=lower.config.codebook_size if lower is not None else 0)
     captions = sorted({c for f in (train_folder, val_folder) for r in f.records for c in r.captions})
     caption_index = {c: i for i, c in enumerate(captions)}
     text = _embed_captions(captions)
-    train = _encode_split(train_folder, tokenizer, mean, std, caption_index)
-    val = _encode_split(val_folder, tokenizer, mean, std, caption_index)
+    train = _encode_split(train_folder, tokenizer, mean, std, caption_index, lower)
+    val = _encode_split(val_folder, tokenizer, mean, std, caption_index, lower)
     tokenizer_sha = file_sha256(tokenizer_path)
+    lower_sha = file_sha256(lower_tokenizer_path) if lower_tokenizer_path else None
     setup_s = time.perf_counter() - started
 
     transformer = MaskedTransformer(mc)
-    length = LengthPredictor(LengthPredictorConfig(text_dim=mc.text_dim, max_tokens=mc.max_tokens - 1))
-    nets = nn.ModuleDict({"transformer": transformer, "length": length})
+    length = None
+    if lower is None:
+        length = LengthPredictor(LengthPredictorConfig(text_dim=mc.text_dim, max_tokens=mc.max_tokens - 1))
+    nets = nn.ModuleDict({"transformer": transformer} | ({"length": length} if length is not None else {}))
     opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    resume_config = {"model": asdict(mc), "tokenizer_sha256": tokenizer_sha}
+    resume_config = {"model": asdict(mc), "tokenizer_sha256": tokenizer_sha, "lower_tokenizer_sha256": lower_sha}
     step, elapsed = 0, 0.0
     if resume and resume_path.exists():
         step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
     fwd_transformer, fwd_length = transformer, length
     if world > 1:
         fwd_transformer = nn.parallel.DistributedDataParallel(transformer)
-        fwd_length = nn.parallel.DistributedDataParallel(length)
+        fwd_length = nn.parallel.DistributedDataParallel(length) if length is not None else None
     main = rank == 0
     if log_path and main:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +305,8 @@ def train_masked(
     batch_size = min(cfg.batch_size, len(train.codes))
     metrics: dict = {}
     out: dict[str, Tensor] = {}
-    bar = tqdm(total=cfg.steps, initial=step, desc="masked", unit="step", disable=not (progress and main))
+    bar = tqdm(total=cfg.steps, initial=step, desc="masked" if lower is None else "masked-upper", unit="step",
+               disable=not (progress and main))
     nets.train()
     t0 = time.perf_counter() - elapsed
     try:
@@ -284,7 +316,7 @@ def train_masked(
             for g in opt.param_groups:
                 g["lr"] = _lr(step, cfg)
             opt.zero_grad(set_to_none=True)
-            (out["loss"] + out["length_loss"]).backward()
+            (out["loss"] + out.get("length_loss", 0.0)).backward()
             torch.nn.utils.clip_grad_norm_(nets.parameters(), 1.0)
             opt.step()
             step += 1
@@ -292,7 +324,7 @@ def train_masked(
             bar.set_postfix(loss=f"{out['loss'].item():.3f}", acc=f"{out['acc'].item():.3f}")
             record = {"step": step, **{k: round(v.item(), 5) for k, v in out.items()}, "lr": _lr(step - 1, cfg)}
             if main and (step % cfg.val_every == 0 or step == cfg.steps):
-                metrics = _validate(transformer, length, val, text, cfg, mc)
+                metrics = _validate(nets, val, text, cfg, mc)
                 record |= {k: round(v, 5) for k, v in metrics.items()}
                 bar.write(f"step {step}: " + " ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
                 _save_resume(resume_path, nets, opt, step, time.perf_counter() - t0, resume_config)
@@ -310,14 +342,17 @@ def train_masked(
                "threads": cfg.threads, "world_size": world, "final_loss": round(out["loss"].item(), 5) if out else None,
                **metrics}
     if main:
-        extra = {f"length.{k}": v for k, v in length.state_dict().items()}
+        extra = {f"length.{k}": v for k, v in length.state_dict().items()} if length is not None else {}
         extra["mean"], extra["std"] = torch.from_numpy(np.asarray(mean)), torch.from_numpy(np.asarray(std))
         info = train_folder.info
-        save_checkpoint(out_path, transformer, asdict(mc), extra, {
-            "format": FORMAT, "length_config": asdict(length.config), "tokenizer_file": tokenizer_path.name,
-            "tokenizer_sha256": tokenizer_sha, "skeleton": info.skeleton.name if info.skeleton else None,
-            "fps": info.fps, "train": summary, "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"},
-        })
+        meta = {"format": FORMAT, "tokenizer_file": tokenizer_path.name, "tokenizer_sha256": tokenizer_sha,
+                "skeleton": info.skeleton.name if info.skeleton else None, "fps": info.fps, "train": summary,
+                "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
+        if length is not None:
+            meta["length_config"] = asdict(length.config)
+        else:
+            meta |= {"lower_tokenizer_file": Path(lower_tokenizer_path).name, "lower_tokenizer_sha256": lower_sha}
+        save_checkpoint(out_path, transformer, asdict(mc), extra, meta)
         resume_path.unlink(missing_ok=True)
     if world > 1:
         dist.barrier()

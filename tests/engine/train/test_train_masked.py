@@ -13,7 +13,8 @@ from app.engine.models.checkpoint import CheckpointError, save_checkpoint
 from app.engine.models.masked_transformer import MaskedTransformerConfig
 from app.engine.models.pipeline import load_text_to_motion
 from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
-from app.engine.ops import generate
+from app.engine.models.upper_editor import load_upper_editor_from
+from app.engine.ops import edit_upper, generate
 from app.engine.text import get_text_encoder
 from app.engine.train.masked import MaskedTrainConfig, corrupt, train_masked
 
@@ -21,9 +22,9 @@ SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/bandai-namco/
 TINY = MaskedTransformerConfig(codebook_size=0, width=32, depth=2, heads=4, dropout=0.0)  # K from the tokenizer
 
 
-def _save_tokenizer(path: Path, data: Path, seed: int) -> None:
+def _save_tokenizer(path: Path, data: Path, seed: int, part: str | None = None) -> None:
     torch.manual_seed(seed)
-    cfg = TokenizerConfig(width=32, depth=1, codebook_size=16, code_dim=8)
+    cfg = TokenizerConfig(width=32, depth=1, codebook_size=16, code_dim=8, part=part)
     folder = MotionFolder(data, "train")
     save_checkpoint(path, MotionTokenizer(cfg), asdict(cfg),
                     {"mean": torch.from_numpy(folder.mean), "std": torch.from_numpy(folder.std)})
@@ -89,3 +90,37 @@ def test_resumes_after_an_interruption_and_refuses_another_tokenizer(setup, tmp_
     _save_tokenizer(tmp_path / "other.safetensors", data, seed=1)
     with pytest.raises(CheckpointError, match="another tokenizer"):
         load_text_to_motion(out, tmp_path / "other.safetensors")
+
+
+def test_trains_the_upper_body_editor_on_part_tokenizers(setup, tmp_path):
+    data, _ = setup
+    _save_tokenizer(tmp_path / "tokenizer_upper.safetensors", data, seed=2, part="upper")
+    _save_tokenizer(tmp_path / "tokenizer_lower.safetensors", data, seed=3, part="lower")
+    out, log = tmp_path / "masked_upper.safetensors", tmp_path / "log.jsonl"
+    summary = train_masked(data, tmp_path / "tokenizer_upper.safetensors", out, _config(), log_path=log,
+                           progress=False, lower_tokenizer_path=tmp_path / "tokenizer_lower.safetensors")
+    losses = [r["loss"] for r in _log(log)]
+    assert summary["steps"] == 30 and "length_loss" not in _log(log)[-1]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.2
+    editor = load_upper_editor_from(out)
+    assert editor.transformer.config.cond_codebook_size == 16
+    motion = generate("someone bows", n_frames=40, model=load_text_to_motion(*_full_model(data, tmp_path)), steps=2)
+    edited = edit_upper(motion, (8, 32), "someone waves", model=editor, steps=2)
+    lower = ~np.isin(np.arange(251), editor.upper_dims)
+    np.testing.assert_array_equal(edited.features[:, lower], motion.features[:, lower])
+
+
+def test_upper_body_editor_refuses_tokenizers_of_the_wrong_parts(setup, tmp_path):
+    data, tokenizer = setup
+    _save_tokenizer(tmp_path / "tokenizer_lower.safetensors", data, seed=3, part="lower")
+    with pytest.raises(ValueError, match="upper-body tokenizer and a lower-body one"):
+        train_masked(data, tokenizer, tmp_path / "x.safetensors", _config(steps=1), progress=False,
+                     lower_tokenizer_path=tmp_path / "tokenizer_lower.safetensors")
+
+
+def _full_model(data: Path, tmp: Path) -> tuple[Path, Path]:
+    """A (barely) trained full-body model to make a motion to edit."""
+    tokenizer = tmp / "tokenizer.safetensors"
+    _save_tokenizer(tokenizer, data, seed=0)
+    train_masked(data, tokenizer, tmp / "masked.safetensors", _config(steps=2), progress=False)
+    return tmp / "masked.safetensors", tokenizer

@@ -1,0 +1,165 @@
+"""The masked model's editing machinery: MMM's "put [MASK] where the change goes", on feature arrays.
+
+- `refill`: frames marked `keep` stay, the rest is re-decoded for a text (in-betweening, regenerating a range),
+  then the kept frames are made exact with app.engine.locks.
+- `edit_upper_body`: upper-body features re-decoded within a range by the upper-body editor, the lower body and
+  root untouched.
+- `chain`: several prompts generated as one token sequence with transition tokens between them.
+
+Motions longer than the transformer's window (196 frames) are edited window by window around what changes:
+features are local (velocities and root-relative poses), so a regenerated stretch is spliced back into the take.
+Callers validate arguments (app.engine.ops); everything here runs under the caller's torch.inference_mode().
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from app.engine.features import features_from_positions, positions_from_features
+from app.engine.locks import impose_locks
+from app.engine.models.masked_decoding import empty_canvas
+from app.engine.models.pipeline import TextToMotion
+from app.engine.models.upper_editor import UpperBodyEditor
+from app.engine.skeleton import Skeleton
+
+CONTEXT_FRAMES = 16  # frames of the take on each side of a change that the model sees (4 tokens)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How the masked model decodes (app.engine.models.masked_decoding.decode_tokens)."""
+
+    seed: int = 0
+    guidance: float = 4.0
+    steps: int = 8
+    temperature: float = 1.0
+    top_k: int | None = None
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of every run of True in flags (T,)."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def windows_around(changed: np.ndarray, max_frames: int, what: str = "regenerated stretch") -> list[tuple[int, int]]:
+    """Frame windows [start, end), each at most max_frames long, that cover every changed frame with up to
+    CONTEXT_FRAMES of context on each side; the whole take when it fits in one window."""
+    n = len(changed)
+    if n <= max_frames:
+        return [(0, n)]
+    windows: list[tuple[int, int]] = []
+    for a, b in _runs(changed):
+        if b - a > max_frames - 2 * CONTEXT_FRAMES:
+            raise ValueError(f"the {what} from frame {a} to {b - 1} is {b - a} frames long; the model changes at "
+                             f"most {max_frames - 2 * CONTEXT_FRAMES} frames at a time: lock a key inside it or "
+                             "select less")
+        w0, w1 = max(0, a - CONTEXT_FRAMES), min(n, b + CONTEXT_FRAMES)
+        if windows and w0 <= windows[-1][1] and w1 - windows[-1][0] <= max_frames:
+            w0 = windows.pop()[0]  # overlapping windows that fit together are decoded together
+        windows.append((w0, w1))
+    return windows
+
+
+def _padded(features: np.ndarray, unit: int) -> np.ndarray:
+    """features (T, D) with the last frame repeated up to a multiple of unit frames."""
+    extra = -len(features) % unit
+    return np.concatenate([features, np.repeat(features[-1:], extra, axis=0)]) if extra else features
+
+
+def _exact_at(features: np.ndarray, original: np.ndarray, keep: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """features (T, D) whose joint positions at the kept frames equal the original's, smoothly corrected around."""
+    keys = np.flatnonzero(keep)
+    if len(keys) == 0:
+        return features
+    j = skeleton.n_joints
+    wanted = positions_from_features(original.astype(np.float64), j, append_last=True)  # (T + 1, J, 3)
+    got = positions_from_features(features.astype(np.float64), j, append_last=True)
+    if keep[-1]:  # the extra frame fixes the last frame's velocities: keep it too
+        keys = np.append(keys, len(features))
+    corrected = impose_locks(got, wanted[keys], keys)
+    return features_from_positions(corrected, skeleton).astype(np.float32)
+
+
+def refill(pipeline: TextToMotion, features: np.ndarray, keep: np.ndarray, text: str, decoding: Decoding,
+           skeleton: Skeleton) -> np.ndarray:
+    """features (T, D) with every frame where keep (T,) is False re-decoded for `text`; kept frames come back with
+    the original joint positions. Tokens that cover any kept frame are given to the model, the others masked; the
+    whole decoded window replaces the take (a kept frame pasted between generated ones would pop) and the kept
+    frames are then pulled back exactly by app.engine.locks."""
+    unit = pipeline.unit
+    out = features.copy()
+    for index, (w0, w1) in enumerate(windows_around(~keep, pipeline.max_frames)):
+        window = _padded(features[w0:w1], unit)  # (L', D)
+        given = np.zeros(len(window), bool)
+        given[: w1 - w0] = keep[w0:w1]
+        given_tokens = torch.from_numpy(given.reshape(-1, unit).any(1)).to(pipeline.device)  # (N,)
+        codes = pipeline.encode_features(window)
+        n = len(codes)
+        canvas = empty_canvas(torch.tensor([n], device=pipeline.device), pipeline.transformer.config)  # (1, N + 1)
+        canvas[0, :n] = torch.where(given_tokens, codes, canvas[0, :n])
+        tokens = pipeline.fill(text, canvas, decoding.seed + index, decoding.guidance, decoding.steps,
+                               decoding.temperature, decoding.top_k)
+        out[w0:w1] = pipeline.decode_features(tokens[:, :n])[0][: w1 - w0]  # (L, D)
+    return _exact_at(out, features, keep, skeleton)
+
+
+def edit_upper_body(editor: UpperBodyEditor, features: np.ndarray, start: int, end: int, text: str,
+                    decoding: Decoding, blend_frames: int = 4) -> np.ndarray:
+    """features (T, D) with the upper body of frames [start, end) re-decoded for `text`; the lower-body dims
+    (root included) are returned untouched, and the new upper body is cross-faded with the old over
+    `blend_frames` inside each edge of the range."""
+    unit = editor.unit
+    changed = np.zeros(len(features), bool)
+    changed[start:end] = True
+    ((w0, w1),) = windows_around(changed, editor.max_frames, "edited range")
+    window = _padded(features[w0:w1], unit)
+    regenerate = np.zeros(len(window), bool)
+    regenerate[start - w0 : end - w0] = True
+    upper = editor.edit(window, regenerate.reshape(-1, unit).any(1), text, decoding.seed, decoding.guidance,
+                        decoding.steps, decoding.temperature, decoding.top_k)[: w1 - w0]  # (L, upper dims)
+    t = np.arange(w0, w1, dtype=np.float64)
+    ramp = max(1, min(blend_frames, (end - start) // 3))
+    weight = np.clip(np.minimum(t - start + 1, end - t) / (ramp + 1), 0.0, 1.0)
+    weight = (weight * weight * (3 - 2 * weight))[:, None]  # smoothstep; 0 outside [start, end)
+    dims = editor.upper_dims
+    out = features.copy()
+    out[w0:w1, dims] = ((1 - weight) * features[w0:w1, dims] + weight * upper).astype(features.dtype)
+    return out
+
+
+def chain(pipeline: TextToMotion, segments: list[tuple[str, int]], decoding: Decoding, transition_tokens: int = 2,
+          context_tokens: int = 6) -> np.ndarray:
+    """One take (sum of lengths, D) of the segments in order: each segment's tokens decoded for its own text, then
+    `transition_tokens` around every boundary re-decoded with the neighbours' tokens as context and both texts,
+    and the whole token sequence decoded at once, so the root trajectory and heading run on continuously.
+
+    Segment lengths snap to whole tokens (4 frames) at the boundaries; the take has exactly sum(n) frames.
+    """
+    unit, cfg = pipeline.unit, pipeline.transformer.config
+    total = sum(n for _, n in segments)
+    bounds = np.floor(np.cumsum([0] + [n for _, n in segments]) / unit + 0.5).astype(int)  # token index of each start
+    bounds[-1] = -(-total // unit)
+    for i in range(len(segments) - 1, 0, -1):  # rounding must not push a segment past the model's window
+        bounds[i] = max(bounds[i], bounds[i + 1] - (cfg.max_tokens - 1))
+    codes = []
+    for index, ((text, _), a, b) in enumerate(zip(segments, bounds[:-1], bounds[1:])):
+        canvas = empty_canvas(torch.tensor([b - a], device=pipeline.device), cfg)
+        tokens = pipeline.fill(text, canvas, decoding.seed + index, decoding.guidance, decoding.steps,
+                               decoding.temperature, decoding.top_k)
+        codes.append(tokens[0, : b - a])
+    sequence = torch.cat(codes)  # (N,)
+    half = transition_tokens // 2
+    for index, boundary in enumerate(bounds[1:-1]):
+        lo = max(bounds[index], boundary - half - context_tokens)
+        hi = min(bounds[index + 2], boundary + transition_tokens - half + context_tokens)
+        canvas = empty_canvas(torch.tensor([hi - lo], device=pipeline.device), cfg)
+        canvas[0, : hi - lo] = sequence[lo:hi]
+        canvas[0, boundary - half - lo : boundary + transition_tokens - half - lo] = cfg.mask_id
+        text = f"{segments[index][0].rstrip('. ')}, then {segments[index + 1][0]}"
+        filled = pipeline.fill(text, canvas, decoding.seed + len(segments) + index, decoding.guidance,
+                               decoding.steps, decoding.temperature, decoding.top_k)
+        sequence[lo:hi] = filled[0, : hi - lo]
+    return pipeline.decode_features(sequence[None])[0][:total].astype(np.float32)

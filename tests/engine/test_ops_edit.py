@@ -1,0 +1,174 @@
+"""The editing verbs' contracts (exact locks, exact lower body, continuous root, determinism, argument errors),
+on a real take and randomly initialised models: the contracts must hold whatever the model generates."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app.engine.data.bandai_namco import take_positions
+from app.engine.features import features_from_positions
+from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
+from app.engine.models.body_parts import body_part_dims
+from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
+from app.engine.models.pipeline import TextToMotion
+from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
+from app.engine.models.upper_editor import UpperBodyEditor
+from app.engine.motion import Motion
+from app.engine.ops import edit_upper, inbetween, long_sequence, regenerate
+from app.engine.skeleton import BANDAI_NAMCO_21
+
+SAMPLE = Path(__file__).resolve().parents[2].parent / "shared/data/bandai-namco/sample"
+
+
+def _take(name: str, frames: int) -> Motion:
+    positions = take_positions((SAMPLE / f"{name}.bvh").read_text(), name)
+    while len(positions) < frames + 1:  # loop short takes (features need one frame more)
+        positions = np.concatenate([positions, positions[-1:] + (positions[1:] - positions[:1])[: frames]])
+    return Motion(features_from_positions(positions[: frames + 1], BANDAI_NAMCO_21).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def walk() -> Motion:
+    return _take("dataset-2_walk_elderly_001", 120)
+
+
+@pytest.fixture(scope="module")
+def pipeline(walk) -> TextToMotion:
+    torch.manual_seed(0)
+    tokenizer = MotionTokenizer(TokenizerConfig(width=32, depth=1, codebook_size=16, code_dim=8)).eval()
+    transformer = MaskedTransformer(MaskedTransformerConfig(codebook_size=16, width=32, depth=2, heads=4)).eval()
+    length = LengthPredictor(LengthPredictorConfig(hidden=32)).eval()
+    mean, std = walk.features.mean(0), walk.features.std(0) + 0.05
+    return TextToMotion(tokenizer, transformer, length, mean, std)
+
+
+@pytest.fixture(scope="module")
+def editor(pipeline) -> UpperBodyEditor:
+    torch.manual_seed(1)
+    parts = [MotionTokenizer(TokenizerConfig(width=32, depth=1, codebook_size=16, code_dim=8, part=p)).eval()
+             for p in ("upper", "lower")]
+    cfg = MaskedTransformerConfig(codebook_size=16, width=32, depth=2, heads=4, cond_codebook_size=16)
+    return UpperBodyEditor(*parts, MaskedTransformer(cfg).eval(), pipeline.mean, pipeline.std)
+
+
+def _error_mm(a: Motion, b: Motion, frames) -> float:
+    return 1000 * float(np.abs(a.positions[frames] - b.positions[frames]).max())
+
+
+@pytest.mark.parametrize("keys", [[0, 60, 119], [0], [119], [40, 41], [5, 6, 7, 90], [0, 1, 118, 119]])
+def test_inbetween_keeps_locked_frames_exact(pipeline, walk, keys):
+    out = inbetween(walk, keys, "a person walks slowly", model=pipeline, steps=3)
+    assert out.n_frames == walk.n_frames
+    assert _error_mm(out, walk, keys) < 0.01
+    free = np.setdiff1d(np.arange(walk.n_frames), np.arange(min(keys) - 12, max(keys) + 13))
+    if len(free):  # far from every key the motion is the model's, not the input's
+        assert _error_mm(out, walk, free) > 10
+
+
+def test_inbetween_has_no_pop_at_the_keys(pipeline, walk):
+    """The correction fades in: frame-to-frame joint steps next to a key are no larger than elsewhere."""
+    out = inbetween(walk, [30, 90], "someone walks", model=pipeline, steps=3).positions
+    steps = np.linalg.norm(np.diff(out, axis=0), axis=-1).max(-1)  # (T-1,) largest joint move per frame
+    near = np.concatenate([steps[27:33], steps[87:93]])
+    assert near.max() <= 1.5 * np.percentile(steps, 95)
+
+
+def test_inbetween_is_deterministic_for_a_seed(pipeline, walk):
+    a = inbetween(walk, [0, 119], "a person jumps", seed=3, model=pipeline, steps=3)
+    b = inbetween(walk, [0, 119], "a person jumps", seed=3, model=pipeline, steps=3)
+    c = inbetween(walk, [0, 119], "a person jumps", seed=4, model=pipeline, steps=3)
+    np.testing.assert_array_equal(a.features, b.features)
+    assert not np.array_equal(a.features, c.features)
+
+
+def test_inbetween_works_on_takes_longer_than_the_model_window(pipeline):
+    long_take = _take("dataset-2_walk_elderly_001", 300)
+    keys = [0, 100, 180, 299]
+    out = inbetween(long_take, keys, "a person walks", model=pipeline, steps=2)
+    assert out.n_frames == 300 and _error_mm(out, long_take, keys) < 0.01
+
+
+def test_inbetween_refuses_a_gap_longer_than_the_window_in_a_long_take(pipeline):
+    long_take = _take("dataset-2_walk_elderly_001", 300)
+    with pytest.raises(ValueError, match="lock a key inside it"):
+        inbetween(long_take, [0, 299], "a person walks", model=pipeline)
+
+
+@pytest.mark.parametrize("keys, match", [([], "no locked frames"), ([0, 120], "frame 120 is outside the take"),
+                                         ([-1], "frame -1 is outside")])
+def test_inbetween_argument_errors(pipeline, walk, keys, match):
+    with pytest.raises(ValueError, match=match):
+        inbetween(walk, keys, "a person walks", model=pipeline)
+
+
+def test_inbetween_refuses_an_empty_prompt(pipeline, walk):
+    with pytest.raises(ValueError, match="empty prompt"):
+        inbetween(walk, [0], "  ", model=pipeline)
+
+
+def test_regenerate_changes_only_the_range(pipeline, walk):
+    out = regenerate(walk, (40, 80), "a person kicks", model=pipeline, steps=3)
+    outside = np.r_[0:40, 80:120]
+    assert _error_mm(out, walk, outside) < 0.01
+    assert _error_mm(out, walk, np.r_[50:70]) > 10
+
+
+@pytest.mark.parametrize("frame_range, match", [((50, 50), "empty"), ((60, 10), "empty"), ((0, 121), "outside"),
+                                                ((-5, 10), "outside")])
+def test_range_errors(pipeline, editor, walk, frame_range, match):
+    with pytest.raises(ValueError, match=match):
+        regenerate(walk, frame_range, "a person kicks", model=pipeline)
+    with pytest.raises(ValueError, match=match):
+        edit_upper(walk, frame_range, "a person waves", model=editor)
+
+
+def test_edit_upper_keeps_the_lower_body_and_root_exact(editor, walk):
+    out = edit_upper(walk, (30, 90), "a person waves both hands", model=editor, steps=3)
+    lower = body_part_dims(21, BANDAI_NAMCO_21, "lower")
+    np.testing.assert_array_equal(out.features[:, lower], walk.features[:, lower])
+    lower_joints = sorted(set(range(21)) - set(BANDAI_NAMCO_21.upper_body) | {0})
+    np.testing.assert_allclose(out.positions[:, lower_joints], walk.positions[:, lower_joints], atol=1e-6)
+    upper = body_part_dims(21, BANDAI_NAMCO_21, "upper")
+    outside = np.r_[0:30, 90:120]
+    np.testing.assert_array_equal(out.features[outside][:, upper], walk.features[outside][:, upper])
+    assert np.abs(out.features[40:80][:, upper] - walk.features[40:80][:, upper]).max() > 0.05
+
+
+def test_edit_upper_blends_at_the_range_edges(editor, walk):
+    out = edit_upper(walk, (30, 90), "a person waves", model=editor, steps=3)
+    upper = body_part_dims(21, BANDAI_NAMCO_21, "upper")
+    change = np.abs(out.features[:, upper] - walk.features[:, upper]).max(1)  # (T,)
+    assert change[30] < change[33] and change[89] < change[86]  # ramps in and out
+
+
+def test_edit_upper_is_deterministic_for_a_seed(editor, walk):
+    a = edit_upper(walk, (10, 50), "a person waves", seed=5, model=editor, steps=3)
+    b = edit_upper(walk, (10, 50), "a person waves", seed=5, model=editor, steps=3)
+    np.testing.assert_array_equal(a.features, b.features)
+
+
+def test_long_sequence_has_every_frame_and_a_continuous_root(pipeline):
+    segments = [("a person walks forward", 80), ("a person waves the right hand", 62), ("a person jumps", 41),
+                ("a person sits down", 96)]
+    out = long_sequence(segments, model=pipeline, steps=3)
+    assert out.n_frames == sum(n for _, n in segments)
+    root = out.positions[:, 0]  # (T, 3)
+    step = np.linalg.norm(np.diff(root, axis=0), axis=-1)  # (T-1,)
+    boundaries = np.cumsum([n for _, n in segments])[:-1]
+    around = np.concatenate([step[b - 3 : b + 3] for b in boundaries])
+    assert around.max() <= step.max() and np.isfinite(root).all()
+    # one integrated trajectory: the take does not restart at the origin at each segment
+    assert all(np.linalg.norm(root[b, [0, 2]] - root[b - 1, [0, 2]]) < 0.2 for b in boundaries)
+
+
+def test_long_sequence_is_deterministic_and_checks_its_segments(pipeline):
+    segments = [("walk", 40), ("run", 40)]
+    a = long_sequence(segments, seed=2, model=pipeline, steps=2)
+    np.testing.assert_array_equal(a.features, long_sequence(segments, seed=2, model=pipeline, steps=2).features)
+    with pytest.raises(ValueError, match="no segments"):
+        long_sequence([], model=pipeline)
+    with pytest.raises(ValueError, match="segment 2 .* 4 to 196"):
+        long_sequence([("walk", 40), ("run", 3)], model=pipeline)
+    with pytest.raises(ValueError, match="empty prompt"):
+        long_sequence([("walk", 40), ("", 40)], model=pipeline)
