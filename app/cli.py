@@ -157,7 +157,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         settings = evaluate.EvalSettings(repeats=args.repeats, seed=args.seed)
         rows = []
         for name in args.model:
-            source = _motion_source(name, args.checkpoints)
+            source = _motion_source(name, args.checkpoints, test)
             rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=lambda m: print(m, file=sys.stderr)))
             if name == "real":
                 rows.append(evaluate.train_test_fid(MotionFolder(args.data, "train"), test, evaluator))
@@ -178,7 +178,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         print("charts: " + ", ".join(str(p) for p in written), file=sys.stderr)
 
 
-def _motion_source(name: str, checkpoints: str):
+def _motion_source(name: str, checkpoints: str, test):
     from app.engine import evaluate
 
     if name == "real":
@@ -205,7 +205,16 @@ def _motion_source(name: str, checkpoints: str):
         from app.engine.ops import generate
 
         return evaluate.GeneratedMotions(name, lambda text, n, seed: generate(text, n_frames=n, seed=seed, engine=name).features)
-    raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion")
+    if name in ("inbetween", "edit-upper", "long"):
+        from app.engine import evaluate_edits
+
+        skeleton = test.info.skeleton
+        if name == "edit-upper":
+            return evaluate_edits.UpperEditSource(skeleton)
+        reference = evaluate_edits.real_jerk_reference(test.records, test.info.n_joints)
+        source = evaluate_edits.InbetweenSource if name == "inbetween" else evaluate_edits.LongTakeSource
+        return source(skeleton, reference)
+    raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion, inbetween, edit-upper, long")
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
@@ -289,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "MultiModality) plus foot skating and jerk, mean ± 95%% interval over repeats. "
                                      "`real` is the reference row and adds the real train-vs-test FID.")
     evaluation.add_argument("--model", action="append", required=True,
-                            help="real, tokenizer, masked or diffusion; repeat for several rows")
+                            help="real, tokenizer, masked, diffusion, or an edit: inbetween, edit-upper, long; "
+                            "repeat for several rows")
     evaluation.add_argument("--data", required=True)
     evaluation.add_argument("--split", default="test")
     evaluation.add_argument("--repeats", type=int, default=3)

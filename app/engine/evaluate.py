@@ -88,6 +88,8 @@ COLUMNS = [
     ("R@1", "r_precision_top1"), ("R@2", "r_precision_top2"), ("R@3", "r_precision_top3"), ("FID", "fid"),
     ("MM-Dist", "mm_dist"), ("Diversity", "diversity"), ("MModality", "multimodality"),
     ("MPJPE mm", "mpjpe_mm"), ("pose MPJPE mm", "pose_mpjpe_mm"), ("skate cm/s", "skate_speed_cm_s"), ("skate %", "skate_percent"), ("jerk m/s3", "jerk"),
+    ("lock err mm", "lock_error_mm"), ("key jerk/p99", "key_jerk_rel_p99"), ("keys<=p99 %", "key_jerk_within_p99"),
+    ("legs drift mm", "lower_drift_mm"), ("join jerk/p99", "boundary_jerk_rel_p99"), ("joins<=p99 %", "boundary_jerk_within_p99"),
 ]
 
 
@@ -126,6 +128,7 @@ def evaluate_source(
         rng = np.random.default_rng(settings.seed + repeat)
         captions = [r.captions[rng.integers(len(r.captions))] for r in records]
         motions = source(records, captions, settings.seed + 1000 * repeat)
+        extra = dict(getattr(source, "extra", {}))  # an editing source's own metrics for this call
         text_emb = evaluator.embed_texts(captions)
         motion_emb = evaluator.embed_motions(motions)
         scores = dict(zip(("r_precision_top1", "r_precision_top2", "r_precision_top3"),
@@ -134,6 +137,7 @@ def evaluate_source(
         scores["mm_dist"] = metrics.matching_score(text_emb, motion_emb)
         scores["diversity"] = metrics.diversity(motion_emb, settings.diversity_pairs, rng)
         scores.update(_motion_quality(motions, folder.info.n_joints, folder.info.skeleton))
+        scores.update(extra)
         if source.reconstructs:
             scores.update(_mpjpe_mm(motions, records, folder.info.n_joints))
         if source.stochastic:
