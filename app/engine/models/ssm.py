@@ -22,6 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+SMALL_SCAN = 1 << 20  # B * L * D * N up to which selective_scan forms all decays up front (4 MB of float32)
+
+
 @dataclass
 class MambaConfig:
     d_model: int
@@ -43,7 +46,7 @@ def _scan_inputs(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, delta_bias: Ten
                  ) -> tuple[Tensor, Tensor, Tensor]:
     """-> (dt (B, L, D), log-decay dt*A (B, L, D, N) <= 0, input dt*B*u (B, L, D, N)), time-major."""
     if delta_bias is not None:
-        delta = delta + delta_bias[:, None]
+        delta = delta + delta_bias[..., None]
     if delta_softplus:
         delta = F.softplus(delta)
     dt = delta.transpose(1, 2)  # (B, L, D)
@@ -56,7 +59,7 @@ def _scan_output(h: Tensor, u: Tensor, C: Tensor, D: Tensor | None, z: Tensor | 
     """States h (B, L, D, N) -> y (B, D, L): C_t . h_t, plus the skip D u, gated by silu(z)."""
     y = (h @ C.transpose(1, 2)[..., None]).squeeze(-1).transpose(1, 2)  # (B, L, D, N) @ (B, L, N, 1) -> (B, D, L)
     if D is not None:
-        y = y + D[:, None] * u
+        y = y + D[..., None] * u
     return y if z is None else y * F.silu(z)
 
 
@@ -77,27 +80,41 @@ def selective_scan_reference(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: 
 def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
                    z: Tensor | None = None, delta_bias: Tensor | None = None, delta_softplus: bool = False) -> Tensor:
     """mamba_ssm's `selective_scan_fn` contract in plain PyTorch: u, delta, z (B, D, L); A (D, N); B, C (B, N, L);
-    D, delta_bias (D,) -> y (B, D, L).
+    D, delta_bias (D,) -> y (B, D, L). A, D and delta_bias may also be given per batch row: (B, D, N), (B, D).
 
-    Each frame's decay exp(dt_t A), input dt_t B_t u_t and output C_t . h_t are formed inside the loop from
-    (B, D) and (B, N) slices, so no (B, L, D, N) tensor is ever built: the working set of one step stays in the
-    CPU's cache, and autograd keeps one state per frame instead of five (B, L, D, N) intermediates.
+    Two loops over time, same arithmetic. Small problems (a generation step: batch 2, a few dozen frames) form
+    every decay exp(dt A) and input dt B u up front, (B, L, D, N), and the loop is one fused multiply-add per
+    frame: Python overhead is what costs there. Large ones (training batches) form them inside the loop from (B, D)
+    and (B, N) slices, so no (B, L, D, N) intermediate is built: one step's working set stays in the CPU's cache
+    and autograd keeps one state per frame instead of five full-size tensors.
     """
     if delta_bias is not None:
-        delta = delta + delta_bias[:, None]
+        delta = delta + delta_bias[..., None]
     if delta_softplus:
         delta = F.softplus(delta)
     dt = delta.transpose(1, 2)  # (B, L, D)
     du = dt * u.transpose(1, 2)  # (B, L, D)
-    h: Tensor | None = None
-    ys = []
-    for dt_t, du_t, b_t, c_t in zip(dt.unbind(1), du.unbind(1), B.transpose(1, 2).unbind(1), C.transpose(1, 2).unbind(1)):
-        x = du_t[:, :, None] * b_t[:, None, :]  # (B, D, N)
-        h = x if h is None else torch.exp(dt_t[:, :, None] * A) * h + x
-        ys.append((h @ c_t[:, :, None]).squeeze(-1))  # (B, D)
-    y = torch.stack(ys, 2)  # (B, D, L)
+    Bt, Ct = B.transpose(1, 2), C.transpose(1, 2)  # (B, L, N)
+    A_rows = A if A.dim() == 2 else A[:, None]  # broadcasts against (B, L, D, N)
+    if u.shape[0] * u.shape[2] * A.shape[-2] * A.shape[-1] <= SMALL_SCAN:
+        decay = torch.exp(dt[..., None] * A_rows)  # (B, L, D, N)
+        inputs = du[..., None] * Bt[:, :, None, :]  # (B, L, D, N)
+        h = inputs[:, 0]
+        states = [h]
+        for a, x in zip(decay[:, 1:].unbind(1), inputs[:, 1:].unbind(1)):
+            h = torch.addcmul(x, a, h)
+            states.append(h)
+        y = (torch.stack(states, 1) @ Ct[..., None]).squeeze(-1).transpose(1, 2)  # (B, L, D, N) @ (B, L, N, 1) -> (B, D, L)
+    else:
+        h = None
+        ys = []
+        for dt_t, du_t, b_t, c_t in zip(dt.unbind(1), du.unbind(1), Bt.unbind(1), Ct.unbind(1)):
+            x = du_t[:, :, None] * b_t[:, None, :]  # (B, D, N)
+            h = x if h is None else torch.addcmul(x, torch.exp(dt_t[:, :, None] * A), h)
+            ys.append((h @ c_t[:, :, None]).squeeze(-1))  # (B, D)
+        y = torch.stack(ys, 2)  # (B, D, L)
     if D is not None:
-        y = y + D[:, None] * u
+        y = y + D[..., None] * u
     return y if z is None else y * F.silu(z)
 
 
@@ -131,14 +148,17 @@ class Mamba(nn.Module):
         self.D = nn.Parameter(torch.ones(di))
         self.out_proj = nn.Linear(di, cfg.d_model, bias=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def scan_inputs(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """x (B, L, d_model) -> the scan's (u, delta without bias, B, C, z), in mamba_ssm's layout."""
         length = x.shape[1]
-        xz = self.in_proj(x).transpose(1, 2)  # (B, 2 di, L)
-        u, z = xz.chunk(2, dim=1)
+        u, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)  # (B, di, L) each
         u = F.silu(self.conv1d(u)[..., :length])  # causal: drop the look-ahead
         dt, B, C = self.x_proj(u.transpose(1, 2)).split([self.config.rank, self.config.d_state, self.config.d_state], -1)
-        delta = (dt @ self.dt_proj.weight.t()).transpose(1, 2)  # (B, di, L), bias added inside the scan
-        B, C = B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous()  # (B, N, L)
+        delta = (dt @ self.dt_proj.weight.t()).transpose(1, 2)  # (B, di, L); its bias is added inside the scan
+        return u, delta, B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous(), z  # B, C: (B, N, L)
+
+    def forward(self, x: Tensor) -> Tensor:
+        u, delta, B, C, z = self.scan_inputs(x)
         A = -torch.exp(self.A_log.float())
         kernel = _cuda_scan() if x.is_cuda else None
         if kernel is not None:
@@ -146,3 +166,19 @@ class Mamba(nn.Module):
         else:
             y = selective_scan(u, delta, A, B, C, self.D, z=z, delta_bias=self.dt_proj.bias, delta_softplus=True)
         return self.out_proj(y.transpose(1, 2))
+
+
+def parallel_mamba(blocks: list[Mamba], xs: list[Tensor]) -> list[Tensor]:
+    """blocks[i](xs[i]) for every i, inputs of one shape (B, L, d_model). On the CPU all blocks share one scan
+    (stacked along the batch, each row with its block's A, D and dt bias): one loop over L instead of len(blocks)."""
+    if xs[0].is_cuda and _cuda_scan() is not None:
+        return [block(x) for block, x in zip(blocks, xs)]
+    batch = xs[0].shape[0]
+    parts = [block.scan_inputs(x) for block, x in zip(blocks, xs)]
+    u, delta, B, C, z = (torch.cat(p) for p in zip(*parts))  # (k B, ...)
+    per_row = lambda t: t.repeat_interleave(batch, 0)  # (k, ...) -> (k B, ...)  # noqa: E731
+    A = per_row(torch.stack([-torch.exp(b.A_log.float()) for b in blocks]))  # (k B, di, N)
+    D = per_row(torch.stack([b.D for b in blocks]))  # (k B, di)
+    bias = per_row(torch.stack([b.dt_proj.bias for b in blocks]))  # (k B, di)
+    y = selective_scan(u, delta, A, B, C, D, z=z, delta_bias=bias, delta_softplus=True).transpose(1, 2)
+    return [block.out_proj(part) for block, part in zip(blocks, y.split(batch))]

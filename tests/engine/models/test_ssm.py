@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from app.engine.models.ssm import Mamba, MambaConfig, selective_scan, selective_scan_reference
+from app.engine.models.ssm import Mamba, MambaConfig, parallel_mamba, selective_scan, selective_scan_reference
 
 
 def _inputs(batch=3, d=12, n=5, length=41, seed=0) -> dict[str, torch.Tensor]:
@@ -18,7 +18,11 @@ def _inputs(batch=3, d=12, n=5, length=41, seed=0) -> dict[str, torch.Tensor]:
     }
 
 
-def test_selective_scan_equals_the_sequential_reference_in_values_and_gradients():
+@pytest.mark.parametrize("path", ["decays up front", "decays in the loop"])
+def test_selective_scan_equals_the_sequential_reference_in_values_and_gradients(path, monkeypatch):
+    import app.engine.models.ssm as ssm
+
+    monkeypatch.setattr(ssm, "SMALL_SCAN", 10**9 if path == "decays up front" else 0)
     ours = {k: v.clone().requires_grad_() for k, v in _inputs().items()}
     ref = {k: v.clone().requires_grad_() for k, v in _inputs().items()}
     y = selective_scan(**ours, delta_softplus=True)
@@ -45,7 +49,11 @@ def test_reference_scan_is_the_recurrence_written_out():
     torch.testing.assert_close(selective_scan(x["u"], x["delta"], x["A"], x["B"], x["C"])[0, 0], expected)
 
 
-def test_scan_stays_finite_under_strong_decay():
+@pytest.mark.parametrize("small_scan", [10**9, 0])
+def test_scan_stays_finite_under_strong_decay(small_scan, monkeypatch):
+    import app.engine.models.ssm as ssm
+
+    monkeypatch.setattr(ssm, "SMALL_SCAN", small_scan)
     x = _inputs(length=64)
     x["delta"] = x["delta"].abs() * 50  # exp(dt * A) underflows to 0: states reset, nothing overflows
     y = selective_scan(**x, delta_softplus=True)
@@ -109,3 +117,20 @@ def test_cuda_path_matches_the_cpu_scan():
     x = torch.randn(2, 50, 32)
     with torch.no_grad():
         torch.testing.assert_close(block.cuda()(x.cuda()).cpu(), block.cpu()(x), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("small_scan", [10**9, 0])
+def test_parallel_mamba_equals_each_block_on_its_own(small_scan, monkeypatch):
+    import app.engine.models.ssm as ssm
+
+    monkeypatch.setattr(ssm, "SMALL_SCAN", small_scan)
+    torch.manual_seed(0)
+    blocks = [Mamba(MambaConfig(d_model=16, d_state=4)) for _ in range(3)]
+    with torch.no_grad():
+        for b in blocks:  # distinct A, D and dt biases, so a mix-up between blocks would show
+            b.A_log.add_(torch.rand_like(b.A_log))
+            b.D.add_(torch.randn_like(b.D))
+            b.dt_proj.bias.add_(torch.randn_like(b.dt_proj.bias))
+    xs = [torch.randn(2, 9, 16) for _ in blocks]
+    for y, block, x in zip(parallel_mamba(blocks, xs), blocks, xs):
+        torch.testing.assert_close(y, block(x), atol=1e-5, rtol=1e-5)

@@ -1,0 +1,251 @@
+"""Training Motion Mamba's latent denoiser (app.engine.models.motion_mamba) on a frozen motion VAE.
+
+The CLI (`kinema train diffusion --data <dir> [--vae checkpoints/vae.safetensors] --preset cpu|paper [--steps N]`)
+calls
+
+    train_diffusion(data_dir, vae_path, "checkpoints/diffusion.safetensors", DiffusionTrainConfig(preset=...),
+                    log_path="runs/diffusion/log.jsonl")
+
+Up front every train/val motion is encoded once, whole, to its latent means (normalised with the VAE's own
+Mean/Std), the latents are scaled to zero mean and unit variance per channel (statistics of the train split, saved
+with the weights), and every caption is embedded once by MiniLM. A batch has one length: a motion is drawn, its
+length (capped at `max_latents`) is the batch's, and the batch is filled with random windows of that length from
+motions at least that long. No padding ever enters a scan (a backward scan would carry it into real frames), and
+the model sees short and long motions as often as the data has them. DDPM loss: MSE between the model's output
+and the scheduler's target (v or epsilon) at t ~ U{0..999}; the text is dropped for `text_drop` of the rows
+(classifier-free guidance). A length predictor (app.engine.models.length_predictor) learns the motion's latent
+count from the sentence in the same loop, for prompts without a length.
+
+Validation, resume state and torchrun work as in app.engine.train.masked (whose resume helpers are used here).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from app.engine.data.dataset import MotionFolder
+from app.engine.models.checkpoint import save_checkpoint
+from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
+from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
+from app.engine.models.motion_mamba import PRESETS, DenoiserConfig, MotionMambaDenoiser
+from app.engine.models.vae import MotionVAE
+from app.engine.train.masked import _load_resume, _save_resume, file_sha256
+from app.engine.train.tokenizer import _init_distributed
+
+FORMAT = "kinema-diffusion-1"
+
+
+@dataclass
+class DiffusionTrainConfig:
+    preset: str = "cpu"  # app.engine.models.motion_mamba.PRESETS
+    steps: int = 3000
+    batch_size: int = 32  # global, over all DDP ranks
+    max_latents: int = 49  # 196 frames
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup: int = 100
+    text_drop: float = 0.1
+    prediction: str = "v"
+    val_every: int = 250
+    seed: int = 0
+    threads: int = 2
+    device: str | None = None
+    model: DenoiserConfig | None = None  # overrides the preset (tests: a tiny model; ablations)
+
+
+@dataclass
+class _Split:
+    latents: list[Tensor]  # per motion (N_i, latent_dim), normalised
+    captions: list[list[int]]  # per motion, indices into the caption table
+
+
+@torch.no_grad()
+def _encode_split(folder: MotionFolder, vae: MotionVAE, caption_index: dict[str, int]) -> _Split:
+    unit = vae.config.unit
+    latents, captions = [], []
+    for r in folder.records:
+        n = len(r.features) // unit * unit
+        if n == 0:
+            continue
+        x = torch.from_numpy((r.features[:n] - vae.mean) / vae.std)[None]  # (1, T, D)
+        latents.append(vae.encode(x)[0][0])
+        captions.append([caption_index[c] for c in r.captions])
+    return _Split(latents, captions)
+
+
+def _embed_sentences(captions: list[str], chunk: int = 256) -> Tensor:
+    from app.engine.text import get_text_encoder
+
+    encoder = get_text_encoder("cpu")
+    return torch.cat([encoder.encode(captions[i : i + chunk]).sentence for i in range(0, len(captions), chunk)])
+
+
+def _batch(split: _Split, size: int, max_latents: int, rng: np.random.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    """-> latents (B, L, C) of one length L, the motions' whole lengths (B,) (capped), caption indices (B,)."""
+    lengths = np.array([len(z) for z in split.latents])
+    length = min(int(lengths[rng.integers(len(lengths))]), max_latents)
+    candidates = np.flatnonzero(lengths >= length)
+    idx = rng.choice(candidates, size, replace=len(candidates) < size)
+    windows = []
+    for i in idx:
+        start = int(rng.integers(lengths[i] - length + 1))
+        windows.append(split.latents[i][start : start + length])
+    caption = torch.tensor([split.captions[i][rng.integers(len(split.captions[i]))] for i in idx])
+    return torch.stack(windows), torch.from_numpy(np.minimum(lengths[idx], max_latents)), caption
+
+
+def _lr(step: int, cfg: DiffusionTrainConfig) -> float:
+    """Linear warmup, then cosine decay to a tenth."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _losses(denoiser: nn.Module, length: nn.Module, scheduler: DDIMScheduler, z0: Tensor, n_latents: Tensor,
+            sentence: Tensor, text_drop: float, generator: torch.Generator) -> dict[str, Tensor]:
+    b = z0.shape[0]
+    t = torch.randint(scheduler.config.train_steps, (b,), generator=generator).to(z0.device)
+    noise = torch.randn(z0.shape, generator=generator).to(z0.device)
+    drop = (torch.rand(b, generator=generator) < text_drop).to(z0.device)
+    out = denoiser(scheduler.add_noise(z0, noise, t), t, sentence, drop)
+    return {"loss": F.mse_loss(out, scheduler.target(z0, noise, t)),
+            "length_loss": F.cross_entropy(length(sentence), n_latents - 1)}
+
+
+@torch.no_grad()
+def _validate(nets: nn.ModuleDict, scheduler: DDIMScheduler, split: _Split, sentences: Tensor,
+              cfg: DiffusionTrainConfig) -> dict[str, float]:
+    """Mean losses over 8 seeded val batches (seeded lengths, windows, timesteps and noise), text kept."""
+    nets.eval()
+    rng, gen = np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed)
+    sums = {"loss": 0.0, "length_loss": 0.0}
+    for _ in range(8):
+        z0, n, caption = (t.to(sentences.device) for t in _batch(split, 32, cfg.max_latents, rng))
+        out = _losses(nets["denoiser"], nets["length"], scheduler, z0, n, sentences[caption], 0.0, gen)
+        for k in sums:
+            sums[k] += out[k].item() / 8
+    nets.train()
+    return {f"val_{k}": v for k, v in sums.items()}
+
+
+def train_diffusion(
+    data_dir: str | Path,
+    vae_path: str | Path = "checkpoints/vae.safetensors",
+    out_path: str | Path = "checkpoints/diffusion.safetensors",
+    config: DiffusionTrainConfig | None = None,
+    log_path: str | Path | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Train on `data_dir`'s train split in `vae_path`'s latent space, validate on val; returns metrics and timings."""
+    cfg = config or DiffusionTrainConfig()
+    if cfg.model is None and cfg.preset not in PRESETS:
+        raise ValueError(f"unknown preset {cfg.preset!r}; choose from {', '.join(PRESETS)}")
+    rank, world, device, started_group = _init_distributed(cfg)
+    torch.set_num_threads(max(1, cfg.threads))
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+    data_dir, vae_path, out_path = Path(data_dir), Path(vae_path), Path(out_path)
+    resume_path = out_path.with_name(out_path.name.removesuffix(".safetensors") + ".resume.safetensors")
+
+    started = time.perf_counter()
+    vae = MotionVAE.load(vae_path)
+    train_folder, val_folder = MotionFolder(data_dir, "train"), MotionFolder(data_dir, "val")
+    if vae.mean is None or vae.std is None:
+        vae.mean, vae.std = train_folder.mean, train_folder.std
+    captions = sorted({c for f in (train_folder, val_folder) for r in f.records for c in r.captions})
+    caption_index = {c: i for i, c in enumerate(captions)}
+    sentences = _embed_sentences(captions).to(device)
+    train, val = _encode_split(train_folder, vae, caption_index), _encode_split(val_folder, vae, caption_index)
+    every = torch.cat(train.latents)  # (sum N_i, C)
+    latent_mean, latent_std = every.mean(0), every.std(0).clamp_min(1e-6)
+    for split in (train, val):
+        split.latents = [(z - latent_mean) / latent_std for z in split.latents]
+    vae_sha = file_sha256(vae_path)
+    setup_s = time.perf_counter() - started
+
+    mc = dataclasses.replace(cfg.model or PRESETS[cfg.preset], latent_dim=vae.config.latent_dim)
+    scheduler = DDIMScheduler(ScheduleConfig(prediction=cfg.prediction))
+    denoiser = MotionMambaDenoiser(mc)
+    length = LengthPredictor(LengthPredictorConfig(max_tokens=cfg.max_latents))
+    nets = nn.ModuleDict({"denoiser": denoiser, "length": length}).to(device)
+    opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    resume_config = {"model": asdict(mc), "vae_sha256": vae_sha, "prediction": cfg.prediction}
+    step, elapsed = 0, 0.0
+    if resume and resume_path.exists():
+        step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
+    fwd_denoiser, fwd_length = denoiser, length
+    if world > 1:
+        ids = [device] if device.type == "cuda" else None
+        fwd_denoiser = nn.parallel.DistributedDataParallel(denoiser, device_ids=ids)
+        fwd_length = nn.parallel.DistributedDataParallel(length, device_ids=ids)
+    main = rank == 0
+    if log_path and main:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "a") if log_path and main else None
+    rng = np.random.default_rng([cfg.seed, rank, step])  # a resumed run draws fresh (but reproducible) batches
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    per_rank = max(1, cfg.batch_size // world)
+    metrics: dict = {}
+    out: dict[str, Tensor] = {}
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"diffusion ({cfg.preset})", unit="step", disable=not (progress and main))
+    nets.train()
+    t0 = time.perf_counter() - elapsed
+    try:
+        while step < cfg.steps:
+            z0, n, caption = (t.to(device) for t in _batch(train, per_rank, cfg.max_latents, rng))
+            out = _losses(fwd_denoiser, fwd_length, scheduler, z0, n, sentences[caption], cfg.text_drop, gen)
+            for g in opt.param_groups:
+                g["lr"] = _lr(step, cfg)
+            opt.zero_grad(set_to_none=True)
+            (out["loss"] + out["length_loss"]).backward()
+            torch.nn.utils.clip_grad_norm_(nets.parameters(), 1.0)
+            opt.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{out['loss'].item():.4f}", frames=4 * z0.shape[1])
+            record = {"step": step, "loss": round(out["loss"].item(), 5),
+                      "length_loss": round(out["length_loss"].item(), 5), "latents": z0.shape[1], "lr": _lr(step - 1, cfg)}
+            if main and (step % cfg.val_every == 0 or step == cfg.steps):
+                metrics = _validate(nets, scheduler, val, sentences, cfg)
+                record.update({k: round(v, 5) for k, v in metrics.items()})
+                bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+                _save_resume(resume_path, nets, opt, step, time.perf_counter() - t0, resume_config)
+            record["elapsed_s"] = round(time.perf_counter() - t0, 2)
+            if log:
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+    finally:
+        bar.close()
+        if log:
+            log.close()
+
+    info = train_folder.info
+    summary = {"steps": step, "setup_s": round(setup_s, 1), "train_wall_s": round(time.perf_counter() - t0, 1),
+               "data": str(data_dir), "world_size": world, "loss": round(out["loss"].item(), 5) if out else None,
+               **metrics, "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
+    if main:
+        extra = {f"length.{k}": v for k, v in length.state_dict().items()}
+        extra.update({"latent_mean": latent_mean, "latent_std": latent_std, "mean": torch.from_numpy(np.asarray(vae.mean)),
+                      "std": torch.from_numpy(np.asarray(vae.std))})
+        save_checkpoint(out_path, denoiser, asdict(mc), extra, {
+            "format": FORMAT, "schedule": asdict(scheduler.config), "length_config": asdict(length.config),
+            "vae_file": vae_path.name, "vae_sha256": vae_sha, "skeleton": info.skeleton.name if info.skeleton else None,
+            "fps": info.fps, "train": summary})
+        resume_path.unlink(missing_ok=True)
+    if world > 1:
+        dist.barrier()
+    if started_group:
+        dist.destroy_process_group()
+    return summary

@@ -1,0 +1,177 @@
+"""Training the motion VAE (app.engine.models.vae) on random windows of the train split.
+
+The CLI (`kinema train vae --data <dir> --preset cpu|paper [--steps N]`) calls
+
+    train_vae(data_dir, "checkpoints/vae.safetensors", VAETrainConfig(preset=...), log_path="runs/vae/log.jsonl")
+
+Batches, padding masks, the learning-rate schedule and DDP setup are the tokenizer's (app.engine.train.tokenizer):
+the two models see the same data the same way. Loss: smooth-L1 reconstruction + weight_vel * smooth-L1 on the
+temporal difference + weight_kl * KL to N(0, I) per latent value (MLD uses 1e-4: a nearly deterministic latent,
+scaled to unit variance later by the diffusion trainer). Every `val_every` steps: MPJPE of whole val motions
+decoded from their latent means, and the resume state (`<name>.resume.safetensors`, weights + AdamW moments),
+from which a rerun continues.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from app.engine.data.dataset import MotionFolder
+from app.engine.features import positions_from_features
+from app.engine.models.checkpoint import save_checkpoint
+from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
+from app.engine.train.masked import _load_resume, _save_resume
+from app.engine.train.tokenizer import _batch, _init_distributed, _lr, _masked_smooth_l1
+
+
+@dataclass
+class VAETrainConfig:
+    preset: str = "cpu"  # app.engine.models.vae.PRESETS
+    steps: int = 2000
+    batch_size: int = 64  # global, over all DDP ranks
+    window: int = 64  # frames, a multiple of the VAE's 4 frames per latent
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    warmup: int = 200
+    weight_vel: float = 0.5
+    weight_kl: float = 1e-4
+    seed: int = 0
+    val_every: int = 250
+    threads: int = 2  # per process
+    device: str | None = None  # None: CUDA when there is one, else CPU
+    model: VAEConfig | None = None  # None: PRESETS[preset]; either way with the dataset's feature width
+
+
+def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETrainConfig,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts for a batch x (B, T, D) with mask (B, T) True on real frames."""
+    recon, mu, logvar = model(x, generator)
+    rec = _masked_smooth_l1(recon, x, mask)
+    vel = _masked_smooth_l1(recon[:, 1:] - recon[:, :-1], x[:, 1:] - x[:, :-1], mask[:, 1:] & mask[:, :-1])
+    latent_mask = mask[:, :: x.shape[1] // mu.shape[1]]  # a latent is real if its first frame is
+    kl_per = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean(-1)  # (B, N)
+    kl = (kl_per * latent_mask).sum() / latent_mask.sum().clamp_min(1)
+    loss = rec + cfg.weight_vel * vel + cfg.weight_kl * kl
+    return loss, {"recon": rec.item(), "vel": vel.item(), "kl": kl.item()}
+
+
+@torch.inference_mode()
+def vae_mpjpe(model: MotionVAE, folder: MotionFolder, device: str | torch.device = "cpu", limit: int = 200) -> float:
+    """Mean per-joint position error (mm) of encode (mean) -> decode over (up to `limit`) whole motions."""
+    was_training = model.training
+    model.eval()
+    unit, n_joints = model.config.unit, folder.info.n_joints
+    errors = []
+    for record in folder.records[:limit]:
+        n = len(record.features) // unit * unit
+        if n == 0:
+            continue
+        real = record.features[:n]
+        x = torch.from_numpy(folder.normalize(real)).to(device)[None]
+        recon = model.decode(model.encode(x)[0])[0].float().cpu().numpy()
+        pred = positions_from_features(folder.denormalize(recon).astype(np.float64), n_joints)
+        true = positions_from_features(real.astype(np.float64), n_joints)
+        errors.append(np.linalg.norm(pred - true, axis=-1).mean())
+    model.train(was_training)
+    return 1000.0 * float(np.mean(errors))
+
+
+def train_vae(
+    data_dir: str | Path,
+    out_path: str | Path = "checkpoints/vae.safetensors",
+    config: VAETrainConfig | None = None,
+    log_path: str | Path | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Train on `data_dir`'s train split, validate on its val split; returns the final metrics and timings."""
+    cfg = config or VAETrainConfig()
+    if cfg.model is None and cfg.preset not in PRESETS:
+        raise ValueError(f"unknown preset {cfg.preset!r}; choose from {', '.join(PRESETS)}")
+    rank, world, device, started_group = _init_distributed(cfg)
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+    data_dir, out_path = Path(data_dir), Path(out_path)
+    resume_path = out_path.with_name(out_path.name.removesuffix(".safetensors") + ".resume.safetensors")
+
+    train_folder, val_folder = MotionFolder(data_dir, "train"), MotionFolder(data_dir, "val")
+    mc = dataclasses.replace(cfg.model or PRESETS[cfg.preset], input_dim=train_folder.info.feature_dim)
+    if cfg.window % mc.unit:
+        raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per latent")
+    motions = [train_folder.normalize(r.features) for r in train_folder.records if len(r.features) >= mc.unit]
+
+    model = MotionVAE(mc).to(device)
+    nets = nn.ModuleDict({"vae": model})
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    resume_config = {"model": asdict(mc)}
+    step, elapsed = 0, 0.0
+    if resume and resume_path.exists():
+        step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
+    net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) \
+        if world > 1 else model
+    log = None
+    if rank == 0 and log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "a")
+    rng = np.random.default_rng([cfg.seed, step, rank])  # each rank (and a resumed run) draws its own batches
+    gen = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
+    per_rank = max(1, cfg.batch_size // world)
+    val_mpjpe = float("nan")
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"vae ({cfg.preset})", unit="step", disable=not progress or rank > 0)
+    model.train()
+    t0 = time.perf_counter() - elapsed
+    try:
+        while step < cfg.steps:
+            x, mask = (t.to(device) for t in _batch(motions, per_rank, cfg.window, rng))
+            for g in opt.param_groups:
+                g["lr"] = _lr(step, cfg)
+            loss, parts = vae_losses(net, x, mask, cfg, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}", kl=f"{parts['kl']:.2f}")
+            record = {"step": step, "loss": round(loss.item(), 5), **{k: round(v, 5) for k, v in parts.items()},
+                      "lr": _lr(step - 1, cfg)}
+            if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
+                val_mpjpe = vae_mpjpe(model, val_folder, device)
+                record["val_mpjpe_mm"] = round(val_mpjpe, 2)
+                bar.write(f"step {step}: val MPJPE {val_mpjpe:.1f} mm, KL {parts['kl']:.2f}")
+                _save_resume(resume_path, nets, opt, step, time.perf_counter() - t0, resume_config)
+            record["elapsed_s"] = round(time.perf_counter() - t0, 2)
+            if log:
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+    finally:
+        bar.close()
+        if log:
+            log.close()
+
+    wall_s = time.perf_counter() - t0
+    if rank == 0 and math.isnan(val_mpjpe):  # a rerun of a finished run
+        val_mpjpe = vae_mpjpe(model, val_folder, device)
+    summary = {"steps": step, "train_wall_s": round(wall_s, 1), "data": str(data_dir), "dataset": train_folder.info.kind,
+               "fps": train_folder.info.fps, "world_size": world, "val_mpjpe_mm": round(val_mpjpe, 2),
+               "skeleton": train_folder.info.skeleton.name if train_folder.info.skeleton else None,
+               "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
+    if rank == 0:
+        extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
+        save_checkpoint(out_path, model, asdict(mc), extra, summary)
+        resume_path.unlink(missing_ok=True)
+    if world > 1:
+        dist.barrier()
+    if started_group:
+        dist.destroy_process_group()
+    return summary
