@@ -2,7 +2,7 @@
 
 The window owns the one `Document` and wires things together: menus and transport keys call document commands
 or the `Transport`; long jobs go through `run_job` (a worker thread, a progress bar and a Cancel button in the
-status bar). The generative edit actions arrive as the prompt panel's signals and are connected later.
+status bar). The prompt panel's buttons are run by `EditActions`, the File menu's projects by `ProjectController`.
 """
 from __future__ import annotations
 
@@ -12,28 +12,29 @@ from pathlib import Path
 from PySide6.QtCore import QThreadPool, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QDialog, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
 from app.engine.document import Document, DocumentError, SetTake, Take, ToggleLock
-from app.ui import files
+from app.engine.document.files import export_take, read_take
+from app.ui._qt.export_dialog import ExportDialog, ExportOptions
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.property_panel import PropertyPanel
 from app.ui._qt.timeline import Timeline
 from app.ui._qt.transport import Transport, TransportBar
 from app.ui._qt.viewport import Viewport
 from app.ui._qt.workers import Job, Worker
+from app.ui.edit_actions import EditActions
+from app.ui.projects import AUTOSAVE_S, ProjectController
 
 TAKE_FILTER = "Motion (*.bvh *.npy);;BVH (*.bvh);;Positions (*.npy)"
-PROJECT_FILTER = "Kinema project (*.kinema);;All files (*)"
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, document: Document | None = None) -> None:
+    def __init__(self, checkpoints: Path, document: Document | None = None, autosave_s: float = AUTOSAVE_S) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.document = document or Document()
-        self.project_path: Path | None = None
         self.worker: Worker | None = None
         self.pool = QThreadPool(self)
 
@@ -68,12 +69,16 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(widget)
             widget.hide()
 
+        self.edit_actions = EditActions(self, checkpoints)
+        self.projects = ProjectController(self, autosave_s)
+        # Replaced in tests: the import path, and the export choices (None when the user cancels).
+        self.ask_import_path: Callable[[], str | None] = self._ask_import_path
+        self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
         self._build_menus()
         self._build_transport_keys()
         self.document.events.history_changed.connect(lambda _: self._update_undo_actions())
-        self.document.events.take_changed.connect(lambda _: self._update_title())
         self._update_undo_actions()
-        self._update_title()
+        self.update_title()
         self.resize(1400, 860)
 
     def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -95,10 +100,11 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file = self.menuBar().addMenu("&File")
-        self._action(file, "&New", self.new_document, QKeySequence.StandardKey.New, "newAction")
-        self._action(file, "&Open…", self.open_project, QKeySequence.StandardKey.Open, "openAction")
-        self._action(file, "&Save", self.save_project, QKeySequence.StandardKey.Save, "saveAction")
-        self._action(file, "Save &As…", lambda: self.save_project(ask=True), QKeySequence.StandardKey.SaveAs, "saveAsAction")
+        projects = self.projects
+        self._action(file, "&New", projects.new, QKeySequence.StandardKey.New, "newAction")
+        self._action(file, "&Open…", projects.open, QKeySequence.StandardKey.Open, "openAction")
+        self._action(file, "&Save", projects.save, QKeySequence.StandardKey.Save, "saveAction")
+        self._action(file, "Save &As…", lambda: projects.save(ask=True), QKeySequence.StandardKey.SaveAs, "saveAsAction")
         file.addSeparator()
         self._action(file, "&Import BVH…", self.import_take, "Ctrl+I", "importAction")
         self._action(file, "&Export BVH…", self.export_take, "Ctrl+E", "exportAction")
@@ -141,9 +147,9 @@ class MainWindow(QMainWindow):
         self.redo_action.setEnabled(doc.can_redo)
         self.redo_action.setText(f"Redo {doc.redo_label}" if doc.can_redo else "Redo")
 
-    def _update_title(self) -> None:
-        name = self.project_path.name if self.project_path else "untitled"
-        self.setWindowTitle(f"Kinema — {name}")
+    def update_title(self) -> None:
+        path = self.projects.path
+        self.setWindowTitle(f"Kinema — {path.name if path else 'untitled'}{' *' if self.projects.dirty else ''}")
 
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
@@ -156,53 +162,46 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
-    # -- files ---------------------------------------------------------------------------------------------
+    # -- takes in and out -----------------------------------------------------------------------------------
 
-    def new_document(self) -> None:
-        self.transport.pause()
-        self.project_path = None
-        self.document.reset()
-        self._update_title()
-
-    def import_take(self, path: str | None = None) -> None:
-        path = path or QFileDialog.getOpenFileName(self, "Import motion", "", TAKE_FILTER)[0]
+    def import_take(self, path: str | Path | None = None) -> None:
+        """Read a BVH (or positions) on the worker; it replaces the take as one undoable step."""
+        path = path or self.ask_import_path()
         if not path:
             return
-        self.run_job(f"Importing {Path(path).name}", lambda cancel, progress: files.read_take(path),
-                     lambda take: self.load_take(take, f"Import {Path(path).name}"))
+        name = Path(path).name
+        self.run_job(f"Importing {name}", lambda cancel, progress: read_take(path),
+                     lambda take: self.load_take(take, f"Import {name}"))
 
-    def export_take(self, path: str | None = None) -> None:
-        take = self.document.take
+    def export_take(self, options: ExportOptions | None = None) -> bool:
+        """Export through the dialog (or the given choices): frame range and frame rate. True when written."""
+        doc, take = self.document, self.document.take
         if take is None:
             self.show_message("There is no take to export yet")
-            return
-        path = path or QFileDialog.getSaveFileName(self, "Export BVH", "take.bvh", "BVH (*.bvh)")[0]
-        if path:
-            self._guarded("Export failed", lambda: files.export_take(take, path), f"Exported {Path(path).name}")
-
-    def open_project(self, path: str | None = None) -> None:
-        path = path or QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)[0]
-        if path and self._guarded("Open failed", lambda: files.open_project(path, self.document), f"Opened {Path(path).name}"):
-            self.project_path = Path(path)
-            self._update_title()
-
-    def save_project(self, ask: bool = False) -> None:
-        path = self.project_path
-        if ask or path is None:
-            chosen = QFileDialog.getSaveFileName(self, "Save project", "untitled.kinema", PROJECT_FILTER)[0]
-            path = Path(chosen) if chosen else None
-        if path and self._guarded("Save failed", lambda: files.save_project(path, self.document), f"Saved {path.name}"):
-            self.project_path = path
-            self._update_title()
-
-    def _guarded(self, title: str, call: Callable[[], object], done: str) -> bool:
-        try:
-            call()
-        except Exception as exc:  # noqa: BLE001 - a file error is a message, never a traceback
-            self.show_error(title, str(exc) or type(exc).__name__)
             return False
-        self.show_message(done)
+        if options is None:
+            first, last = doc.selection or (0, take.n_frames - 1)
+            folder = self.projects.path.parent if self.projects.path else Path.cwd()
+            options = self.ask_export(ExportOptions(folder / "take.bvh", first, last, take.fps))
+            if options is None:
+                return False
+        if not options.path.name:
+            self.show_error("Export failed", "choose a file to export to")
+            return False
+        try:
+            export_take(take, options.path, options.frame_range, options.fps)
+        except (ValueError, OSError) as exc:
+            self.show_error("Export failed", str(exc))
+            return False
+        self.show_message(f"Exported frames {options.first}–{options.last} at {options.fps:g} fps to {options.path.name}")
         return True
+
+    def _ask_import_path(self) -> str | None:
+        return QFileDialog.getOpenFileName(self, "Import motion", "", TAKE_FILTER)[0] or None
+
+    def _ask_export(self, defaults: ExportOptions) -> ExportOptions | None:
+        dialog = ExportDialog(defaults, self.document.n_frames, self)
+        return dialog.options() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     # -- background jobs -----------------------------------------------------------------------------------
 
@@ -253,6 +252,9 @@ class MainWindow(QMainWindow):
         self.show_message(message)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if not self.projects.close():
+            event.ignore()
+            return
         self.transport.pause()
         self.cancel_job()
         self.pool.waitForDone(2000)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.engine.document import AddSegment, Segment, SetScope, SetSelection, ToggleLock
 from app.ui.app import create_window
-from app.ui.files import read_take
+from app.engine.document.files import read_take
 
 SAMPLE = Path(__file__).resolve().parents[2].parent / "shared/data/bandai-namco/sample/dataset-2_walk_normal_001.bvh"
 

@@ -119,9 +119,9 @@ def _check_take(take: TakeData) -> TakeData:
                 or not _is_int(segment.get("start")) or not _is_int(segment.get("length")):
             raise ProjectError(f"{where}: a prompt segment is not {{text, start, length}}: {segment!r:.80}")
         start, length = int(segment["start"]), int(segment["length"])
-        if length < 1 or start < 0 or start + length > frames:
+        if length < 1 or start < 0:  # a segment may reach past the take: it plans the long take still to build
             raise ProjectError(f"{where}: the prompt segment {segment['text']!r:.40} (frames {start}–"
-                               f"{start + length - 1}) is {inside}")
+                               f"{start + length - 1}) must start at frame 0 or later and last at least 1 frame")
         segments.append({**segment, "start": start, "length": length})
 
     if not isinstance(take.locked_frames, list) or not all(_is_int(f) for f in take.locked_frames):

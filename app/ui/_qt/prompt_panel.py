@@ -1,14 +1,15 @@
-"""The prompt panel: text, length, seed, engine and guidance, and the generate / edit buttons.
+"""The prompt panel: text, length, seed, engine and guidance, the generate / edit buttons, and the variations.
 
-It decides nothing: each button emits its signal with the parameters as a dict, and the main window runs the
-operation. Buttons whose precondition fails (no take, no selection, no segments...) are disabled, and their
-tooltip says why.
+It decides nothing: each button emits its signal with the parameters as a dict, and `app.ui.edit_actions` runs
+the operation. Buttons whose precondition fails (no take, no selection, no segments...) are disabled, and their
+tooltip says why. A Variations run fills the list; picking an entry emits `variation_picked(index)`.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QListWidget, QPlainTextEdit, QPushButton, QSpinBox,
+    QVBoxLayout, QWidget,
 )
 
 from app.engine.document import Document
@@ -24,6 +25,7 @@ class PromptPanel(QWidget):
     regenerate_requested = Signal(dict)
     edit_upper_requested = Signal(dict)
     long_take_requested = Signal(dict)
+    variation_picked = Signal(int)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,7 +59,18 @@ class PromptPanel(QWidget):
         generate_layout.addWidget(self.prompt)
         generate_layout.addLayout(form)
         generate_layout.addWidget(self._button("generateButton", "Generate", self.generate_requested))
-        generate_layout.addWidget(self._button("variationsButton", "Variations", self.variations_requested))
+        self.count = self._spin("variationsCount", 2, 12, 4, " takes", "How many takes Variations makes (consecutive seeds)")
+        variations_row = QHBoxLayout()
+        variations_row.addWidget(self._button("variationsButton", "Variations", self.variations_requested), 1)
+        variations_row.addWidget(self.count)
+        generate_layout.addLayout(variations_row)
+        self.variations = QListWidget()
+        self.variations.setObjectName("variationsList")
+        self.variations.setToolTip("Takes from the last Variations run: pick one to use it (undoable)")
+        self.variations.setMaximumHeight(110)
+        self.variations.hide()
+        self.variations.currentRowChanged.connect(self._variation_row_changed)
+        generate_layout.addWidget(self.variations)
         edit = QGroupBox("Edit the take")
         edit_layout = QVBoxLayout(edit)
         for name, text, signal in (
@@ -106,7 +119,38 @@ class PromptPanel(QWidget):
             "selection": doc.selection,
             "locked_frames": doc.locked_frames,
             "segments": list(doc.segments),
+            "count": self.count.value(),
         }
+
+    def settings(self) -> dict:
+        """What a project remembers of the panel."""
+        return {"prompt": self.prompt.toPlainText(), "length": self.length.value(), "seed": self.seed.value(),
+                "engine": self.engine.currentText(), "guidance": self.guidance.value()}
+
+    def apply_settings(self, settings: dict) -> None:
+        """Restore a project's panel values; values of the wrong kind (a hand-edited file) are skipped."""
+        if isinstance(settings.get("prompt"), str):
+            self.prompt.setPlainText(settings["prompt"])
+        for key, spin in (("length", self.length), ("seed", self.seed)):
+            if isinstance(settings.get(key), int) and not isinstance(settings[key], bool):
+                spin.setValue(settings[key])
+        if isinstance(settings.get("guidance"), (int, float)) and not isinstance(settings["guidance"], bool):
+            self.guidance.setValue(float(settings["guidance"]))
+        if settings.get("engine") in ENGINES:
+            self.engine.setCurrentText(settings["engine"])
+
+    def show_variations(self, labels: list[str]) -> None:
+        """List a Variations run's takes, the first one current (the caller has applied it)."""
+        self.variations.blockSignals(True)
+        self.variations.clear()
+        self.variations.addItems(labels)
+        self.variations.setCurrentRow(0)
+        self.variations.blockSignals(False)
+        self.variations.setVisible(bool(labels))
+
+    def _variation_row_changed(self, row: int) -> None:
+        if row >= 0:
+            self.variation_picked.emit(row)
 
     def set_busy(self, busy: bool) -> None:
         """While a job runs every button waits, so two jobs never edit the same take."""

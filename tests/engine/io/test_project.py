@@ -159,7 +159,7 @@ def test_nan_features(saved):
 
 @pytest.mark.parametrize("change, fragment", [
     (lambda t: t.update(locked_frames=[3, 60]), "locked keyframe at frame 60 is outside the take (frames 0–59)"),
-    (lambda t: t.update(segments=[{"text": "a", "start": 50, "length": 20}]), "outside the take"),
+    (lambda t: t.update(segments=[{"text": "a", "start": -5, "length": 20}]), "must start at frame 0 or later"),
     (lambda t: t.update(selection=[30, 10]), "selection 30–10"),
     (lambda t: t.update(scope="legs"), "'legs' is not one of full, upper"),
     (lambda t: t.update(fps="fast"), "frame rate"),

@@ -1,0 +1,17 @@
+"""The studio's document: one take, its prompt segments, locked keys, selection and scope, with undo.
+
+`model` holds the state and its history, `commands` every undoable change, `takes` the bridge to the engine's
+`Motion`, `files` reading and writing takes and projects. Nothing here knows about Qt.
+"""
+from app.engine.document.commands import (
+    AddSegment, EditSegmentText, MoveSegment, RemoveSegment, ReplaceFrames, ResizeSegment, SetScope, SetSelection,
+    SetTake, ToggleLock,
+)
+from app.engine.document.model import SCOPES, Command, Document, DocumentError, Events, History, Segment, Signal, Take
+from app.engine.document.takes import motion_from_take, take_from_motion, take_from_positions
+
+__all__ = [
+    "SCOPES", "AddSegment", "Command", "Document", "DocumentError", "EditSegmentText", "Events", "History",
+    "MoveSegment", "RemoveSegment", "ReplaceFrames", "ResizeSegment", "Segment", "SetScope", "SetSelection", "SetTake",
+    "Signal", "Take", "ToggleLock", "motion_from_take", "take_from_motion", "take_from_positions",
+]

@@ -1,0 +1,221 @@
+"""The document's state and its undo history: one take, its prompt segments, locked keys, selection and scope.
+
+The UI never mutates this state directly: it executes `Command`s, so every change is undoable and every change
+emits exactly one event (`document.events.<name>`) after it happened. Widgets and visuals listen to those events
+and redraw; nothing here knows about Qt (napari's split: a plain model, `_qt` widgets, `_vispy` visuals).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine.skeleton import BANDAI_NAMCO_21, Skeleton
+
+SCOPES = ("full", "upper")
+
+
+class DocumentError(ValueError):
+    """A command that cannot apply; the message says why in plain words and the document is unchanged."""
+
+
+class Signal:
+    """A minimal observer list: `connect(callback)`, then `emit(value)` calls every callback in order."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[..., object]] = []
+
+    def connect(self, callback: Callable[..., object]) -> None:
+        self._callbacks.append(callback)
+
+    def disconnect(self, callback: Callable[..., object]) -> None:
+        self._callbacks.remove(callback)
+
+    def emit(self, *args: object) -> None:
+        for callback in list(self._callbacks):
+            callback(*args)
+
+
+class Events:
+    """One `Signal` per kind of change; each is emitted after the change, with the new value."""
+
+    def __init__(self) -> None:
+        self.take_changed = Signal()
+        self.segments_changed = Signal()
+        self.locks_changed = Signal()
+        self.selection_changed = Signal()
+        self.scope_changed = Signal()
+        self.frame_changed = Signal()
+        self.history_changed = Signal()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A prompt over frames [start, start + length) of the (future) long take."""
+
+    text: str
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+@dataclass(frozen=True)
+class Take:
+    """The motion being edited. Positions are what the studio shows; features, when present, have the same frames."""
+
+    positions: np.ndarray  # (T, J, 3) metres, Y up
+    fps: float = 20.0
+    skeleton: Skeleton = BANDAI_NAMCO_21
+    features: np.ndarray | None = None  # (T, D) un-normalised, when the take came from (or goes to) a model
+
+    def __post_init__(self) -> None:
+        p = self.positions
+        if p.ndim != 3 or p.shape[1:] != (self.skeleton.n_joints, 3) or p.shape[0] < 1:
+            raise DocumentError(f"positions of shape {p.shape} do not fit {self.skeleton.name} (frames, {self.skeleton.n_joints}, 3)")
+        if self.features is not None and self.features.shape[0] != p.shape[0]:
+            raise DocumentError(f"{self.features.shape[0]} feature frames for {p.shape[0]} position frames")
+        if self.fps <= 0:
+            raise DocumentError(f"the frame rate must be positive, got {self.fps}")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.positions.shape[0])
+
+
+class Document:
+    """The state the studio edits. Change it with `execute(command)`; `current_frame` is the one direct setter
+    (scrubbing is not an edit and has no undo)."""
+
+    def __init__(self) -> None:
+        self.events = Events()
+        self.history = History(self)
+        self.take: Take | None = None
+        self.segments: list[Segment] = []
+        self._locked: set[int] = set()
+        self.selection: tuple[int, int] | None = None  # inclusive frame range
+        self.scope = "full"
+        self._frame = 0
+
+    # -- read-only views ---------------------------------------------------------------------------------
+
+    @property
+    def n_frames(self) -> int:
+        return self.take.n_frames if self.take is not None else 0
+
+    @property
+    def locked_frames(self) -> tuple[int, ...]:
+        return tuple(sorted(self._locked))
+
+    @property
+    def current_frame(self) -> int:
+        return self._frame
+
+    @current_frame.setter
+    def current_frame(self, frame: int) -> None:
+        frame = int(min(max(frame, 0), max(self.n_frames - 1, 0)))
+        if frame != self._frame:
+            self._frame = frame
+            self.events.frame_changed.emit(frame)
+
+    def reset(self, take: Take | None = None, segments: list[Segment] | None = None, locked: tuple[int, ...] = (),
+              selection: tuple[int, int] | None = None, scope: str = "full") -> None:
+        """Start over with this state and an empty history (New, Open): not an edit, so not undoable."""
+        self.take, self.segments, self._locked = take, list(segments or []), set(locked)
+        self.selection, self.scope, self._frame = selection, scope, 0
+        self.history.undo_stack.clear()
+        self.history.redo_stack.clear()
+        events = self.events
+        for signal, value in ((events.take_changed, take), (events.segments_changed, list(self.segments)),
+                              (events.locks_changed, self.locked_frames), (events.selection_changed, selection),
+                              (events.scope_changed, scope), (events.frame_changed, 0), (events.history_changed, self)):
+            signal.emit(value)
+
+    def check_frame(self, frame: int) -> None:
+        if self.take is None:
+            raise DocumentError("there is no take yet: open, import or generate one first")
+        if not 0 <= frame < self.n_frames:
+            raise DocumentError(f"frame {frame} is outside the take (0–{self.n_frames - 1})")
+
+    # -- undo ---------------------------------------------------------------------------------------------
+
+    def execute(self, command: Command) -> None:
+        self.history.execute(command)
+
+    def undo(self) -> None:
+        self.history.undo()
+
+    def redo(self) -> None:
+        self.history.redo()
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self.history.undo_stack)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self.history.redo_stack)
+
+    @property
+    def undo_label(self) -> str | None:
+        return self.history.undo_stack[-1].label if self.history.undo_stack else None
+
+    @property
+    def redo_label(self) -> str | None:
+        return self.history.redo_stack[-1].label if self.history.redo_stack else None
+
+
+class Command:
+    """One undoable change. `do` validates before it mutates, so a failing command leaves the document as it was."""
+
+    label = "Edit"
+
+    def do(self, doc: Document) -> None:
+        raise NotImplementedError
+
+    def undo(self, doc: Document) -> None:
+        raise NotImplementedError
+
+    def merge_with(self, later: Command) -> bool:
+        """Absorb `later` (already done) into this command so that a drag is one undo step; False if unrelated."""
+        return False
+
+
+class History:
+    """Undo and redo stacks. `seal()` ends a gesture: the next command will not merge into the last one."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.undo_stack: list[Command] = []
+        self.redo_stack: list[Command] = []
+        self._sealed = True
+
+    def execute(self, command: Command) -> None:
+        command.do(self.doc)
+        if not (self.undo_stack and not self._sealed and self.undo_stack[-1].merge_with(command)):
+            self.undo_stack.append(command)
+        self._sealed = False
+        self.redo_stack.clear()
+        self.doc.events.history_changed.emit(self.doc)
+
+    def seal(self) -> None:
+        self._sealed = True
+
+    def undo(self) -> None:
+        if self.undo_stack:
+            command = self.undo_stack.pop()
+            command.undo(self.doc)
+            self.redo_stack.append(command)
+            self._sealed = True
+            self.doc.events.history_changed.emit(self.doc)
+
+    def redo(self) -> None:
+        if self.redo_stack:
+            command = self.redo_stack.pop()
+            command.do(self.doc)
+            self.undo_stack.append(command)
+            self._sealed = True
+            self.doc.events.history_changed.emit(self.doc)

@@ -1,0 +1,72 @@
+"""The BVH export dialog: file, frame range and frame rate. It only collects choices; the window exports."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
+    QWidget,
+)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    path: Path
+    first: int  # inclusive, as the user sees frames on the timeline
+    last: int  # inclusive
+    fps: float
+
+    @property
+    def frame_range(self) -> tuple[int, int]:
+        """[start, end) as the engine's exporter takes it."""
+        return self.first, self.last + 1
+
+
+class ExportDialog(QDialog):
+    def __init__(self, defaults: ExportOptions, n_frames: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("exportDialog")
+        self.setWindowTitle("Export BVH")
+        self.path = QLineEdit(str(defaults.path))
+        self.path.setObjectName("exportPath")
+        browse = QPushButton("Browse…")
+        browse.setObjectName("exportBrowse")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        self.first = self._frame_spin("exportFirst", defaults.first, n_frames)
+        self.last = self._frame_spin("exportLast", defaults.last, n_frames)
+        self.fps = QDoubleSpinBox()
+        self.fps.setObjectName("exportFps")
+        self.fps.setRange(1.0, 240.0)
+        self.fps.setDecimals(2)
+        self.fps.setValue(defaults.fps)
+        self.fps.setSuffix(" fps")
+        self.fps.setToolTip("The file's frame rate; other than the take's, the animation is resampled")
+        form = QFormLayout(self)
+        form.addRow("File", row)
+        form.addRow("First frame", self.first)
+        form.addRow("Last frame", self.last)
+        form.addRow("Frame rate", self.fps)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    @staticmethod
+    def _frame_spin(name: str, value: int, n_frames: int) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setObjectName(name)
+        spin.setRange(0, max(n_frames - 1, 0))
+        spin.setValue(value)
+        return spin
+
+    def _browse(self) -> None:
+        chosen = QFileDialog.getSaveFileName(self, "Export BVH", self.path.text(), "BVH (*.bvh)")[0]
+        if chosen:
+            self.path.setText(chosen)
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(Path(self.path.text().strip()), self.first.value(), self.last.value(), self.fps.value())

@@ -1,0 +1,139 @@
+"""The prompt panel's buttons, as engine operations on a worker thread.
+
+Each action reads what it needs from the document when clicked (takes never change in place, so the worker can
+read them while editing goes on), calls one verb of `app.engine.ops` on the worker, and applies the result on
+the UI thread as one undoable `SetTake` that keeps the take it replaced. Bad input and engine failures come back
+as the worker's `failed` message (a status-bar line and a dialog), never as a traceback.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+
+from app.engine import ops
+from app.engine.document import Take, motion_from_take, take_from_motion
+from app.engine.models.pipeline import TextToMotion, load_pipeline
+from app.engine.motion import Motion
+from app.ui._qt.workers import Cancelled
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+Progress = Callable[[int, str], None]
+
+
+def _short(text: str, width: int = 32) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class EditActions(QObject):
+    def __init__(self, window: MainWindow, checkpoints: Path) -> None:
+        super().__init__(window)
+        self.window = window
+        self.document = window.document
+        self.checkpoints = Path(checkpoints)
+        self.variations: list[tuple[int, Take]] = []  # (seed, take) of the last Variations run
+        panel = window.prompt_panel
+        panel.generate_requested.connect(self.generate)
+        panel.variations_requested.connect(self.make_variations)
+        panel.inbetween_requested.connect(self.inbetween)
+        panel.regenerate_requested.connect(self.regenerate)
+        panel.edit_upper_requested.connect(self.edit_upper)
+        panel.long_take_requested.connect(self.build_long_take)
+        panel.variation_picked.connect(self.pick_variation)
+
+    def model(self) -> TextToMotion:
+        """The pipeline in the checkpoints folder, loaded once per process (the first call reads the files)."""
+        return load_pipeline(self.checkpoints)
+
+    def _model(self, cancel: threading.Event, progress: Progress) -> TextToMotion:
+        progress(5, "Loading the model…")
+        model = self.model()
+        if cancel.is_set():
+            raise Cancelled
+        return model
+
+    def _run(self, label: str, compute: Callable[[TextToMotion], Motion]) -> None:
+        """Run `compute(model)` on the worker; its motion replaces the take as one undoable step named `label`."""
+        def job(cancel: threading.Event, progress: Progress) -> Take:
+            model = self._model(cancel, progress)
+            progress(20, f"{label}…")
+            motion = compute(model)
+            if cancel.is_set():
+                raise Cancelled
+            progress(90, "Recovering joint positions…")
+            return take_from_motion(motion)
+
+        self.window.run_job(label, job, lambda take: self.window.load_take(take, label))
+
+    def warm_up(self) -> None:
+        """Load the models and the text encoder in the background, so the first Generate is as quick as the rest."""
+        def job(cancel: threading.Event, progress: Progress) -> None:
+            model = self._model(cancel, progress)
+            progress(50, "Loading the text encoder…")
+            model.encode_text(["warm up"])
+
+        self.window.run_job("Loading models", job, lambda _: None)
+
+    # -- the buttons -------------------------------------------------------------------------------------
+
+    def generate(self, p: dict) -> None:
+        self._run(f"Generate “{_short(p['text'])}”", lambda model: ops.generate(
+            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model))
+
+    def make_variations(self, p: dict) -> None:
+        """`count` takes from consecutive seeds; the first replaces the take, the list lets the user pick another."""
+        seeds = [p["seed"] + i for i in range(p["count"])]
+
+        def job(cancel: threading.Event, progress: Progress) -> list[tuple[int, Take]]:
+            model = self._model(cancel, progress)
+            takes = []
+            for i, seed in enumerate(seeds):
+                progress(10 + 85 * i // len(seeds), f"Variation {i + 1} of {len(seeds)} (seed {seed})…")
+                motion = ops.generate(p["text"], p["n_frames"], seed, p["guidance"], engine=p["engine"], model=model)
+                if cancel.is_set():
+                    raise Cancelled
+                takes.append((seed, take_from_motion(motion)))
+            return takes
+
+        self.window.run_job(f"Variations of “{_short(p['text'])}”", job, self._show_variations)
+
+    def _show_variations(self, takes: list[tuple[int, Take]]) -> None:
+        self.variations = takes
+        self.window.prompt_panel.show_variations([f"seed {seed} · {take.n_frames} frames" for seed, take in takes])
+        self.pick_variation(0)
+
+    def pick_variation(self, index: int) -> None:
+        if 0 <= index < len(self.variations):
+            seed, take = self.variations[index]
+            self.window.load_take(take, f"Variation (seed {seed})")
+
+    def inbetween(self, p: dict) -> None:
+        take, locked = self.document.take, p["locked_frames"]
+        if take is not None:
+            self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
+                motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model))
+
+    def regenerate(self, p: dict) -> None:
+        take, selection = self.document.take, p["selection"]
+        if take is not None and selection is not None:
+            first, last = selection
+            self._run(f"Regenerate frames {first}–{last}", lambda model: ops.regenerate(
+                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model))
+
+    def edit_upper(self, p: dict) -> None:
+        take, selection = self.document.take, p["selection"]
+        if take is not None and selection is not None:
+            first, last = selection
+            self._run(f"Edit upper body {first}–{last}", lambda model: ops.edit_upper(
+                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model))
+
+    def build_long_take(self, p: dict) -> None:
+        segments = [(s.text, s.length) for s in sorted(p["segments"], key=lambda s: s.start)]
+        if segments:
+            self._run(f"Long take from {len(segments)} segments", lambda model: ops.long_sequence(
+                segments, seed=p["seed"], guidance=p["guidance"], model=model))

@@ -1,0 +1,206 @@
+"""File → New / Open / Save / Save As, autosave to a recovery file, and the offer to restore after a crash.
+
+Reading happens before anything changes (a damaged or newer project is a message and the open work stays);
+saves are atomic (`app.engine.io.project`). Every `autosave_s` seconds, if something changed since the last
+autosave, the document is written to its recovery file on a pool thread; a clean close removes the file, so a
+recovery file found at start-up means the studio did not close properly. The questions the user is asked are
+attributes (`ask_*`) that tests replace with answers.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QThreadPool, QTimer
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from app.engine.document import DocumentError
+from app.engine.document.files import apply_project, leftover_recoveries, load_document, project_data, save_document
+from app.engine.io.project import ProjectError, recovery_path, save_project
+from app.ui._qt.workers import Worker
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+PROJECT_FILTER = "Kinema project (*.kinema);;All files (*)"
+AUTOSAVE_S = 60
+
+
+class ProjectController(QObject):
+    def __init__(self, window: MainWindow, autosave_s: float = AUTOSAVE_S) -> None:
+        super().__init__(window)
+        self.window = window
+        self.document = window.document
+        self.path: Path | None = None
+        self.revision = 0  # counts edits (commands, undos, redos)
+        self._saved_revision = 0
+        self._autosaved_revision = 0
+        self._autosave_running = False
+        self.pool = QThreadPool(self)
+        self.document.events.history_changed.connect(self._on_edit)
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(autosave_s * 1000))
+        self.timer.timeout.connect(self.autosave)
+        self.timer.start()
+        # The questions, replaceable in tests: each returns the answer, None when the user cancels.
+        self.ask_open_path: Callable[[], str | None] = self._ask_open_path
+        self.ask_save_path: Callable[[str], str | None] = self._ask_save_path
+        self.ask_discard: Callable[[], bool] = self._ask_discard
+        self.ask_restore: Callable[[Path], bool] = self._ask_restore
+
+    @property
+    def dirty(self) -> bool:
+        return self.revision != self._saved_revision
+
+    def _on_edit(self, _doc: object) -> None:
+        self.revision += 1
+        self.window.update_title()
+
+    def _settings(self) -> dict:
+        return self.window.prompt_panel.settings()
+
+    # -- menu actions ------------------------------------------------------------------------------------
+
+    def new(self) -> bool:
+        if self.dirty and not self.ask_discard():
+            return False
+        self.window.transport.pause()
+        self._forget_recovery()
+        self.document.reset()
+        self._set_path(None)
+        return True
+
+    def open(self, path: str | Path | None = None) -> bool:
+        if self.dirty and not self.ask_discard():
+            return False
+        path = path or self.ask_open_path()
+        if not path:
+            return False
+        path = Path(path)
+        try:
+            opened = load_document(path)
+        except ProjectError as exc:
+            self.window.show_error("Cannot open the project", str(exc))
+            return False
+        self.window.transport.pause()
+        self._forget_recovery()
+        apply_project(self.document, opened)
+        self.window.prompt_panel.apply_settings(opened.settings)
+        self._set_path(path)
+        extra = f" (it has {opened.other_takes} more takes, which this studio does not show)" if opened.other_takes else ""
+        self.window.show_message(f"Opened {path.name}{extra}")
+        return True
+
+    def save(self, ask: bool = False) -> bool:
+        path = self.path
+        if ask or path is None:
+            chosen = self.ask_save_path(path.name if path else "untitled.kinema")
+            if not chosen:
+                return False
+            path = Path(chosen)
+            if path.suffix != ".kinema":
+                path = path.with_name(path.name + ".kinema")
+        try:
+            save_document(path, self.document, self._settings())
+        except (ProjectError, DocumentError) as exc:
+            self.window.show_error("Cannot save the project", str(exc))
+            return False
+        self._forget_recovery()
+        self._set_path(path)
+        self.window.show_message(f"Saved {path.name}")
+        return True
+
+    def _set_path(self, path: Path | None) -> None:
+        self.path = path
+        self._saved_revision = self._autosaved_revision = self.revision
+        self.window.update_title()
+
+    # -- autosave and recovery ---------------------------------------------------------------------------
+
+    def autosave(self) -> None:
+        """Write the document to its recovery file off the UI thread, if it changed since the last autosave."""
+        if self.revision == self._autosaved_revision or self._autosave_running or self.document.take is None:
+            return
+        meta = {"project_path": str(self.path.absolute()) if self.path else None}
+        data = project_data(self.document, self._settings(), meta)  # a snapshot: takes are never changed in place
+        target = recovery_path(self.path)
+        revision = self.revision
+        worker = Worker(lambda cancel, progress: save_project(target, data))
+        worker.signals.finished.connect(lambda _: self._autosaved(revision))
+        worker.signals.failed.connect(lambda text: self._autosaved(None, text))
+        self._autosave_running = True
+        self._autosave_worker = worker  # kept alive until it reports
+        self.pool.start(worker)
+
+    def _autosaved(self, revision: int | None, error: str = "") -> None:
+        self._autosave_running = False
+        if revision is None:
+            self.window.show_message(f"Autosave failed: {error}")
+        else:
+            self._autosaved_revision = revision
+
+    def wait_for_autosave(self, timeout_ms: int = 5000) -> bool:
+        return self.pool.waitForDone(timeout_ms)
+
+    def _forget_recovery(self) -> None:
+        """The work is saved or deliberately dropped: its recovery file is no longer needed."""
+        self.pool.waitForDone(5000)
+        recovery_path(self.path).unlink(missing_ok=True)
+
+    def offer_recovery(self) -> bool:
+        """At start-up: if an autosave outlived its studio, offer to restore it. True when restored."""
+        leftovers = leftover_recoveries()
+        if not leftovers:
+            return False
+        newest = leftovers[0]
+        if not self.ask_restore(newest):
+            for path in leftovers:
+                path.unlink(missing_ok=True)
+            return False
+        try:
+            opened = load_document(newest)
+        except ProjectError as exc:
+            newest.rename(newest.with_name(newest.name + ".damaged"))  # kept for inspection, not offered again
+            self.window.show_error("Cannot restore the autosaved work", str(exc))
+            return False
+        apply_project(self.document, opened)
+        self.window.prompt_panel.apply_settings(opened.settings)
+        original = opened.meta.get("project_path")
+        self.path = Path(original) if isinstance(original, str) else None
+        self._saved_revision = -1  # restored work is unsaved until the user saves it
+        for path in leftovers[1:]:
+            path.unlink(missing_ok=True)
+        newest.unlink(missing_ok=True)
+        self.window.update_title()
+        self.window.show_message("Restored the autosaved work: save it to keep it")
+        return True
+
+    def close(self) -> bool:
+        """Called when the window closes: False keeps it open. A clean close leaves no recovery file."""
+        if self.dirty and not self.ask_discard():
+            return False
+        self.timer.stop()
+        self._forget_recovery()
+        return True
+
+    # -- the real dialogs ----------------------------------------------------------------------------------
+
+    def _ask_open_path(self) -> str | None:
+        return QFileDialog.getOpenFileName(self.window, "Open project", "", PROJECT_FILTER)[0] or None
+
+    def _ask_save_path(self, suggested: str) -> str | None:
+        return QFileDialog.getSaveFileName(self.window, "Save project", suggested, PROJECT_FILTER)[0] or None
+
+    def _ask_discard(self) -> bool:
+        answer = QMessageBox.question(self.window, "Unsaved changes", "The take has unsaved changes. Discard them?",
+                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
+    def _ask_restore(self, path: Path) -> bool:
+        when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        answer = QMessageBox.question(self.window, "Restore work?",
+                                      f"Kinema did not close properly. Restore the work autosaved at {when}?",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
