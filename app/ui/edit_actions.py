@@ -16,7 +16,8 @@ from PySide6.QtCore import QObject
 
 from app.engine import ops
 from app.engine.document import Take, motion_from_take, take_from_motion
-from app.engine.models.pipeline import TextToMotion, load_pipeline
+from app.engine.models.pipeline import load_pipeline
+from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
 from app.engine.motion import Motion
 from app.ui._qt.workers import Cancelled
 
@@ -46,21 +47,30 @@ class EditActions(QObject):
         panel.long_take_requested.connect(self.build_long_take)
         panel.variation_picked.connect(self.pick_variation)
 
-    def model(self) -> TextToMotion:
-        """The pipeline in the checkpoints folder, loaded once per process (the first call reads the files)."""
+    def model(self, engine: str = "masked") -> object:
+        """The engine's pipeline from the checkpoints folder, loaded once per process (the first call reads the
+        files; a missing model raises ModelNotTrained, which the worker reports)."""
+        if engine == "diffusion":
+            from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+
+            return load_diffusion_pipeline(self.checkpoints)
         return load_pipeline(self.checkpoints)
 
-    def _model(self, cancel: threading.Event, progress: Progress) -> TextToMotion:
+    def upper_editor(self) -> UpperBodyEditor:
+        return load_upper_editor(self.checkpoints)
+
+    def _model(self, cancel: threading.Event, progress: Progress, load: Callable[[], object]) -> object:
         progress(5, "Loading the model…")
-        model = self.model()
+        model = load()
         if cancel.is_set():
             raise Cancelled
         return model
 
-    def _run(self, label: str, compute: Callable[[TextToMotion], Motion]) -> None:
-        """Run `compute(model)` on the worker; its motion replaces the take as one undoable step named `label`."""
+    def _run(self, label: str, compute: Callable[[object], Motion], load: Callable[[], object] | None = None) -> None:
+        """Run `compute(model)` on the worker, the model from `load` (default: the masked pipeline); the motion
+        replaces the take as one undoable step named `label`."""
         def job(cancel: threading.Event, progress: Progress) -> Take:
-            model = self._model(cancel, progress)
+            model = self._model(cancel, progress, load or self.model)
             progress(20, f"{label}…")
             motion = compute(model)
             if cancel.is_set():
@@ -73,7 +83,7 @@ class EditActions(QObject):
     def warm_up(self) -> None:
         """Load the models and the text encoder in the background, so the first Generate is as quick as the rest."""
         def job(cancel: threading.Event, progress: Progress) -> None:
-            model = self._model(cancel, progress)
+            model = self._model(cancel, progress, self.model)
             progress(50, "Loading the text encoder…")
             model.encode_text(["warm up"])
 
@@ -83,14 +93,15 @@ class EditActions(QObject):
 
     def generate(self, p: dict) -> None:
         self._run(f"Generate “{_short(p['text'])}”", lambda model: ops.generate(
-            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model))
+            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model),
+            lambda: self.model(p["engine"]))
 
     def make_variations(self, p: dict) -> None:
         """`count` takes from consecutive seeds; the first replaces the take, the list lets the user pick another."""
         seeds = [p["seed"] + i for i in range(p["count"])]
 
         def job(cancel: threading.Event, progress: Progress) -> list[tuple[int, Take]]:
-            model = self._model(cancel, progress)
+            model = self._model(cancel, progress, lambda: self.model(p["engine"]))
             takes = []
             for i, seed in enumerate(seeds):
                 progress(10 + 85 * i // len(seeds), f"Variation {i + 1} of {len(seeds)} (seed {seed})…")
@@ -130,7 +141,8 @@ class EditActions(QObject):
         if take is not None and selection is not None:
             first, last = selection
             self._run(f"Edit upper body {first}–{last}", lambda model: ops.edit_upper(
-                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model))
+                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model),
+                self.upper_editor)
 
     def build_long_take(self, p: dict) -> None:
         segments = [(s.text, s.length) for s in sorted(p["segments"], key=lambda s: s.start)]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from app.engine.document import Take
+from app.engine.document import take_from_positions
 from app.engine.skeleton import BANDAI_NAMCO_21
 from app.ui.app import create_window
 from app.ui.main_window import MainWindow
@@ -39,7 +39,7 @@ def window(qtbot, walk_positions) -> MainWindow:
     win = create_window()
     win.projects.ask_discard = lambda: True  # closing at teardown must not wait on a dialog
     qtbot.addWidget(win)
-    win.load_take(Take(walk_positions, 20.0, BANDAI_NAMCO_21))
+    win.load_take(take_from_positions(walk_positions, 20.0, BANDAI_NAMCO_21))  # as File → Import makes it
     win.show()
     qtbot.waitExposed(win)
     win.activateWindow()
