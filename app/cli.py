@@ -13,6 +13,9 @@ EXAMPLES = """examples:
   kinema train evaluator --data data/bandai-namco
   kinema eval --model real --data data/bandai-namco --plot docs/eval
   kinema bench
+  kinema bench --ui
+  kinema render take.bvh -o take.gif
+  kinema                      (no command: opens the studio)
 """
 
 
@@ -218,10 +221,41 @@ def _motion_source(name: str, checkpoints: str, test):
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
+    if args.ui:
+        from app.ui.bench import bench_playback
+
+        try:
+            result = bench_playback(seconds=args.seconds)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"viewport playback: {result['fps']:.1f} fps (target {result['target_fps']:g}) for a "
+              f"{result['frames']}-frame take in a {result['window']} studio window")
+        return
     from app.engine.bench import format_results, run_bench
 
     results = run_bench(args.checkpoints, runs=args.runs, only=args.only, progress=lambda m: print(m, file=sys.stderr))
     print(format_results(results))
+
+
+def _cmd_render(args: argparse.Namespace) -> None:
+    from app.engine.document.files import load_document, read_take
+    from app.ui.render import render_take
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise CommandError(f"--size must look like 640x480, got {args.size!r}") from None
+    try:
+        if args.input.endswith(".kinema"):
+            take = load_document(args.input).take
+            if take is None:
+                raise CommandError(f"{args.input} holds no take")
+        else:
+            take = read_take(args.input)
+        n = render_take(take, args.output, (width, height), args.fps)
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"wrote {args.output}: {n} pictures of {take.n_frames} frames, {width}x{height}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -317,7 +351,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--checkpoints", default="checkpoints")
     bench.add_argument("--runs", type=int, default=20)
     bench.add_argument("--only", help="only operations whose name contains this text")
+    bench.add_argument("--ui", action="store_true", help="instead: the studio viewport's playback frame rate for a "
+                       "200-frame take (needs a display, or Xvfb with pyvirtualdisplay)")
+    bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
     bench.set_defaults(func=_cmd_bench)
+
+    render = commands.add_parser("render", help="draw a take as the studio's viewport shows it, to an animated GIF",
+                                 description="Render a take (BVH, any rig that imports, or a .kinema project) "
+                                 "offscreen, without a window (EGL), with the camera following the character.")
+    render.add_argument("input", help="a .bvh take or a .kinema project")
+    render.add_argument("-o", "--output", required=True, help="the .gif to write")
+    render.add_argument("--size", default="640x480", help="picture size WIDTHxHEIGHT (default 640x480)")
+    render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in real time)")
+    render.set_defaults(func=_cmd_render)
     return parser
 
 
@@ -325,8 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        from app.ui.app import run_studio  # only the studio needs Qt: the engine commands never import it
+
+        return run_studio([])
     if getattr(args, "workers", 1) is None:
         import os
 

@@ -14,9 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 from vispy import scene
 
 from app.engine.document import Document, Take
-from app.ui._vispy.skeleton_visual import SkeletonVisual
-
-EYE_HEIGHT = 0.9  # metres: the camera looks at the pelvis, not at the feet
+from app.ui._vispy.skeleton_visual import BACKGROUND, SkeletonVisual, follow, make_camera
 
 
 class Viewport(QWidget):
@@ -24,12 +22,10 @@ class Viewport(QWidget):
         super().__init__(parent)
         self.setObjectName("viewport")
         self.document = document
-        self.canvas = scene.SceneCanvas(keys=None, bgcolor=(0.13, 0.14, 0.16, 1.0), parent=self)
+        self.canvas = scene.SceneCanvas(keys=None, bgcolor=BACKGROUND, parent=self)
         self.canvas.native.setObjectName("viewportCanvas")
         self.view = self.canvas.central_widget.add_view()
-        # Our motions are Y up; vispy's turntable defaults to Z up.
-        self.view.camera = scene.TurntableCamera(up="+y", fov=40.0, elevation=12.0, azimuth=35.0,
-                                                 distance=3.4, center=(0.0, EYE_HEIGHT, 0.0))
+        self.view.camera = make_camera()
         self.skeleton = SkeletonVisual(self.view.scene)
         self.follow = QCheckBox("Follow", self)
         self.follow.setObjectName("followCheck")
@@ -73,8 +69,7 @@ class Viewport(QWidget):
         self._update_highlight(redraw=False)
         self.skeleton.show_frame(frame)
         if self.follow.isChecked():
-            root = self.skeleton.pose[0]
-            self.view.camera.center = (float(root[0]), EYE_HEIGHT, float(root[2]))
+            follow(self.view.camera, self.skeleton.pose)
         self.canvas.update()
 
     def _on_locks_changed(self, frames: tuple[int, ...]) -> None:

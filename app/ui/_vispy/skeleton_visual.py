@@ -19,6 +19,8 @@ CONTACT = (0.3, 1.0, 0.45, 1.0)
 GRID = (0.45, 0.47, 0.52, 1.0)
 TRAJECTORY = (1.0, 0.85, 0.3, 0.8)
 
+EYE_HEIGHT = 0.9  # metres: the camera looks at the pelvis, not at the feet
+BACKGROUND = (0.13, 0.14, 0.16, 1.0)
 CONTACT_HEIGHT = 0.05  # metres above the take's lowest foot
 CONTACT_SPEED = 0.6  # metres per second
 
@@ -55,6 +57,17 @@ def grid_lines(half_size: float, step: float = 0.5) -> np.ndarray:
     for t in ticks:
         lines += [(t, 0, -half_size), (t, 0, half_size), (-half_size, 0, t), (half_size, 0, t)]
     return np.asarray(lines, np.float32)
+
+
+def make_camera() -> scene.TurntableCamera:
+    """The studio's view of a take: our motions are Y up (vispy's turntable defaults to Z up)."""
+    return scene.TurntableCamera(up="+y", fov=40.0, elevation=12.0, azimuth=35.0, distance=3.4,
+                                 center=(0.0, EYE_HEIGHT, 0.0))
+
+
+def follow(camera: scene.TurntableCamera, pose: np.ndarray) -> None:
+    """Centre the camera on the character's root, at eye height."""
+    camera.center = (float(pose[0, 0]), EYE_HEIGHT, float(pose[0, 2]))
 
 
 class SkeletonVisual:

@@ -1,0 +1,77 @@
+"""`kinema bench --ui`: how fast the studio's viewport plays a 200-frame take, in the real window.
+
+The window plays at 60 fps for a few seconds and the viewport's redraws are counted. It needs a display; without
+one it starts a virtual X server (Xvfb, through pyvirtualdisplay) when both are installed.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+
+import numpy as np
+
+from app.engine.document import Take
+from app.engine.skeleton import BANDAI_NAMCO_21, Skeleton
+
+TARGET_FPS = 60.0
+
+
+def walking_rest_pose(n_frames: int, skeleton: Skeleton = BANDAI_NAMCO_21, fps: float = 20.0) -> Take:
+    """A take of the rest pose gliding forward at walking speed with a little bob: the viewport's cost per frame
+    does not depend on the pose, and this needs no model."""
+    rest = np.zeros((skeleton.n_joints, 3))
+    for j, parent in enumerate(skeleton.parents):
+        if parent >= 0:
+            rest[j] = rest[parent] + skeleton.offsets[j]
+    rest[:, 1] -= rest[:, 1].min()
+    t = np.arange(n_frames) / fps
+    shift = np.stack([np.zeros_like(t), 0.03 * np.sin(2 * np.pi * 2 * t), 1.3 * t], axis=-1)  # metres
+    return Take((rest[None] + shift[:, None]).astype(np.float32), fps, skeleton)
+
+
+def _display(stack: ExitStack) -> bool:
+    """True when a virtual display had to be started (it stops when `stack` closes)."""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return False
+    try:
+        from pyvirtualdisplay import Display
+    except ImportError:
+        raise RuntimeError("the studio needs a display: run under X (or `xvfb-run -a kinema bench --ui`)") from None
+    stack.enter_context(Display(visible=False, size=(1600, 1000), color_depth=24))
+    return True
+
+
+def bench_playback(n_frames: int = 200, seconds: float = 3.0, size: tuple[int, int] = (1400, 860)) -> dict:
+    """Play a `n_frames` take at 60 fps for `seconds` in a studio window of `size`; the viewport's redraw rate."""
+    with ExitStack() as stack:
+        own_display = _display(stack)
+        from PySide6.QtCore import QEventLoop, QTimer
+        from PySide6.QtWidgets import QApplication
+
+        from app.ui.app import create_window
+
+        app = QApplication.instance() or QApplication(["kinema"])
+
+        def wait(ms: int) -> None:  # an event loop, not processEvents() in a loop (see app.ui._qt.compat)
+            loop = QEventLoop()
+            QTimer.singleShot(ms, loop.quit)
+            loop.exec()
+
+        window = create_window()
+        window.resize(*size)
+        window.load_take(walking_rest_pose(n_frames))
+        window.show()
+        wait(500)
+        window.transport.set_fps(TARGET_FPS)
+        window.viewport.draw_times.clear()
+        window.transport.play()
+        wait(int(seconds * 1000))
+        fps = window.viewport.frame_rate(seconds)
+        window.transport.pause()
+        window.projects.ask_discard = lambda: True
+        window.close()
+        window.deleteLater()
+        wait(50)
+        if own_display:  # Qt lets go of our X server before it stops
+            app.shutdown()
+        return {"frames": n_frames, "window": f"{size[0]}x{size[1]}", "target_fps": TARGET_FPS, "fps": fps}
