@@ -12,12 +12,13 @@ from app.engine.skeleton import Skeleton, skeleton_by_name
 
 def features_for(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """(T, D) features for canonical positions (T, J, 3). Features describe the steps between frames (T-1 of
-    them), so the last step is repeated: every frame the user brought in stays, and the editing operations,
-    which need one feature row per frame, can work on it."""
+    them), so one frame is extrapolated past the end (the last step repeated): every frame the user brought in
+    is described exactly, pose included, and the editing operations get one feature row per frame."""
     if len(positions) < 2:
         raise ValueError("a take needs at least 2 frames to be edited")
-    features = np.asarray(features_from_positions(np.asarray(positions, np.float32), skeleton), np.float32)
-    return np.concatenate([features, features[-1:]], axis=0)
+    p = np.asarray(positions, np.float64)
+    extended = np.concatenate([p, 2 * p[-1:] - p[-2:-1]], axis=0)  # (T + 1, J, 3)
+    return np.asarray(features_from_positions(extended, skeleton), np.float32)
 
 
 def take_from_positions(positions: np.ndarray, fps: float, skeleton: Skeleton) -> Take:

@@ -12,6 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 EXTRA = "extra."  # key prefix of the extra tensors; model weights carry no prefix
+SHIPPED = Path(__file__).resolve().parents[3] / "checkpoints"  # the trained models that come with Kinema
 
 
 class CheckpointError(ValueError):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
 from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
@@ -135,7 +135,7 @@ def _cached(checkpoints_dir: str, device: str) -> TextToMotion:
     return load_text_to_motion(Path(checkpoints_dir) / MASKED_FILE, device=device)
 
 
-def load_pipeline(checkpoints_dir: str | Path = "checkpoints", device: str = "cpu") -> TextToMotion:
+def load_pipeline(checkpoints_dir: str | Path = SHIPPED, device: str = "cpu") -> TextToMotion:
     """The trained pipeline in `checkpoints_dir`, loaded once per folder and device."""
     folder = Path(checkpoints_dir)
     if not (folder / MASKED_FILE).is_file():

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
 from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
 from app.engine.models.pipeline import ModelNotTrained, checked_tokenizer_path
@@ -94,7 +94,7 @@ def _cached(checkpoints_dir: str, device: str) -> UpperBodyEditor:
     return load_upper_editor_from(Path(checkpoints_dir) / UPPER_FILE, device)
 
 
-def load_upper_editor(checkpoints_dir: str | Path = "checkpoints", device: str = "cpu") -> UpperBodyEditor:
+def load_upper_editor(checkpoints_dir: str | Path = SHIPPED, device: str = "cpu") -> UpperBodyEditor:
     """The trained upper-body editor in `checkpoints_dir`, loaded once per folder and device."""
     folder = Path(checkpoints_dir)
     if not (folder / UPPER_FILE).is_file():
