@@ -1,39 +1,68 @@
-"""`python -m app.ui.screenshot out.png`: the studio with a sample take, segments, locks and a selection, as a PNG.
+"""`python -m app.ui.screenshot docs/screenshot.png`: the studio after a short real session, as a PNG.
 
-Used for the docs and to eyeball the layout; run it under a display (xvfb-run -a on a headless machine).
+It drives the window as an animator would (the shipped checkpoints do the work): three prompt segments built
+into a long take, three keys locked and the frames between them in-betweened, a selection for an upper-body
+edit, the playhead inside it. Run it under a display (`xvfb-run -a -s "-screen 0 1600x1000x24"` when headless).
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.engine.document import AddSegment, Segment, SetScope, SetSelection, ToggleLock
 from app.ui.app import create_window
-from app.engine.document.files import read_take
+from app.ui.main_window import MainWindow
 
-SAMPLE = Path(__file__).resolve().parents[2].parent / "shared/data/bandai-namco/sample/dataset-2_walk_normal_001.bvh"
+SEGMENTS = (("a person walks forward", 0, 60), ("a person waves with the right hand", 60, 50),
+            ("a person turns around and walks back", 110, 50))
+
+
+def _wait(ms: int) -> None:
+    """Let the event loop run (an event loop, not processEvents() in a loop: see app.ui._qt.compat)."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def _finish(window: MainWindow) -> None:
+    while window.worker is not None:
+        _wait(20)
+
+
+def run_session(window: MainWindow) -> None:
+    doc, panel = window.document, window.prompt_panel
+    for text, start, length in SEGMENTS:
+        doc.execute(AddSegment(Segment(text, start, length)))
+    panel.buttons["longTakeButton"].click()
+    _finish(window)
+    for frame in (20, 75, 140):
+        doc.execute(ToggleLock(frame))
+    panel.prompt.setPlainText("a person walks forward and waves")
+    panel.buttons["inbetweenButton"].click()
+    _finish(window)
+    doc.execute(SetSelection((90, 130)))
+    doc.execute(SetScope("upper"))
+    panel.prompt.setPlainText("a person waves with both hands")
+    doc.current_frame = 112
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[0] if argv else "docs/screenshot-foundation.png")
+    out = Path(argv[0] if argv else "docs/screenshot.png")
     app = QApplication.instance() or QApplication(["kinema"])
     window = create_window()
-    window.load_take(read_take(SAMPLE), "Import sample")
-    doc = window.document
-    for command in (AddSegment(Segment("a person walks forward", 0, 90)), AddSegment(Segment("waves with the right hand", 90, 60)),
-                    ToggleLock(0), ToggleLock(60), ToggleLock(140), SetSelection((70, 130)), SetScope("upper")):
-        doc.execute(command)
-    doc.current_frame = 100
+    window.projects.ask_discard = lambda: True
     window.show()
-    for _ in range(20):
-        app.processEvents()
-    window.viewport.canvas.render()  # make sure the GL canvas has drawn once before the grab
-    app.processEvents()
+    _wait(300)
+    run_session(window)
+    _wait(500)
+    window.viewport.canvas.render()  # make sure the GL canvas has drawn the last frame before the grab
+    _wait(200)
     out.parent.mkdir(parents=True, exist_ok=True)
     ok = window.grab().save(str(out))
-    print(f"{out}: {'written' if ok else 'FAILED'}")
+    print(f"{out}: {'written' if ok else 'FAILED'}; status: {window.statusBar().currentMessage()!r}")
     window.close()
     return 0 if ok else 1
 
