@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 EXAMPLES = """examples:
+  kinema generate "a person waves with the left hand" --frames 120 -o wave.bvh
+  kinema inbetween wave.bvh --lock 0,60,119 --text "a person jumps" -o jump.bvh
+  kinema edit-upper walk.bvh --range 30:90 --text "a person waves both hands" -o walk-wave.bvh
+  kinema long "a person walks forward" 80 "a person waves the right hand" 60 -o long.bvh
   kinema data build bandai-namco ../shared/data/bandai-namco --out data/bandai-namco
   kinema data info data/bandai-namco
   kinema convert take.bvh take-20fps.bvh --fps 20
@@ -364,6 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--size", default="640x480", help="picture size WIDTHxHEIGHT (default 640x480)")
     render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in real time)")
     render.set_defaults(func=_cmd_render)
+
+    from app.motion_commands import add_motion_commands
+
+    add_motion_commands(commands)
     return parser
 
 

@@ -1,0 +1,157 @@
+"""The CLI's motion verbs (`kinema generate | inbetween | regenerate | edit-upper | long`): each reads its input
+take, calls one operation of app.engine.ops and writes the result as BVH on the Bandai Namco rig."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.cli import CommandError
+
+DECODING_HELP = "decoding: --seed, --guidance (classifier-free scale), --steps, --temperature, --top-k"
+
+
+def _decoding(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same motion")
+    parser.add_argument("--guidance", type=float, default=4.0, help="how closely to follow the text (0 = ignore it)")
+    parser.add_argument("--steps", type=int, default=8, help="decoding steps")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
+    parser.add_argument("--top-k", type=int, help="sample only among the k likeliest codes")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("-o", "--output", required=True, help="the BVH file to write")
+
+
+def _frames(text: str, n_frames: int) -> list[int]:
+    """'0,60,100:110' -> [0, 60, 100, ..., 109]; a:b is frames a to b-1."""
+    frames: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            if ":" in part:
+                a, b = (int(v) if v else d for v, d in zip(part.split(":", 1), (0, n_frames)))
+                if a >= b:
+                    raise CommandError(f"the locked range {part} is empty")
+                frames.extend(range(a, b))
+            else:
+                frames.append(int(part))
+        except ValueError:
+            raise CommandError(f"cannot read frames {text!r}: use numbers and ranges such as 0,60,100:120") from None
+    return frames
+
+
+def _range(text: str, n_frames: int) -> tuple[int, int]:
+    """'30:90' -> (30, 90); ':90' and '30:' run from the start or to the end."""
+    try:
+        a, b = text.split(":", 1)
+        return int(a) if a else 0, int(b) if b else n_frames
+    except ValueError:
+        raise CommandError(f"cannot read the range {text!r}: use START:END, e.g. 30:90 (END not included)") from None
+
+
+def _run(op, args: argparse.Namespace, *positional, **keyword) -> None:
+    """Call the operation with the decoding options, write its result, print what was written."""
+    from app.engine.io.export import export_bvh
+    from app.engine.models.checkpoint import CheckpointError
+    from app.engine.models.pipeline import ModelNotTrained
+
+    try:
+        motion = op(*positional, seed=args.seed, guidance=args.guidance, steps=args.steps,
+                    temperature=args.temperature, top_k=args.top_k, device=args.device, **keyword)
+        export_bvh(motion.positions, motion.skeleton, args.output, fps=motion.fps)
+    except (ValueError, ModelNotTrained, CheckpointError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"wrote {args.output}: {motion.n_frames} frames at {motion.fps:g} fps ({motion.n_frames / motion.fps:.1f} s)")
+
+
+def _read(path: str):
+    from app.engine.document.files import read_take
+    from app.engine.document.takes import motion_from_take
+    from app.engine.io.bvh import BVHError
+
+    if not Path(path).is_file():
+        raise CommandError(f"{path}: no such file")
+    try:
+        return motion_from_take(read_take(path))
+    except (BVHError, ValueError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _cmd_generate(args: argparse.Namespace) -> None:
+    from app.engine.ops import generate
+
+    _run(generate, args, args.text, n_frames=args.frames, engine=args.engine)
+
+
+def _cmd_inbetween(args: argparse.Namespace) -> None:
+    from app.engine.ops import inbetween
+
+    motion = _read(args.input)
+    _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text)
+
+
+def _cmd_regenerate(args: argparse.Namespace) -> None:
+    from app.engine.ops import regenerate
+
+    motion = _read(args.input)
+    _run(regenerate, args, motion, _range(args.range, motion.n_frames), args.text)
+
+
+def _cmd_edit_upper(args: argparse.Namespace) -> None:
+    from app.engine.ops import edit_upper
+
+    motion = _read(args.input)
+    _run(edit_upper, args, motion, _range(args.range, motion.n_frames), args.text)
+
+
+def _cmd_long(args: argparse.Namespace) -> None:
+    from app.engine.ops import long_sequence
+
+    items = args.segments
+    if len(items) % 2:
+        raise CommandError("give the segments as pairs: PROMPT FRAMES [PROMPT FRAMES ...]")
+    try:
+        segments = [(items[i], int(items[i + 1])) for i in range(0, len(items), 2)]
+    except ValueError:
+        raise CommandError("each prompt must be followed by its length in frames, e.g. \"walk forward\" 80") from None
+    _run(long_sequence, args, segments)
+
+
+def add_motion_commands(commands: argparse._SubParsersAction) -> None:
+    gen = commands.add_parser("generate", help="a motion from a text prompt, written as BVH",
+                              description=f"Generate a take from text and write it as BVH (20 fps). {DECODING_HELP}.")
+    gen.add_argument("text", help='what the person does, e.g. "a person waves with the left hand"')
+    gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..196); default: predicted from the text")
+    gen.add_argument("--engine", choices=["masked", "diffusion"], default="masked")
+    _decoding(gen)
+    gen.set_defaults(func=_cmd_generate)
+
+    inb = commands.add_parser("inbetween", help="keep locked keyframes of a take, regenerate what lies between",
+                              description="Read a BVH take (any rig with recognisable joint names), keep the locked "
+                              "frames exactly and regenerate every other frame for the text.")
+    inb.add_argument("input", help="the take (BVH)")
+    inb.add_argument("--lock", required=True, help="frames to keep, e.g. 0,60,119 or 0,40:60,119 (a:b = a to b-1)")
+    inb.add_argument("--text", required=True, help="what happens between the keys")
+    _decoding(inb)
+    inb.set_defaults(func=_cmd_inbetween)
+
+    regen = commands.add_parser("regenerate", help="regenerate a frame range of a take with a new prompt",
+                                description="Keep every frame outside START:END exactly; regenerate the range.")
+    regen.add_argument("input", help="the take (BVH)")
+    regen.add_argument("--range", required=True, help="START:END, END not included (e.g. 30:90)")
+    regen.add_argument("--text", required=True)
+    _decoding(regen)
+    regen.set_defaults(func=_cmd_regenerate)
+
+    upper = commands.add_parser("edit-upper", help="regenerate the upper body in a range; the legs keep their footwork",
+                                description="Keep the lower body and the root trajectory exactly, everywhere; "
+                                "regenerate the spine, arms and head within START:END for the text.")
+    upper.add_argument("input", help="the take (BVH)")
+    upper.add_argument("--range", default=":", help="START:END, END not included (default: the whole take)")
+    upper.add_argument("--text", required=True)
+    _decoding(upper)
+    upper.set_defaults(func=_cmd_edit_upper)
+
+    long = commands.add_parser("long", help="one long take from several prompts, with generated transitions",
+                               description="Each PROMPT FRAMES pair is one segment (4..196 frames); transitions "
+                               "between segments are generated from both neighbours.")
+    long.add_argument("segments", nargs="+", metavar="PROMPT FRAMES")
+    _decoding(long)
+    long.set_defaults(func=_cmd_long)

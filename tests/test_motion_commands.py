@@ -1,0 +1,59 @@
+"""`kinema generate | inbetween | regenerate | long` with the shipped checkpoints, files read back as BVH."""
+import numpy as np
+import pytest
+
+from app.cli import main
+from app.engine.document.files import read_take
+from app.engine.io.bvh import read_bvh
+
+
+@pytest.fixture(scope="module")
+def wave(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "wave.bvh"
+    assert main(["generate", "a person waves with the left hand", "--frames", "120", "-o", str(path)]) == 0
+    return path
+
+
+def test_generate_writes_a_bvh_of_the_asked_length(wave):
+    bvh = read_bvh(wave)
+    assert bvh.n_frames == 120 and abs(bvh.fps - 20) < 1e-6 and len(bvh.names) == 21
+
+
+def test_generate_is_deterministic_for_a_seed(wave, tmp_path):
+    again = tmp_path / "again.bvh"
+    assert main(["generate", "a person waves with the left hand", "--frames", "120", "-o", str(again)]) == 0
+    assert again.read_text() == wave.read_text()
+
+
+def test_inbetween_keeps_the_locked_frames(wave, tmp_path, capsys):
+    out = tmp_path / "jump.bvh"
+    assert main(["inbetween", str(wave), "--lock", "0,60,119", "--text", "a person jumps", "-o", str(out)]) == 0
+    assert "120 frames" in capsys.readouterr().out
+    before, after = read_take(wave).positions, read_take(out).positions
+    offset = after[0, 0] - before[0, 0]  # reading puts each take's lowest point on the floor: a constant shift
+    assert np.abs(before[[0, 60, 119]] + offset - after[[0, 60, 119]]).max() < 2e-3  # through BVH text and IK
+    assert np.abs(before[20:40] - after[20:40]).max() > 0.05
+
+
+def test_long_take_has_the_sum_of_its_segments(tmp_path):
+    out = tmp_path / "long.bvh"
+    assert main(["long", "a person walks forward", "80", "a person waves the right hand", "60", "-o", str(out)]) == 0
+    assert read_bvh(out).n_frames == 140
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["inbetween", "{wave}", "--lock", "0,300", "--text", "jump"], "frame 300 is outside the take (0–119)"),
+    (["inbetween", "{wave}", "--lock", "0,x", "--text", "jump"], "cannot read frames"),
+    (["regenerate", "{wave}", "--range", "50:40", "--text", "jump"], "is empty"),
+    (["generate", " ", "--frames", "40"], "empty prompt"),
+    (["generate", "walk", "--frames", "400"], "between 4 and 196"),
+    (["long", "walk", "80", "run"], "pairs"),
+    (["inbetween", "{missing}", "--lock", "0", "--text", "jump"], "no such file"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(wave, tmp_path, capsys, argv, message):
+    out = tmp_path / "out.bvh"
+    argv = [a.format(wave=wave, missing=tmp_path / "missing.bvh") for a in argv]
+    assert main([*argv, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
