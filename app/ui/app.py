@@ -36,14 +36,14 @@ def create_window(checkpoints: Path | None = None) -> MainWindow:
 
 
 def run_studio(argv: list[str] | None = None) -> int:
-    """`argv` are the arguments after the program name, as for `app.cli.main`: an optional take to open."""
+    """`argv` are the arguments after the program name, as for `app.cli.main`: an optional project or take."""
     argv = list(sys.argv[1:] if argv is None else argv)
     app = QApplication.instance() or QApplication(["kinema", *argv])
     app.setApplicationName("Kinema")
     window = create_window()
     window.show()
     if not window.projects.offer_recovery() and argv:
-        window.import_take(argv[0])
+        window.projects.open(argv[0]) if argv[0].endswith(".kinema") else window.import_take(argv[0])
     if window.worker is None:
         window.edit_actions.warm_up()
     return app.exec()

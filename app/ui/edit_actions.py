@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from app.engine import ops
-from app.engine.document import Take, motion_from_take, take_from_motion
+from app.engine.document import Batch, Segment, SetSegments, SetTake, Take, motion_from_take, take_from_motion
 from app.engine.models.pipeline import load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
 from app.engine.motion import Motion
@@ -66,9 +66,10 @@ class EditActions(QObject):
             raise Cancelled
         return model
 
-    def _run(self, label: str, compute: Callable[[object], Motion], load: Callable[[], object] | None = None) -> None:
+    def _run(self, label: str, compute: Callable[[object], Motion], load: Callable[[], object] | None = None,
+             segments: list[Segment] | None = None) -> None:
         """Run `compute(model)` on the worker, the model from `load` (default: the masked pipeline); the motion
-        replaces the take as one undoable step named `label`."""
+        replaces the take (and `segments` the prompt track) as one undoable step named `label`."""
         def job(cancel: threading.Event, progress: Progress) -> Take:
             model = self._model(cancel, progress, load or self.model)
             progress(20, f"{label}…")
@@ -78,7 +79,13 @@ class EditActions(QObject):
             progress(90, "Recovering joint positions…")
             return take_from_motion(motion)
 
-        self.window.run_job(label, job, lambda take: self.window.load_take(take, label))
+        def apply(take: Take) -> None:
+            if segments is None:
+                self.window.apply(SetTake(take, label))
+            else:
+                self.window.apply(Batch(label, [SetTake(take, label), SetSegments(segments, label)]))
+
+        self.window.run_job(label, job, apply)
 
     def warm_up(self) -> None:
         """Load the models and the text encoder in the background, so the first Generate is as quick as the rest."""
@@ -145,7 +152,11 @@ class EditActions(QObject):
                 self.upper_editor)
 
     def build_long_take(self, p: dict) -> None:
-        segments = [(s.text, s.length) for s in sorted(p["segments"], key=lambda s: s.start)]
-        if segments:
-            self._run(f"Long take from {len(segments)} segments", lambda model: ops.long_sequence(
-                segments, seed=p["seed"], guidance=p["guidance"], model=model))
+        """The segments in start order become one take; the track then shows them end to end, where they are in it."""
+        ordered = sorted(p["segments"], key=lambda s: s.start)
+        starts = [sum(s.length for s in ordered[:i]) for i in range(len(ordered))]
+        laid_out = [Segment(s.text, start, s.length) for s, start in zip(ordered, starts)]
+        if laid_out:
+            self._run(f"Long take from {len(laid_out)} segments", lambda model: ops.long_sequence(
+                [(s.text, s.length) for s in laid_out], seed=p["seed"], guidance=p["guidance"], model=model),
+                segments=laid_out)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QDialog, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
-from app.engine.document import Document, DocumentError, SetTake, Take, ToggleLock
+from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take, read_take
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions
 from app.ui._qt.prompt_panel import PromptPanel
@@ -131,8 +131,12 @@ class MainWindow(QMainWindow):
     # -- document ----------------------------------------------------------------------------------------
 
     def load_take(self, take: Take, label: str = "Load take") -> None:
+        self.apply(SetTake(take, label))
+
+    def apply(self, command: Command) -> None:
+        """A new take (or a change that comes with one) stops playback first: the frame under it may not exist."""
         self.transport.pause()
-        self.document.execute(SetTake(take, label))
+        self.document.execute(command)
 
     def toggle_lock(self) -> None:
         try:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from app.engine.document import (
-    AddSegment, Document, DocumentError, EditSegmentText, MoveSegment, RemoveSegment, ReplaceFrames,
-    ResizeSegment, Segment, SetScope, SetSelection, SetTake, Take, ToggleLock,
+    AddSegment, Batch, Document, DocumentError, EditSegmentText, MoveSegment, RemoveSegment, ReplaceFrames,
+    ResizeSegment, Segment, SetScope, SetSegments, SetSelection, SetTake, Take, ToggleLock,
 )
 from app.engine.skeleton import BANDAI_NAMCO_21
 
@@ -60,12 +60,13 @@ COMMANDS = {
     "remove_segment": lambda: RemoveSegment(0),
     "set_selection": lambda: SetSelection((150, 100)),
     "set_scope": lambda: SetScope("upper"),
+    "set_segments": lambda: SetSegments([Segment("walks", 0, 60), Segment("jumps", 60, 30)]),
 }
 EXPECTED_EVENT = {
     "set_take": "take_changed", "replace_frames": "take_changed", "toggle_lock_on": "locks_changed",
     "toggle_lock_off": "locks_changed", "add_segment": "segments_changed", "move_segment": "segments_changed",
     "resize_segment": "segments_changed", "edit_text": "segments_changed", "remove_segment": "segments_changed",
-    "set_selection": "selection_changed", "set_scope": "scope_changed",
+    "set_selection": "selection_changed", "set_scope": "scope_changed", "set_segments": "segments_changed",
 }
 
 
@@ -183,3 +184,18 @@ def test_reset_starts_over_without_history(doc: Document) -> None:
     doc.reset(_take(50), [Segment("jumps", 0, 10)], locked=(4,))
     assert doc.n_frames == 50 and doc.locked_frames == (4,) and doc.segments[0].text == "jumps"
     assert not doc.can_undo and doc.current_frame == 0 and seen["take_changed"] == 1
+
+
+def test_a_batch_is_one_undo_step_and_a_refused_part_undoes_the_rest(doc: Document) -> None:
+    before = _state(doc)
+    doc.execute(Batch("Long take", [SetTake(_take(90, seed=2)), SetSegments([Segment("walks", 0, 90)])]))
+    after = _state(doc)
+    assert doc.undo_label == "Long take" and len(doc.history.undo_stack) == 1
+    assert doc.n_frames == 90 and doc.segments == [Segment("walks", 0, 90)]
+    doc.undo()
+    assert _state(doc) == before
+    doc.redo()
+    assert _state(doc) == after
+    with pytest.raises(DocumentError, match="needs a prompt text"):
+        doc.execute(Batch("Bad", [SetTake(_take(50, seed=3)), SetSegments([Segment(" ", 0, 10)])]))
+    assert _state(doc) == after and doc.undo_label == "Long take"

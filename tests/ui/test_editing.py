@@ -76,18 +76,21 @@ def test_edit_upper_body_keeps_the_legs_and_root_everywhere(window: MainWindow, 
 
 def test_long_take_from_three_segments_in_start_order(window: MainWindow, qtbot) -> None:
     doc = window.document
-    for segment in (Segment("a person jumps", 100, 40), Segment("a person walks forward", 0, 60),
-                    Segment("a person turns around", 60, 40)):
+    for segment in (Segment("a person jumps", 150, 40), Segment("a person walks forward", 0, 60),
+                    Segment("a person turns around", 80, 40)):
         doc.execute(AddSegment(segment))
-    before = doc.take
+    before, track = doc.take, list(doc.segments)
     _click(window, qtbot, "longTakeButton")
     assert doc.take.n_frames == 140 and doc.take.features.shape == (140, 251)
     assert window.undo_action.text() == "Undo Long take from 3 segments"
-    assert len(window.timeline.segment_items) == 3
+    # the track now shows each prompt where it is in the take: end to end, in start order
+    assert [(s.text, s.start, s.length) for s in doc.segments] == [
+        ("a person walks forward", 0, 60), ("a person turns around", 60, 40), ("a person jumps", 100, 40)]
+    assert [item.getRegion() for item in window.timeline.segment_items] == [(0, 60), (60, 100), (100, 140)]
     root_step = np.linalg.norm(np.diff(doc.take.positions[:, 0], axis=0), axis=-1)
     assert root_step.max() < 0.25  # metres per frame: no jump at the joins
     doc.undo()
-    assert doc.take is before
+    assert doc.take is before and doc.segments == track
 
 
 def test_an_operation_refusal_is_a_message(window: MainWindow, qtbot) -> None:

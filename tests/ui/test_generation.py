@@ -87,3 +87,14 @@ def test_ui_thread_does_not_stall_during_generation(window: MainWindow, qtbot, s
     assert window.document.take.n_frames == 120 and window.undo_action.text().startswith("Undo Generate")
     assert work_ms < 50
     assert wall_ms < 150  # one 120-frame generation on the UI thread takes >= 200 ms here
+
+
+def test_cancel_during_a_generation_keeps_the_take(window: MainWindow, qtbot) -> None:
+    before = window.document.take
+    _ask(window, "a person dances", 120, 0)
+    window.prompt_panel.buttons["generateButton"].click()
+    window.cancel_button.click()
+    _finish(window, qtbot)
+    assert window.document.take is before and window.undo_action.text() == "Undo Load take"
+    assert window.statusBar().currentMessage().endswith("cancelled")
+    assert window.prompt_panel.buttons["generateButton"].isEnabled()

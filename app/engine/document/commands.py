@@ -270,3 +270,50 @@ class SetScope(Command):
     def _set(doc: Document, scope: str) -> None:
         doc.scope = scope
         doc.events.scope_changed.emit(scope)
+
+
+class SetSegments(Command):
+    """Replace the whole prompt track: a long take built from the segments lays them end to end, as they are in it."""
+
+    def __init__(self, segments: list[Segment], label: str = "Set segments") -> None:
+        self.segments = list(segments)
+        self.label = label
+        self._old: list[Segment] = []
+
+    def do(self, doc: Document) -> None:
+        for segment in self.segments:
+            _check_segment(segment)
+        self._old = list(doc.segments)
+        self._set(doc, self.segments)
+
+    def undo(self, doc: Document) -> None:
+        self._set(doc, self._old)
+
+    @staticmethod
+    def _set(doc: Document, segments: list[Segment]) -> None:
+        doc.segments = list(segments)
+        doc.events.segments_changed.emit(list(doc.segments))
+
+
+class Batch(Command):
+    """Several commands as one undo step, e.g. an operation's new take together with the track it implies.
+    If one is refused, those already done are undone, so the document is as it was."""
+
+    def __init__(self, label: str, commands: list[Command]) -> None:
+        self.label = label
+        self.commands = list(commands)
+
+    def do(self, doc: Document) -> None:
+        done: list[Command] = []
+        try:
+            for command in self.commands:
+                command.do(doc)
+                done.append(command)
+        except DocumentError:
+            for command in reversed(done):
+                command.undo(doc)
+            raise
+
+    def undo(self, doc: Document) -> None:
+        for command in reversed(self.commands):
+            command.undo(doc)

@@ -1,0 +1,43 @@
+"""The export dialog offers the selection (or the whole take) at the take's rate; bad choices are messages."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QMessageBox
+
+from app.engine.document import SetSelection
+from app.engine.io.bvh import read_bvh
+from app.ui._qt.export_dialog import ExportDialog, ExportOptions
+from app.ui.main_window import MainWindow
+
+
+def test_the_dialog_offers_the_whole_take_or_the_selection(window: MainWindow, tmp_path: Path) -> None:
+    offered = []
+    window.ask_export = lambda defaults: offered.append(defaults)
+    window.export_take()
+    window.document.execute(SetSelection((12, 40)))
+    window.export_take()
+    n = window.document.n_frames
+    assert [(o.first, o.last, o.fps) for o in offered] == [(0, n - 1, 20.0), (12, 40, 20.0)]
+    dialog = ExportDialog(ExportOptions(tmp_path / "a.bvh", 12, 40, 20.0), n, window)
+    assert (dialog.first.maximum(), dialog.last.maximum()) == (n - 1, n - 1)
+    dialog.last.setValue(n + 50)  # clamped to the take
+    assert dialog.options().frame_range == (12, n)
+
+
+def test_an_export_writes_the_chosen_frames(window: MainWindow, tmp_path: Path) -> None:
+    assert window.export_take(ExportOptions(tmp_path / "a.bvh", 10, 49, 20.0))
+    bvh = read_bvh(tmp_path / "a.bvh")
+    assert bvh.n_frames == 40 and abs(bvh.fps - 20.0) < 1e-9
+    assert "Exported frames 10–49 at 20 fps to a.bvh" in window.statusBar().currentMessage()
+
+
+def test_bad_choices_are_messages(window: MainWindow, tmp_path: Path) -> None:
+    assert not window.export_take(ExportOptions(tmp_path / "b.bvh", 60, 20, 20.0))
+    assert "is empty" in window.findChildren(QMessageBox, "errorBox")[-1].text()
+    assert not window.export_take(ExportOptions(tmp_path / "no-such-folder" / "c.bvh", 0, 9, 20.0))
+    assert "Export failed" in window.statusBar().currentMessage()
+    assert not list(tmp_path.rglob("*.bvh"))
+    window.document.reset()
+    assert not window.export_take()
+    assert window.statusBar().currentMessage() == "There is no take to export yet"
