@@ -68,7 +68,7 @@ def bench_playback(n_frames: int = 200, seconds: float = 3.0, size: tuple[int, i
         wait(int(seconds * 1000))
         fps = window.viewport.frame_rate(seconds)
         window.transport.pause()
-        window.projects.ask_discard = lambda: True
+        window.projects.ask_unsaved = lambda: "discard"
         window.close()
         window.deleteLater()
         wait(50)

@@ -125,6 +125,11 @@ class EditActions(QObject):
         self.window.prompt_panel.show_variations([f"seed {seed} · {take.n_frames} frames" for seed, take in takes])
         self.pick_variation(0)
 
+    def forget_variations(self) -> None:
+        """A new or opened document: the last run's takes belong to the old one."""
+        self.variations = []
+        self.window.prompt_panel.show_variations([])
+
     def pick_variation(self, index: int) -> None:
         if 0 <= index < len(self.variations):
             seed, take = self.variations[index]

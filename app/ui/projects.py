@@ -47,7 +47,7 @@ class ProjectController(QObject):
         # The questions, replaceable in tests: each returns the answer, None when the user cancels.
         self.ask_open_path: Callable[[], str | None] = self._ask_open_path
         self.ask_save_path: Callable[[str], str | None] = self._ask_save_path
-        self.ask_discard: Callable[[], bool] = self._ask_discard
+        self.ask_unsaved: Callable[[], str] = self._ask_unsaved  # "save", "discard" or "cancel"
         self.ask_restore: Callable[[Path], bool] = self._ask_restore
 
     @property
@@ -63,17 +63,25 @@ class ProjectController(QObject):
 
     # -- menu actions ------------------------------------------------------------------------------------
 
+    def _settle_unsaved(self) -> bool:
+        """Before the work is replaced or the window closes: save it, drop it, or stop (False)."""
+        if not self.dirty:
+            return True
+        answer = self.ask_unsaved()
+        return self.save() if answer == "save" else answer == "discard"
+
     def new(self) -> bool:
-        if self.dirty and not self.ask_discard():
+        if not self._settle_unsaved():
             return False
         self.window.transport.pause()
         self._forget_recovery()
+        self.window.edit_actions.forget_variations()
         self.document.reset()
         self._set_path(None)
         return True
 
     def open(self, path: str | Path | None = None) -> bool:
-        if self.dirty and not self.ask_discard():
+        if not self._settle_unsaved():
             return False
         path = path or self.ask_open_path()
         if not path:
@@ -86,6 +94,7 @@ class ProjectController(QObject):
             return False
         self.window.transport.pause()
         self._forget_recovery()
+        self.window.edit_actions.forget_variations()
         apply_project(self.document, opened)
         self.window.prompt_panel.apply_settings(opened.settings)
         self._set_path(path)
@@ -179,7 +188,7 @@ class ProjectController(QObject):
 
     def close(self) -> bool:
         """Called when the window closes: False keeps it open. A clean close leaves no recovery file."""
-        if self.dirty and not self.ask_discard():
+        if not self._settle_unsaved():
             return False
         self.timer.stop()
         self._forget_recovery()
@@ -193,10 +202,11 @@ class ProjectController(QObject):
     def _ask_save_path(self, suggested: str) -> str | None:
         return QFileDialog.getSaveFileName(self.window, "Save project", suggested, PROJECT_FILTER)[0] or None
 
-    def _ask_discard(self) -> bool:
-        answer = QMessageBox.question(self.window, "Unsaved changes", "The take has unsaved changes. Discard them?",
-                                      QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Discard
+    def _ask_unsaved(self) -> str:
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(self.window, "Unsaved changes", "The take has unsaved changes. Save them first?",
+                                      buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def _ask_restore(self, path: Path) -> bool:
         when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")

@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs/screenshot.png")
     app = QApplication.instance() or QApplication(["kinema"])
     window = create_window()
-    window.projects.ask_discard = lambda: True
+    window.projects.ask_unsaved = lambda: "discard"
     window.show()
     _wait(300)
     run_session(window)

@@ -37,7 +37,7 @@ def recovery_home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def window(qtbot, walk_positions) -> MainWindow:
     win = create_window()
-    win.projects.ask_discard = lambda: True  # closing at teardown must not wait on a dialog
+    win.projects.ask_unsaved = lambda: "discard"  # closing at teardown must not wait on a dialog
     qtbot.addWidget(win)
     win.load_take(take_from_positions(walk_positions, 20.0, BANDAI_NAMCO_21))  # as File → Import makes it
     win.show()

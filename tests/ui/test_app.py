@@ -21,7 +21,7 @@ def started(qtbot, monkeypatch):
 
     def exec_() -> int:
         window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
-        window.projects.ask_discard = lambda: True
+        window.projects.ask_unsaved = lambda: "discard"
         qtbot.addWidget(window)
         windows.append(window)
         return 0

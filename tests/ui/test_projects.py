@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtWidgets import QMessageBox
 
 from app.engine.document import AddSegment, Segment, SetScope, SetSelection, ToggleLock
+from app.engine.document.files import load_document
 from app.ui.app import create_window
 from app.ui.main_window import MainWindow
 
@@ -93,7 +94,7 @@ def test_autosave_runs_on_its_timer_and_a_clean_close_removes_it(qtbot, walk_pos
     from app.engine.document import Take
 
     win = MainWindow(create_window().edit_actions.checkpoints, autosave_s=0.2)
-    win.projects.ask_discard = lambda: True
+    win.projects.ask_unsaved = lambda: "discard"
     qtbot.addWidget(win)
     win.load_take(Take(walk_positions))
     qtbot.waitUntil(lambda: any(recovery_home.glob("*.kinema.autosave")), timeout=5000)
@@ -115,7 +116,7 @@ def test_after_a_crash_the_next_start_offers_the_autosave(window: MainWindow, qt
     # The studio "crashed": the first window never closes cleanly before the next one starts.
     asked = []
     second = create_window()
-    second.projects.ask_discard = lambda: True
+    second.projects.ask_unsaved = lambda: "discard"
     qtbot.addWidget(second)
     second.projects.ask_restore = lambda path: asked.append(path) or True
     assert second.projects.offer_recovery()
@@ -130,9 +131,28 @@ def test_declining_the_restore_removes_the_leftover(window: MainWindow, qtbot, r
     window.projects.autosave()
     qtbot.waitUntil(lambda: any(recovery_home.glob("*.kinema.autosave")), timeout=5000)
     second = create_window()
-    second.projects.ask_discard = lambda: True
+    second.projects.ask_unsaved = lambda: "discard"
     qtbot.addWidget(second)
     second.projects.ask_restore = lambda path: False
     assert not second.projects.offer_recovery()
     assert second.document.take is None and not any(recovery_home.glob("*.kinema.autosave"))
     assert np.array_equal(window.document.locked_frames, (5,))
+
+
+def test_unsaved_work_is_saved_kept_or_dropped_as_the_user_answers(window: MainWindow, tmp_path: Path) -> None:
+    window.document.execute(ToggleLock(3))
+    take = window.document.take
+    window.projects.ask_unsaved = lambda: "cancel"
+    assert not window.projects.new() and window.document.take is take
+    target = tmp_path / "kept.kinema"
+    window.projects.ask_save_path = lambda suggested: str(target)
+    window.projects.ask_unsaved = lambda: "save"
+    assert window.projects.new()
+    assert window.document.take is None and target.is_file()
+    assert window.projects.open(target) and window.document.locked_frames == (3,)
+    window.prompt_panel.show_variations(["seed 0 · 40 frames"])
+    window.document.execute(ToggleLock(4))
+    window.projects.ask_unsaved = lambda: "discard"
+    assert window.projects.new()
+    assert window.prompt_panel.variations.count() == 0 and not window.prompt_panel.variations.isVisibleTo(window)
+    assert load_document(target).locked == (3,)  # dropped work was not written
