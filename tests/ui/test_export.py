@@ -41,3 +41,14 @@ def test_bad_choices_are_messages(window: MainWindow, tmp_path: Path) -> None:
     window.document.reset()
     assert not window.export_take()
     assert window.statusBar().currentMessage() == "There is no take to export yet"
+
+
+def test_a_malformed_bvh_import_is_a_message_and_keeps_the_take(window: MainWindow, qtbot, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.bvh"
+    bad.write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0\n")
+    before = window.document.take
+    window.ask_import_path = lambda: str(bad)
+    window.findChild(object, "importAction").trigger()
+    qtbot.waitUntil(lambda: window.worker is None, timeout=10_000)
+    assert "broken.bvh, line" in window.findChildren(QMessageBox, "errorBox")[-1].text()
+    assert window.document.take is before and window.undo_action.text() == "Undo Load take"
