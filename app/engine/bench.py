@@ -98,6 +98,7 @@ def _operations(checkpoints: Path, device: str) -> dict[str, Callable[[], Callab
         "text encoding (new prompt)": text_encoding,
         "evaluator motion embedding": evaluator_embedding,
         **_model_operations(checkpoints, device, features),
+        **_scan_operations(device),
     }
 
 
@@ -129,11 +130,68 @@ def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> d
         counter = iter(range(10**6))
         return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device)
 
+    def generate_diffusion():
+        needs("diffusion.safetensors")
+        from app.engine.ops import generate as generate_op
+
+        counter = iter(range(10**6))
+        return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device,
+                                   engine="diffusion")
+
+    def edit(name: str):
+        """An editing verb on the sample motion: keys every ~65 frames, the middle 100 frames, four prompts."""
+        def setup():
+            from app.engine import ops
+            from app.engine.motion import Motion
+
+            needs("masked.safetensors")
+            if name == "edit_upper":
+                needs("masked_upper.safetensors")
+            motion = Motion(features)
+            counter = iter(range(10**6))
+            calls = {
+                "inbetween": lambda: ops.inbetween(motion, [0, 65, 130, FRAMES - 1], "a person jumps", seed=next(counter), device=device),
+                "regenerate": lambda: ops.regenerate(motion, (48, 148), "a person kicks", seed=next(counter), device=device),
+                "edit_upper": lambda: ops.edit_upper(motion, (48, 148), "a person waves", seed=next(counter), device=device),
+                "long_sequence": lambda: ops.long_sequence([("a person walks forward", 49), ("a person waves", 49),
+                                                            ("a person jumps", 49), ("a person bows", 49)],
+                                                           seed=next(counter), device=device),
+            }
+            return calls[name]
+
+        return setup
+
     return {
         "tokenizer encode": tokenizer("encode"),
         "tokenizer decode": tokenizer("decode"),
+        "inbetween (4 keys)": edit("inbetween"),
+        "regenerate (100 frames)": edit("regenerate"),
+        "edit_upper (100 frames)": edit("edit_upper"),
+        "long_sequence (4 prompts)": edit("long_sequence"),
         "generate (masked)": generate,
+        "generate (diffusion)": generate_diffusion,
     }
+
+
+def _scan_operations(device: str) -> dict[str, Callable[[], Callable[[], object]]]:
+    """Motion Mamba's selective scan alone at sequence length 200 (batch 8, 512 channels, 16 states: one block of
+    d_model 256), ours against the one-frame-at-a-time reference."""
+    from app.engine.models.ssm import selective_scan, selective_scan_reference
+
+    def scan(fn):
+        def setup():
+            g = torch.Generator().manual_seed(0)
+            b, d, n, length = 8, 512, 16, 200
+            args = [torch.randn(b, d, length, generator=g), torch.randn(b, d, length, generator=g),
+                    -torch.rand(d, n, generator=g), torch.randn(b, n, length, generator=g),
+                    torch.randn(b, n, length, generator=g), torch.randn(d, generator=g)]
+            args = [a.to(device) for a in args]
+            return lambda: fn(*args, delta_softplus=True)
+
+        return setup
+
+    return {"selective scan L=200 (ours)": scan(selective_scan),
+            "selective scan L=200 (sequential reference)": scan(selective_scan_reference)}
 
 
 def _time(fn: Callable[[], object], device: str, warmup: int, runs: int) -> list[float]:

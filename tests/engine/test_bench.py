@@ -8,6 +8,8 @@ def test_bench_times_what_can_run_and_names_what_cannot(tmp_path):
     assert roundtrip.median_ms > 0 and roundtrip.frames_per_second > 0 and roundtrip.runs == 3
     missing = by_name["tokenizer encode"]
     assert missing.median_ms is None and "tokenizer.safetensors" in missing.note
+    for edit in ("inbetween (4 keys)", "regenerate (100 frames)", "edit_upper (100 frames)", "long_sequence (4 prompts)"):
+        assert by_name[edit].median_ms is None and "masked.safetensors" in by_name[edit].note
     table = format_results(results)
     assert table.splitlines()[0] == machine_description() and "threads" in table
     assert "(no " in table
