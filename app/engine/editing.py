@@ -53,9 +53,9 @@ def windows_around(changed: np.ndarray, max_frames: int, what: str = "regenerate
     windows: list[tuple[int, int]] = []
     for a, b in _runs(changed):
         if b - a > max_frames - 2 * CONTEXT_FRAMES:
+            hint = "lock a key inside it" if what == "regenerated stretch" else "select fewer frames"
             raise ValueError(f"the {what} from frame {a} to {b - 1} is {b - a} frames long; the model changes at "
-                             f"most {max_frames - 2 * CONTEXT_FRAMES} frames at a time: lock a key inside it or "
-                             "select less")
+                             f"most {max_frames - 2 * CONTEXT_FRAMES} frames at a time in a take this long: {hint}")
         w0, w1 = max(0, a - CONTEXT_FRAMES), min(n, b + CONTEXT_FRAMES)
         if windows and w0 <= windows[-1][1] and w1 - windows[-1][0] <= max_frames:
             w0 = windows.pop()[0]  # overlapping windows that fit together are decoded together

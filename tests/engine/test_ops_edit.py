@@ -107,6 +107,16 @@ def test_inbetween_refuses_an_empty_prompt(pipeline, walk):
         inbetween(walk, [0], "  ", model=pipeline)
 
 
+def test_edit_upper_refuses_a_range_longer_than_the_window_in_a_long_take(editor):
+    long_take = _take("dataset-2_walk_elderly_001", 300)
+    with pytest.raises(ValueError, match="select fewer frames"):
+        edit_upper(long_take, (0, 300), "a person waves", model=editor)
+    out = edit_upper(long_take, (200, 280), "a person waves", model=editor, steps=2)
+    lower = body_part_dims(21, BANDAI_NAMCO_21, "lower")
+    np.testing.assert_array_equal(out.features[:, lower], long_take.features[:, lower])
+    np.testing.assert_array_equal(out.features[:180], long_take.features[:180])
+
+
 def test_regenerate_changes_only_the_range(pipeline, walk):
     out = regenerate(walk, (40, 80), "a person kicks", model=pipeline, steps=3)
     outside = np.r_[0:40, 80:120]
