@@ -48,6 +48,19 @@ def test_render_writes_an_animated_gif_without_a_display(bandai_namco_sample: Pa
     assert len(colours) > 10  # grid, trajectory and a coloured skeleton, not an empty picture
 
 
+def test_render_draws_the_take_of_a_project(bandai_namco_sample: Path, tmp_path: Path):
+    from app.engine.document import Document, SetTake
+    from app.engine.document.files import read_take, save_document
+
+    doc = Document()
+    doc.execute(SetTake(read_take(bandai_namco_sample / WALK)))
+    save_document(tmp_path / "walk.kinema", doc)
+    result = _run("render", str(tmp_path / "walk.kinema"), "-o", str(tmp_path / "walk.gif"), "--size", "96x72",
+                  "--fps", "5", env_remove=("DISPLAY", "WAYLAND_DISPLAY"))
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "walk.gif").n_frames == 46  # every 4th of 182 frames
+
+
 def test_render_refuses_what_it_cannot_write(bandai_namco_sample: Path, tmp_path: Path):
     result = _run("render", str(bandai_namco_sample / WALK), "-o", str(tmp_path / "walk.mp4"))
     assert result.returncode == 2 and "can only write .gif" in result.stderr and "Traceback" not in result.stderr
