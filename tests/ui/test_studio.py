@@ -5,7 +5,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from app.engine.document import SetSelection
+from app.engine.document import SetSelection, ToggleLock
 from app.ui.main_window import MainWindow
 
 
@@ -106,11 +106,14 @@ def test_buttons_say_why_they_are_disabled(window: MainWindow) -> None:
     buttons = {b.objectName(): b for b in window.prompt_panel.findChildren(QPushButton)}
     assert buttons["generateButton"].isEnabled()
     assert not buttons["regenerateButton"].isEnabled() and "Select frames" in buttons["regenerateButton"].toolTip()
-    assert not buttons["inbetweenButton"].isEnabled() and "two keyframes" in buttons["inbetweenButton"].toolTip()
+    assert not buttons["inbetweenButton"].isEnabled() and "Lock a keyframe" in buttons["inbetweenButton"].toolTip()
+    window.document.execute(ToggleLock(30))
+    assert buttons["inbetweenButton"].isEnabled()
     window.document.execute(SetSelection((10, 50)))
     assert buttons["regenerateButton"].isEnabled() and buttons["editUpperButton"].isEnabled()
     window.prompt_panel.prompt.setPlainText("")
     assert not buttons["generateButton"].isEnabled() and buttons["generateButton"].toolTip() == "Type a prompt first"
+    assert buttons["inbetweenButton"].toolTip() == "Type a prompt for the frames between the keys"
     seen = []
     window.prompt_panel.generate_requested.connect(seen.append)
     window.prompt_panel.prompt.setPlainText("a person jumps")

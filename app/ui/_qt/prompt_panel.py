@@ -164,7 +164,8 @@ class PromptPanel(QWidget):
             "generateButton": "" if has_text else "Type a prompt first",
             "variationsButton": "" if has_text else "Type a prompt first",
             "inbetweenButton": "No take yet" if doc.take is None else
-            "" if len(doc.locked_frames) >= 2 else "Lock at least two keyframes (K at the playhead)",
+            "Lock a keyframe first (K at the playhead)" if not doc.locked_frames else
+            "" if has_text else "Type a prompt for the frames between the keys",
             "regenerateButton": "No take yet" if doc.take is None else
             "" if doc.selection and has_text else "Select frames (shift-drag on the timeline) and type a prompt",
             "editUpperButton": "No take yet" if doc.take is None else
