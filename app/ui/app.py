@@ -26,6 +26,13 @@ def default_checkpoints() -> Path:
     return here if (here / "masked.safetensors").is_file() else SHIPPED_CHECKPOINTS
 
 
+def has_display() -> bool:
+    """Whether Qt can open a window here (without one it aborts the process rather than raising)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def create_window(checkpoints: Path | None = None) -> MainWindow:
     # One core stays with the UI thread: with every core busy in torch, painting the window stalls (measured on
     # 2 cores: generation is no slower with 1 thread, and the longest UI stall drops from ~65 to ~45 ms).
@@ -38,6 +45,10 @@ def create_window(checkpoints: Path | None = None) -> MainWindow:
 def run_studio(argv: list[str] | None = None) -> int:
     """`argv` are the arguments after the program name, as for `app.cli.main`: an optional project or take."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not has_display():
+        print("kinema: the studio needs a display; on a headless machine run `xvfb-run -a kinema`. "
+              "`kinema --help` lists the commands that need none.", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(["kinema", *argv])
     app.setApplicationName("Kinema")
     window = create_window()

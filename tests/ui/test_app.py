@@ -60,3 +60,10 @@ def test_shipped_checkpoints_are_found_from_anywhere(tmp_path: Path, monkeypatch
     assert (studio.SHIPPED_CHECKPOINTS / "masked.safetensors").is_file()
     monkeypatch.setenv("KINEMA_CHECKPOINTS", str(tmp_path))
     assert studio.default_checkpoints() == tmp_path
+
+
+def test_without_a_display_the_studio_says_what_to_do(monkeypatch, capsys) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert studio.run_studio([]) == 2
+    assert "xvfb-run -a kinema" in capsys.readouterr().err
