@@ -38,6 +38,7 @@ class EditActions(QObject):
         self.document = window.document
         self.checkpoints = Path(checkpoints)
         self.variations: list[tuple[int, Take]] = []  # (seed, take) of the last Variations run
+        self._run_id = object()
         panel = window.prompt_panel
         panel.generate_requested.connect(self.generate)
         panel.variations_requested.connect(self.make_variations)
@@ -122,6 +123,7 @@ class EditActions(QObject):
 
     def _show_variations(self, takes: list[tuple[int, Take]]) -> None:
         self.variations = takes
+        self._run_id = object()  # picks from this run merge into one undo step
         self.window.prompt_panel.show_variations([f"seed {seed} · {take.n_frames} frames" for seed, take in takes])
         self.pick_variation(0)
 
@@ -133,7 +135,7 @@ class EditActions(QObject):
     def pick_variation(self, index: int) -> None:
         if 0 <= index < len(self.variations):
             seed, take = self.variations[index]
-            self.window.load_take(take, f"Variation (seed {seed})")
+            self.window.apply(SetTake(take, f"Variation (seed {seed})", merge_key=self._run_id))
 
     def inbetween(self, p: dict) -> None:
         take, locked = self.document.take, p["locked_frames"]

@@ -199,3 +199,18 @@ def test_a_batch_is_one_undo_step_and_a_refused_part_undoes_the_rest(doc: Docume
     with pytest.raises(DocumentError, match="needs a prompt text"):
         doc.execute(Batch("Bad", [SetTake(_take(50, seed=3)), SetSegments([Segment(" ", 0, 10)])]))
     assert _state(doc) == after and doc.undo_label == "Long take"
+
+
+def test_takes_set_under_one_key_merge_into_one_step(doc: Document) -> None:
+    before = _state(doc)
+    run = object()
+    for seed in (5, 6, 7):
+        doc.execute(SetTake(_take(100, seed=seed), f"Variation (seed {seed})", merge_key=run))
+    assert len(doc.history.undo_stack) == 1 and doc.undo_label == "Variation (seed 7)"
+    picked = _state(doc)
+    doc.undo()
+    assert _state(doc) == before
+    doc.redo()
+    assert _state(doc) == picked
+    doc.execute(SetTake(_take(100, seed=8), "Variation (seed 8)", merge_key=object()))  # another run: its own step
+    assert len(doc.history.undo_stack) == 2

@@ -39,6 +39,7 @@ def test_generate_replaces_the_take_and_undo_brings_back_the_old_one(window: Mai
 
 
 def test_variations_list_takes_from_consecutive_seeds_to_pick_from(window: MainWindow, qtbot) -> None:
+    before = window.document.take
     _ask(window, "a person walks forward", 40, 3)
     window.prompt_panel.count.setValue(3)
     window.prompt_panel.buttons["variationsButton"].click()
@@ -51,8 +52,12 @@ def test_variations_list_takes_from_consecutive_seeds_to_pick_from(window: MainW
     assert window.document.take is takes[0]
     listing.setCurrentRow(2)
     assert window.document.take is takes[2] and window.undo_action.text() == "Undo Variation (seed 5)"
-    window.document.undo()
-    assert window.document.take is takes[0]
+    listing.setCurrentRow(1)
+    assert window.document.take is takes[1]
+    window.document.undo()  # trying variations out is one step: undo goes back to before the run
+    assert window.document.take is before and window.undo_action.text() == "Undo Load take"
+    window.document.redo()
+    assert window.document.take is takes[1]
 
 
 def test_engine_errors_are_messages_and_leave_the_take(window: MainWindow, qtbot, tmp_path) -> None:

@@ -24,10 +24,17 @@ class SetTake(Command):
     """Replace the whole take (open, import, generate). Locks and selection that no longer fit are dropped,
     so the previous take, locks and selection are all kept for undo."""
 
-    def __init__(self, take: Take, label: str = "Set take") -> None:
+    def __init__(self, take: Take, label: str = "Set take", merge_key: object = None) -> None:
         self.take = take
         self.label = label
+        self.merge_key = merge_key  # takes set under the same key in a row are one undo step (picking variations)
         self._before: _Snapshot | None = None
+
+    def merge_with(self, later: Command) -> bool:
+        if not (isinstance(later, SetTake) and self.merge_key is not None and later.merge_key == self.merge_key):
+            return False
+        self.take, self.label = later.take, later.label
+        return True
 
     def do(self, doc: Document) -> None:
         self._before = _Snapshot(doc.take, set(doc._locked), doc.selection, doc.current_frame)
