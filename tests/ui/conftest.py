@@ -74,3 +74,27 @@ class StallRecorder:
 @pytest.fixture
 def stalls() -> StallRecorder:
     return StallRecorder()
+
+
+@pytest.fixture
+def upper_editor(window: MainWindow, monkeypatch):
+    """The shipped upper-body editor, or until it ships a randomly initialised one with the shipped normalisation
+    (then tests check the window's wiring and the operation's contract, legs and root kept, not the arms' quality)."""
+    import torch
+
+    from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
+    from app.engine.models.pipeline import ModelNotTrained
+    from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
+    from app.engine.models.upper_editor import UpperBodyEditor
+
+    try:
+        return window.edit_actions.upper_editor()
+    except ModelNotTrained:
+        torch.manual_seed(1)
+        parts = [MotionTokenizer(TokenizerConfig(width=32, depth=1, codebook_size=16, code_dim=8, part=p)).eval()
+                 for p in ("upper", "lower")]
+        config = MaskedTransformerConfig(codebook_size=16, width=32, depth=2, heads=4, cond_codebook_size=16)
+        shipped = window.edit_actions.model()
+        editor = UpperBodyEditor(*parts, MaskedTransformer(config).eval(), shipped.mean, shipped.std)
+        monkeypatch.setattr(window.edit_actions, "upper_editor", lambda: editor)
+        return editor

@@ -3,11 +3,9 @@ keeps what the operation promises (locked keys, frames outside the selection, th
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from app.engine.document import AddSegment, Segment, SetSelection
-from app.engine.models.pipeline import ModelNotTrained
 from app.ui.main_window import MainWindow
 
 LOWER = [0, 13, 14, 15, 16, 17, 18, 19, 20]  # hips (root), legs and feet of the Bandai Namco rig
@@ -58,18 +56,17 @@ def test_regenerate_selection_keeps_every_frame_outside_it(window: MainWindow, q
     np.testing.assert_array_equal(doc.take.positions, walk_positions)
 
 
-def test_edit_upper_body_keeps_the_legs_and_root_everywhere(window: MainWindow, qtbot, walk_positions) -> None:
-    try:
-        window.edit_actions.upper_editor()
-    except ModelNotTrained as exc:
-        pytest.skip(str(exc))
+def test_edit_upper_body_keeps_the_legs_and_root_everywhere(window: MainWindow, qtbot, walk_positions,
+                                                            upper_editor) -> None:
     doc = window.document
     window.prompt_panel.prompt.setPlainText("a person waves with both hands")
     doc.execute(SetSelection((40, 119)))
     _click(window, qtbot, "editUpperButton")
+    assert window.undo_action.text() == "Undo Edit upper body 40–119"
     after = doc.take.positions
     assert np.abs(after[:, LOWER] - walk_positions[:, LOWER]).max() < 1e-3
     assert np.abs(after[50:110, 5:13] - walk_positions[50:110, 5:13]).max() > 0.05  # the arms changed
+    assert np.abs(after[:35, 5:13] - walk_positions[:35, 5:13]).max() < 1e-3  # and only in the selection
     doc.undo()
     np.testing.assert_array_equal(doc.take.positions, walk_positions)
 

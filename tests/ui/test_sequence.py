@@ -7,11 +7,9 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 
 from app.engine.document import SetSelection
 from app.engine.io.bvh import read_bvh
-from app.engine.models.pipeline import ModelNotTrained
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions
 from app.ui.main_window import MainWindow
 
@@ -30,7 +28,8 @@ def _snapshot(window: MainWindow) -> tuple:
     return doc.take, tuple(doc.segments), doc.locked_frames, doc.selection
 
 
-def test_a_whole_editing_session(window: MainWindow, qtbot, tmp_path: Path, bandai_namco_sample: Path) -> None:
+def test_a_whole_editing_session(window: MainWindow, qtbot, tmp_path: Path, bandai_namco_sample: Path,
+                                upper_editor) -> None:
     doc, panel, canvas = window.document, window.prompt_panel, window.viewport.canvas.native
     states = [_snapshot(window)]  # the loaded walk, then the state after each undoable step
 
@@ -68,20 +67,11 @@ def test_a_whole_editing_session(window: MainWindow, qtbot, tmp_path: Path, band
     doc.execute(SetSelection((30, 89)))
     states.append(_snapshot(window))
     panel.prompt.setPlainText("a person waves with both hands")
-    try:
-        window.edit_actions.upper_editor()
-        has_editor = True
-    except ModelNotTrained:
-        has_editor = False
     _click(window, qtbot, "editUpperButton")
-    if has_editor:
-        edited = doc.take.positions
-        assert np.abs(edited[:, LOWER] - inbetweened[:, LOWER]).max() < 1e-3  # legs and root untouched
-        assert np.abs(edited[40:80, 5:13] - inbetweened[40:80, 5:13]).max() > 0.05  # arms changed
-        states.append(_snapshot(window))
-    else:  # until the upper-body editor ships, the button explains and changes nothing
-        assert "no upper-body editor" in window.findChildren(QMessageBox, "errorBox")[-1].text()
-        assert doc.take.positions is inbetweened
+    edited = doc.take.positions
+    assert np.abs(edited[:, LOWER] - inbetweened[:, LOWER]).max() < 1e-3  # legs and root untouched
+    assert np.abs(edited[40:80, 5:13] - inbetweened[40:80, 5:13]).max() > 0.05  # arms changed
+    states.append(_snapshot(window))
 
     # 6. three prompt segments on the timeline (double-click asks for the text)
     texts = iter(["a person walks forward", "a person turns around", "a person runs back"])
