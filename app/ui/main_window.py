@@ -28,6 +28,7 @@ from app.ui.edit_actions import EditActions
 from app.ui.projects import AUTOSAVE_S, ProjectController
 
 TAKE_FILTER = "Motion (*.bvh *.npy);;BVH (*.bvh);;Positions (*.npy)"
+DROPPABLE = (".bvh", ".npy", ".kinema")
 
 
 class MainWindow(QMainWindow):
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
         self._build_menus()
         self._build_transport_keys()
+        self.setAcceptDrops(True)  # a .bvh dropped on the window is imported, a .kinema opened
         self.document.events.history_changed.connect(lambda _: self._update_undo_actions())
         self._update_undo_actions()
         self.update_title()
@@ -199,6 +201,23 @@ class MainWindow(QMainWindow):
             return False
         self.show_message(f"Exported frames {options.first}–{options.last} at {options.fps:g} fps to {options.path.name}")
         return True
+
+    @staticmethod
+    def _dropped_file(event) -> Path | None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        path = Path(urls[0].toLocalFile()) if len(urls) == 1 and urls[0].isLocalFile() else None
+        return path if path is not None and path.suffix.lower() in DROPPABLE else None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self._dropped_file(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        path = self._dropped_file(event)
+        if path is None:
+            return
+        event.acceptProposedAction()
+        self.projects.open(path) if path.suffix.lower() == ".kinema" else self.import_take(path)
 
     def _ask_import_path(self) -> str | None:
         return QFileDialog.getOpenFileName(self, "Import motion", "", TAKE_FILTER)[0] or None

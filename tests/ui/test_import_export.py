@@ -1,4 +1,4 @@
-"""The export dialog offers the selection (or the whole take) at the take's rate; bad choices are messages."""
+"""Import and export through the window: the export dialog offers the selection (or the whole take) at the take's rate; imports (menu or drop) replace the take in one undoable step; bad choices and bad files are messages."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,3 +52,19 @@ def test_a_malformed_bvh_import_is_a_message_and_keeps_the_take(window: MainWind
     qtbot.waitUntil(lambda: window.worker is None, timeout=10_000)
     assert "broken.bvh, line" in window.findChildren(QMessageBox, "errorBox")[-1].text()
     assert window.document.take is before and window.undo_action.text() == "Undo Load take"
+
+
+def test_a_bvh_dropped_on_the_window_is_imported(window: MainWindow, qtbot, bandai_namco_sample: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(bandai_namco_sample / "dataset-2_walk_elderly_001.bvh"))])
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.worker is None, timeout=30_000)
+    assert window.undo_action.text() == "Undo Import dataset-2_walk_elderly_001.bvh"
+    data.setUrls([QUrl.fromLocalFile("/tmp/notes.txt")])
+    assert window._dropped_file(QDropEvent(QPointF(1, 1), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                                           Qt.KeyboardModifier.NoModifier)) is None
