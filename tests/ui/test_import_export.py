@@ -1,4 +1,5 @@
-"""Import and export through the window: the export dialog offers the selection (or the whole take) at the take's rate; imports (menu or drop) replace the take in one undoable step; bad choices and bad files are messages."""
+"""Import and export through the window: the export dialog offers the selection (or the whole take) at the take's
+rate; imports (menu or drop) replace the take in one undoable step; bad choices and bad files are messages."""
 from __future__ import annotations
 
 from pathlib import Path
