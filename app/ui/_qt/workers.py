@@ -23,7 +23,7 @@ class Cancelled(Exception):
 class WorkerSignals(QObject):
     progress = Signal(int, str)  # percent, what is happening
     finished = Signal(object)  # the job's result
-    failed = Signal(str)  # a one-line message for the user; the traceback goes to stderr for developers
+    failed = Signal(str)  # a one-line message for the user; unexpected errors' tracebacks go to stderr too
     cancelled = Signal()
 
 
@@ -50,8 +50,10 @@ class Worker(QRunnable):
             result = self.job(self.cancel_event, self._report)
         except Cancelled:
             self.signals.cancelled.emit()
+        except (ValueError, OSError) as exc:  # refused input, a missing model or file: the message says it all
+            self.signals.failed.emit(str(exc) or type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - any failure becomes a message, never a crash of the UI
-            traceback.print_exc()
+            traceback.print_exc()  # unexpected: the developers need the traceback, on stderr
             self.signals.failed.emit(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
         else:
             if self.cancel_event.is_set():
