@@ -45,6 +45,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline(self.document)
         self.timeline.message.connect(self.show_message)
         self.transport_bar = TransportBar(self.transport)
+        self.transport.playing_changed.connect(self.timeline.set_playing)
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(0, 0, 0, 0)

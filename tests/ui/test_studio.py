@@ -154,3 +154,16 @@ def test_canvas_renders_the_skeleton(window: MainWindow) -> None:
     background = np.array([33, 36, 41])  # the canvas clear colour
     drawn = np.abs(image[..., :3].astype(int) - background).sum(-1) > 30
     assert drawn.mean() > 0.01  # grid, trajectory and skeleton cover some of it
+
+
+def test_while_playing_the_playhead_and_readout_follow_at_20_hz(window: MainWindow, qtbot) -> None:
+    """Every frame reaches the viewport; the timeline and the readout catch up within 50 ms, and exactly on pause."""
+    window.transport_bar.fps_spin.setValue(60)
+    window.transport.play()
+    qtbot.wait(400)
+    window.transport.pause()
+    frame = window.document.current_frame
+    assert frame > 5
+    assert window.timeline.playhead.value() == frame
+    assert window.transport_bar.frame_label.text() == f"frame {frame} / {window.document.n_frames - 1}"
+    np.testing.assert_array_equal(window.viewport.skeleton.pose, window.document.take.positions[frame])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QInputDialog, QMenu, QVBoxLayout, QWidget
 
@@ -26,6 +26,7 @@ SEGMENT_SPAN = (0.52, 0.96)  # fractions of the plot's height
 SELECTION_SPAN = (0.0, 0.44)
 LOCK_ROW = 0.22
 NEW_SEGMENT_LENGTH = 40
+FOLLOW_MS = 50  # the playhead's refresh while playing (20 Hz): each repaint outside the viewport costs a composition
 PALETTE = [(90, 160, 255), (255, 150, 80), (120, 210, 120), (220, 120, 220), (240, 210, 90), (100, 210, 210)]
 
 
@@ -101,6 +102,10 @@ class Timeline(QWidget):
         # Replaced in tests: (title, current text) -> new text, or None when cancelled.
         self.ask_text: Callable[[str, str], str | None] = self._ask_text
         self._syncing = False
+        self._playing = False
+        self._follow = QTimer(self)
+        self._follow.setInterval(FOLLOW_MS)
+        self._follow.timeout.connect(lambda: self._move_playhead(self.document.current_frame))
 
         self.view = _TimeViewBox(self)
         self.plot = pg.PlotWidget(viewBox=self.view, background=(30, 32, 36))
@@ -228,7 +233,21 @@ class Timeline(QWidget):
         self._on_locks_changed(self.document.locked_frames)
         self._on_frame_changed(self.document.current_frame)
 
+    def set_playing(self, playing: bool) -> None:
+        """While playing, the playhead follows at FOLLOW_MS instead of on every frame, so that the window's
+        compositions go to the viewport; stopped, it follows every change again."""
+        self._playing = playing
+        if playing:
+            self._follow.start()
+        else:
+            self._follow.stop()
+            self._move_playhead(self.document.current_frame)
+
     def _on_frame_changed(self, frame: int) -> None:
+        if not self._playing:
+            self._move_playhead(frame)
+
+    def _move_playhead(self, frame: int) -> None:
         self._syncing = True
         self.playhead.setValue(frame)
         self._syncing = False

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QP
 from app.engine.document import Document
 
 TICK_MS = 8  # polled faster than any display refresh; the frame only changes when time says so
+READOUT_MS = 50  # the frame readout's refresh while playing (20 Hz), like the timeline's playhead: every repaint
+# outside the viewport costs a composition of the whole window, which the viewport's frames need
 
 
 class Transport(QObject):
@@ -122,10 +124,21 @@ class TransportBar(QWidget):
         layout.addStretch(1)
         layout.addWidget(self.frame_label)
         transport.playing_changed.connect(lambda on: self.play_button.setText("⏸ Pause" if on else "▶ Play"))
+        self._readout = QTimer(self)
+        self._readout.setInterval(READOUT_MS)
+        self._readout.timeout.connect(self._show_frame)
+        transport.playing_changed.connect(self._on_playing_changed)
         doc = transport.document
-        doc.events.frame_changed.connect(lambda _: self._show_frame())
+        doc.events.frame_changed.connect(lambda _: None if transport.playing else self._show_frame())
         doc.events.take_changed.connect(lambda _: (self.fps_spin.setValue(transport.fps), self._show_frame()))
         self._show_frame()
+
+    def _on_playing_changed(self, playing: bool) -> None:
+        if playing:
+            self._readout.start()
+        else:
+            self._readout.stop()
+            self._show_frame()
 
     def _show_frame(self) -> None:
         doc = self.transport.document
