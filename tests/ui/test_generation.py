@@ -103,3 +103,21 @@ def test_cancel_during_a_generation_keeps_the_take(window: MainWindow, qtbot) ->
     assert window.document.take is before and window.undo_action.text() == "Undo Load take"
     assert window.statusBar().currentMessage().endswith("cancelled")
     assert window.prompt_panel.buttons["generateButton"].isEnabled()
+
+
+def test_the_engine_choice_reaches_the_engine(window: MainWindow, qtbot) -> None:
+    """Diffusion generates through its own pipeline, or, until its checkpoint ships, says it is not trained."""
+    from app.engine.models.pipeline import ModelNotTrained
+
+    before = window.document.take
+    _ask(window, "a person walks forward", 40, 0)
+    window.prompt_panel.engine.setCurrentText("diffusion")
+    window.prompt_panel.buttons["generateButton"].click()
+    _finish(window, qtbot)
+    try:
+        window.edit_actions.model("diffusion")
+    except ModelNotTrained:
+        assert "no trained diffusion model" in window.statusBar().currentMessage()
+        assert window.document.take is before
+    else:
+        assert window.document.take.n_frames == 40 and window.undo_action.text().startswith("Undo Generate")
