@@ -1,8 +1,8 @@
 """`python -m app.ui.screenshot docs/screenshot.png`: the studio after a short real session, as a PNG.
 
 It drives the window as an animator would (the shipped checkpoints do the work): three prompt segments built
-into a long take, three keys locked and the frames between them in-betweened, a selection for an upper-body
-edit, the playhead inside it. Run it under a display (`xvfb-run -a -s "-screen 0 1600x1000x24"` when headless).
+into a long take, three keys locked and the frames between them in-betweened, the upper body edited in a
+selection (once the upper-body editor ships; before, the selection is shown ready for it), the playhead inside it. Run it under a display (`xvfb-run -a -s "-screen 0 1600x1000x24"` when headless).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.engine.document import AddSegment, Segment, SetScope, SetSelection, ToggleLock
+from app.engine.models.pipeline import ModelNotTrained
 from app.ui.app import create_window
 from app.ui.main_window import MainWindow
 
@@ -46,6 +47,13 @@ def run_session(window: MainWindow) -> None:
     doc.execute(SetSelection((90, 130)))
     doc.execute(SetScope("upper"))
     panel.prompt.setPlainText("a person waves with both hands")
+    try:
+        window.edit_actions.upper_editor()
+    except ModelNotTrained:
+        pass  # the picture then shows the selection ready for the edit
+    else:
+        panel.buttons["editUpperButton"].click()
+        _finish(window)
     doc.current_frame = 112
 
 
