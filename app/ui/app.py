@@ -12,18 +12,16 @@ from pathlib import Path
 import torch
 from PySide6.QtWidgets import QApplication
 
+from app.engine.models.checkpoint import SHIPPED
 from app.ui._qt.prompt_panel import EXAMPLE_PROMPT
 from app.ui.main_window import MainWindow
 
-SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 def default_checkpoints() -> Path:
-    """$KINEMA_CHECKPOINTS, else ./checkpoints when it holds a model, else the checkpoints shipped beside the code."""
-    if os.environ.get("KINEMA_CHECKPOINTS"):
-        return Path(os.environ["KINEMA_CHECKPOINTS"])
-    here = Path("checkpoints")
-    return here if (here / "masked.safetensors").is_file() else SHIPPED_CHECKPOINTS
+    """$KINEMA_CHECKPOINTS, else the checkpoints shipped with Kinema (as the CLI's operations use), wherever the
+    studio is started from."""
+    return Path(os.environ["KINEMA_CHECKPOINTS"]) if os.environ.get("KINEMA_CHECKPOINTS") else SHIPPED
 
 
 def has_display() -> bool:

@@ -2,8 +2,10 @@
 
 Each action reads what it needs from the document when clicked (takes never change in place, so the worker can
 read them while editing goes on), calls one verb of `app.engine.ops` on the worker, and applies the result on
-the UI thread as one undoable `SetTake` that keeps the take it replaced. Bad input and engine failures come back
-as the worker's `failed` message (a status-bar line and a dialog), never as a traceback.
+the UI thread as one undoable command that keeps the take it replaced (a `SetTake`; for a long take, batched with
+the prompt track laid out as in the take). Models come from the studio's checkpoints folder through the engine's
+loaders (cached per process). Bad input and engine failures come back as the worker's `failed` message (a
+status-bar line and a dialog), never as a traceback.
 """
 from __future__ import annotations
 
