@@ -3,6 +3,7 @@ undoable step, engine errors are messages, and the UI thread keeps ticking while
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from app.engine import ops
 from app.ui.main_window import MainWindow
@@ -121,3 +122,13 @@ def test_the_engine_choice_reaches_the_engine(window: MainWindow, qtbot) -> None
         assert window.document.take is before
     else:
         assert window.document.take.n_frames == 40 and window.undo_action.text().startswith("Undo Generate")
+
+
+def test_ctrl_enter_in_the_prompt_generates(window: MainWindow, qtbot) -> None:
+    _ask(window, "a person kicks", 40, 2)
+    window.prompt_panel.prompt.setFocus()
+    qtbot.keyClick(window.prompt_panel.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.worker is not None, timeout=2000)
+    _finish(window, qtbot)
+    assert window.document.take.n_frames == 40 and window.undo_action.text() == "Undo Generate “a person kicks”"
+    assert window.prompt_panel.prompt.toPlainText() == "a person kicks"  # the key did not type a new line

@@ -6,7 +6,8 @@ tooltip says why. A Variations run fills the list; picking an entry emits `varia
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QListWidget, QPlainTextEdit, QPushButton, QSpinBox,
     QVBoxLayout, QWidget,
@@ -58,7 +59,7 @@ class PromptPanel(QWidget):
         generate_layout = QVBoxLayout(generate)
         generate_layout.addWidget(self.prompt)
         generate_layout.addLayout(form)
-        generate_layout.addWidget(self._button("generateButton", "Generate", self.generate_requested))
+        generate_layout.addWidget(self._button("generateButton", "Generate (Ctrl+Enter)", self.generate_requested))
         self.count = self._spin("variationsCount", 2, 12, 4, " takes", "How many takes Variations makes (consecutive seeds)")
         variations_row = QHBoxLayout()
         variations_row.addWidget(self._button("variationsButton", "Variations", self.variations_requested), 1)
@@ -90,6 +91,8 @@ class PromptPanel(QWidget):
                        document.events.selection_changed, document.events.segments_changed):
             signal.connect(lambda *_: self.update_buttons())
         self.prompt.textChanged.connect(self.update_buttons)
+        generate_key = QShortcut(QKeySequence("Ctrl+Return"), self.prompt, context=Qt.ShortcutContext.WidgetShortcut)
+        generate_key.activated.connect(self.buttons["generateButton"].animateClick)  # only when the button is enabled
         self.update_buttons()
 
     def _spin(self, name: str, lo: int, hi: int, value: int, suffix: str, tip: str) -> QSpinBox:
