@@ -156,3 +156,17 @@ def test_unsaved_work_is_saved_kept_or_dropped_as_the_user_answers(window: MainW
     assert window.projects.new()
     assert window.prompt_panel.variations.count() == 0 and not window.prompt_panel.variations.isVisibleTo(window)
     assert load_document(target).locked == (3,)  # dropped work was not written
+
+
+def test_a_damaged_autosave_is_set_aside_with_a_message(qtbot, recovery_home: Path) -> None:
+    recovery_home.mkdir(parents=True)
+    (recovery_home / "untitled.kinema.autosave").write_bytes(b"PK\x03\x04 cut short")
+    window = create_window()
+    window.projects.ask_unsaved = lambda: "discard"
+    qtbot.addWidget(window)
+    window.projects.ask_restore = lambda path: True
+    assert not window.projects.offer_recovery()
+    assert "untitled.kinema.autosave is damaged" in window.findChildren(QMessageBox, "errorBox")[-1].text()
+    assert window.document.take is None
+    assert [p.name for p in recovery_home.iterdir()] == ["untitled.kinema.autosave.damaged"]
+    assert not window.projects.offer_recovery()  # not offered again
