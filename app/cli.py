@@ -135,7 +135,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         elif args.what == "diffusion":
             from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
 
-            config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset), **overrides)
+            config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation), **overrides)
             result = train_diffusion(args.data, args.vae or "checkpoints/vae.safetensors", out, config,
                                      log_path=log_path, resume=not args.fresh)
         else:
@@ -322,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tokenizer", help="masked: its tokenizer (default checkpoints/tokenizer.safetensors); "
                        "masked-upper: the upper-body one (default checkpoints/tokenizer_upper.safetensors)")
     train.add_argument("--vae", help="diffusion: its motion VAE (default checkpoints/vae.safetensors)")
+    train.add_argument("--ablation", choices=["no-hierarchy", "no-backward-bsm"],
+                       help="diffusion: train Motion Mamba without HTM's hierarchy or without BSM's backward scan")
     train.add_argument("--lower-tokenizer", help="masked-upper: the lower-body tokenizer "
                        "(default checkpoints/tokenizer_lower.safetensors)")
     train.add_argument("--steps", type=int, help="training steps (default: the preset's)")

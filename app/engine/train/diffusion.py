@@ -44,6 +44,7 @@ from app.engine.train.masked import _load_resume, _save_resume, file_sha256
 from app.engine.train.tokenizer import _init_distributed
 
 FORMAT = "kinema-diffusion-1"
+ABLATIONS = {"no-hierarchy": {"hierarchy": False}, "no-backward-bsm": {"backward_spatial": False}}
 
 
 @dataclass
@@ -61,7 +62,8 @@ class DiffusionTrainConfig:
     seed: int = 0
     threads: int = 2
     device: str | None = None
-    model: DenoiserConfig | None = None  # overrides the preset (tests: a tiny model; ablations)
+    model: DenoiserConfig | None = None  # overrides the preset (tests: a tiny model)
+    ablation: str | None = None  # "no-hierarchy" (one scan per level) or "no-backward-bsm" (BSM forward only)
 
 
 @dataclass
@@ -153,6 +155,8 @@ def train_diffusion(
     cfg = config or DiffusionTrainConfig()
     if cfg.model is None and cfg.preset not in PRESETS:
         raise ValueError(f"unknown preset {cfg.preset!r}; choose from {', '.join(PRESETS)}")
+    if cfg.ablation is not None and cfg.ablation not in ABLATIONS:
+        raise ValueError(f"unknown ablation {cfg.ablation!r}; choose from {', '.join(ABLATIONS)}")
     rank, world, device, started_group = _init_distributed(cfg)
     torch.set_num_threads(max(1, cfg.threads))
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
@@ -176,6 +180,8 @@ def train_diffusion(
     setup_s = time.perf_counter() - started
 
     mc = dataclasses.replace(cfg.model or PRESETS[cfg.preset], latent_dim=vae.config.latent_dim)
+    if cfg.ablation is not None:
+        mc = dataclasses.replace(mc, **ABLATIONS[cfg.ablation])
     scheduler = DDIMScheduler(ScheduleConfig(prediction=cfg.prediction))
     denoiser = MotionMambaDenoiser(mc)
     length = LengthPredictor(LengthPredictorConfig(max_tokens=cfg.max_latents))

@@ -146,3 +146,9 @@ def test_training_resumes_from_its_saved_state(sample_dataset, trained, tmp_path
     steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 3, 4]  # step 2 was interrupted while saving, before its log line; the rerun went on from it
     assert summary["steps"] == 4 and out.exists()
+
+
+def test_unknown_ablation_is_refused_before_any_work(sample_dataset, tmp_path):
+    with pytest.raises(ValueError, match="unknown ablation 'no-mamba'; choose from no-hierarchy, no-backward-bsm"):
+        train_diffusion(sample_dataset, tmp_path / "missing-vae.safetensors", tmp_path / "d.safetensors",
+                        DiffusionTrainConfig(ablation="no-mamba"), progress=False)
