@@ -13,6 +13,7 @@ Callers validate arguments (app.engine.ops); everything here runs under the call
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from app.engine.models.masked_decoding import empty_canvas
 from app.engine.models.pipeline import TextToMotion
 from app.engine.models.upper_editor import UpperBodyEditor
 from app.engine.skeleton import Skeleton
+
+if TYPE_CHECKING:
+    from app.engine.models.diffusion_pipeline import DiffusionPipeline
 
 CONTEXT_FRAMES = 16  # frames of the take on each side of a change that the model sees (4 tokens)
 
@@ -103,6 +107,19 @@ def refill(pipeline: TextToMotion, features: np.ndarray, keep: np.ndarray, text:
         tokens = pipeline.fill(text, canvas, decoding.seed + index, decoding.guidance, decoding.steps,
                                decoding.temperature, decoding.top_k)
         out[w0:w1] = pipeline.decode_features(tokens[:, :n])[0][: w1 - w0]  # (L, D)
+    return _exact_at(out, features, keep, skeleton)
+
+
+def inpaint_with_diffusion(pipeline: DiffusionPipeline, features: np.ndarray, keep: np.ndarray, text: str,
+                           decoding: Decoding, skeleton: Skeleton) -> np.ndarray:
+    """The diffusion engine's in-betweening: the latents of every 4-frame block holding a kept frame are imposed at
+    each denoising step (the take's own latents there), the rest is denoised for `text`; then the kept frames are
+    made exact as in `refill`. Takes of at most the model's window."""
+    unit = pipeline.unit
+    blocks = np.zeros(-(-len(keep) // unit) * unit, bool)
+    blocks[: len(keep)] = keep
+    known = blocks.reshape(-1, unit).any(1).repeat(unit)[: len(keep)]  # whole blocks around each kept frame
+    out = pipeline.inpaint(features, known, text, decoding.seed, decoding.guidance, decoding.steps)
     return _exact_at(out, features, keep, skeleton)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.engine.editing import Decoding, chain, edit_upper_body, refill
+from app.engine.editing import Decoding, chain, edit_upper_body, inpaint_with_diffusion, refill
 from app.engine.models.pipeline import TextToMotion, load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
 from app.engine.motion import Motion
@@ -74,9 +74,11 @@ def inbetween(
     temperature: float = 1.0,
     top_k: int | None = None,
     device: str = "cpu",
-    model: TextToMotion | None = None,
+    model: TextToMotion | DiffusionPipeline | None = None,
+    engine: str = "masked",
 ) -> Motion:
-    """The take with every frame but the locked ones regenerated for `text` (MMM in-betweening).
+    """The take with every frame but the locked ones regenerated for `text` (MMM in-betweening, or the diffusion
+    engine's in-painting with engine="diffusion", for takes of at most 196 frames; `steps` are then its DDIM steps).
 
     Exact: the joint positions of every locked frame (to float precision, far under 1 mm). Changes: all other
     frames; around each key a smooth correction (largest at the key, fading over ~10 frames; the root offset
@@ -87,10 +89,22 @@ def inbetween(
     _check_decoding(text, guidance, steps, temperature, top_k)
     keep = np.zeros(_check_motion(motion), bool)
     keep[_check_frames(locked_frames, motion.n_frames)] = True
+    decoding = Decoding(seed, guidance, steps, temperature, top_k)
+    if engine == "diffusion":
+        from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+
+        pipeline = model if model is not None else load_diffusion_pipeline(device=device)
+        if motion.n_frames > pipeline.max_frames:
+            raise ValueError(f"the diffusion engine in-betweens takes of up to {pipeline.max_frames} frames; this one "
+                             f"has {motion.n_frames}: use the masked engine, which works window by window")
+        with torch.inference_mode():
+            features = inpaint_with_diffusion(pipeline, motion.features, keep, text, decoding, motion.skeleton)
+        return Motion(features, motion.fps, motion.skeleton_name)
+    if engine != "masked":
+        raise ValueError(f"unknown engine {engine!r}; available: {', '.join(map(repr, ENGINES))}")
     pipeline = model if model is not None else load_pipeline(device=device)
     with torch.inference_mode():
-        features = refill(pipeline, motion.features, keep, text, Decoding(seed, guidance, steps, temperature, top_k),
-                          motion.skeleton)
+        features = refill(pipeline, motion.features, keep, text, decoding, motion.skeleton)
     return Motion(features, motion.fps, motion.skeleton_name)
 
 

@@ -182,3 +182,16 @@ def test_long_sequence_is_deterministic_and_checks_its_segments(pipeline):
         long_sequence([("walk", 40), ("run", 3)], model=pipeline)
     with pytest.raises(ValueError, match="empty prompt"):
         long_sequence([("walk", 40), ("", 40)], model=pipeline)
+
+
+def test_diffusion_inbetweening_keeps_locked_frames_exact(walk):
+    from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+
+    pipeline = load_diffusion_pipeline()  # the shipped checkpoint
+    out = inbetween(walk, [0, 60, 119], "a person jumps", engine="diffusion", model=pipeline, steps=4)
+    assert out.n_frames == walk.n_frames and _error_mm(out, walk, [0, 60, 119]) < 0.01
+    assert _error_mm(out, walk, np.r_[20:40]) > 10
+    with pytest.raises(ValueError, match="up to 196 frames"):
+        inbetween(_take("dataset-2_walk_elderly_001", 300), [0], "a person walks", engine="diffusion", model=pipeline)
+    with pytest.raises(ValueError, match="unknown engine"):
+        inbetween(walk, [0], "a person walks", engine="nope")
