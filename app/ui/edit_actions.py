@@ -142,8 +142,10 @@ class EditActions(QObject):
     def inbetween(self, p: dict) -> None:
         take, locked = self.document.take, p["locked_frames"]
         if take is not None:
+            engine = p["engine"]  # both engines in-between: MMM's masked tokens or diffusion in-painting
             self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
-                motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model))
+                motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
+                engine=engine), lambda: self.model(engine))
 
     def regenerate(self, p: dict) -> None:
         take, selection = self.document.take, p["selection"]

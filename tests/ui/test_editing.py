@@ -42,6 +42,18 @@ def test_inbetween_keeps_the_two_locked_keys_and_regenerates_the_rest(window: Ma
     np.testing.assert_array_equal(doc.take.positions, after)
 
 
+def test_inbetween_with_the_diffusion_engine_keeps_the_keys(window: MainWindow, qtbot, walk_positions) -> None:
+    window.prompt_panel.prompt.setPlainText("a person jumps")
+    window.prompt_panel.engine.setCurrentText("diffusion")
+    for frame in (20, 100):
+        window.timeline.playhead.setValue(frame)
+        qtbot.keyClick(window.viewport.canvas.native, Qt.Key.Key_K)
+    _click(window, qtbot, "inbetweenButton")
+    after = window.document.take.positions
+    assert np.abs(after[[20, 100]] - walk_positions[[20, 100]]).max() < 1e-3
+    assert np.abs(after[50:70] - walk_positions[50:70]).max() > 0.05
+
+
 def test_regenerate_selection_keeps_every_frame_outside_it(window: MainWindow, qtbot, walk_positions) -> None:
     doc = window.document
     window.prompt_panel.prompt.setPlainText("a person jumps")
