@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from app.engine.models.length_predictor import LengthPredictor, LengthPredictorC
 from app.engine.models.motion_mamba import PRESETS, DenoiserConfig, MotionMambaDenoiser
 from app.engine.models.vae import MotionVAE
 from app.engine.train.masked import _load_resume, _save_resume, file_sha256
+from app.engine.train.schedule import warmup_cosine
 from app.engine.train.tokenizer import _init_distributed
 
 FORMAT = "kinema-diffusion-1"
@@ -105,14 +105,6 @@ def _batch(split: _Split, size: int, max_latents: int, rng: np.random.Generator)
         windows.append(split.latents[i][start : start + length])
     caption = torch.tensor([split.captions[i][rng.integers(len(split.captions[i]))] for i in idx])
     return torch.stack(windows), torch.from_numpy(np.minimum(lengths[idx], max_latents)), caption
-
-
-def _lr(step: int, cfg: DiffusionTrainConfig) -> float:
-    """Linear warmup, then cosine decay to a tenth."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def _losses(denoiser: nn.Module, length: nn.Module, scheduler: DDIMScheduler, z0: Tensor, n_latents: Tensor,
@@ -213,7 +205,7 @@ def train_diffusion(
             z0, n, caption = (t.to(device) for t in _batch(train, per_rank, cfg.max_latents, rng))
             out = _losses(fwd_denoiser, fwd_length, scheduler, z0, n, sentences[caption], cfg.text_drop, gen)
             for g in opt.param_groups:
-                g["lr"] = _lr(step, cfg)
+                g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
             opt.zero_grad(set_to_none=True)
             (out["loss"] + out["length_loss"]).backward()
             torch.nn.utils.clip_grad_norm_(nets.parameters(), 1.0)
@@ -222,7 +214,7 @@ def train_diffusion(
             bar.update(1)
             bar.set_postfix(loss=f"{out['loss'].item():.4f}", frames=4 * z0.shape[1])
             record = {"step": step, "loss": round(out["loss"].item(), 5),
-                      "length_loss": round(out["length_loss"].item(), 5), "latents": z0.shape[1], "lr": _lr(step - 1, cfg)}
+                      "length_loss": round(out["length_loss"].item(), 5), "latents": z0.shape[1], "lr": warmup_cosine(step - 1, cfg.lr, cfg.warmup, cfg.steps)}
             if main and (step % cfg.val_every == 0 or step == cfg.steps):
                 metrics = _validate(nets, scheduler, val, sentences, cfg)
                 record.update({k: round(v, 5) for k, v in metrics.items()})

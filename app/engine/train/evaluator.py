@@ -20,7 +20,6 @@ are ties that no evaluator can break.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from app.engine.evaluation import FORMAT, config_from_json
 from app.engine.metrics import r_precision
 from app.engine.models.checkpoint import atomic_save
 from app.engine.models.evaluator import EvaluatorConfig, TextMotionEvaluator
+from app.engine.train.schedule import warmup_cosine
 
 
 @dataclass
@@ -177,14 +177,6 @@ def _load_resume(path: Path, model: TextMotionEvaluator, opt: torch.optim.Optimi
     return int(meta["step"]), float(meta["elapsed"])
 
 
-def _lr(step: int, cfg: EvaluatorTrainConfig) -> float:
-    """Linear warmup, then cosine decay to a tenth."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
 def train_evaluator(
     data_dir: str | Path,
     out_path: str | Path = "checkpoints/evaluator.safetensors",
@@ -232,7 +224,7 @@ def train_evaluator(
             motion, lengths = _pad([_crop(train.features[i], cfg, mc, rng) for i in idx])
             cap = torch.tensor([train.captions[i][rng.integers(len(train.captions[i]))] for i in idx])
             for g in opt.param_groups:
-                g["lr"] = _lr(step, cfg)
+                g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
             width = int(mask[cap].sum(1).max())  # trim token padding shared by the whole batch
             loss = contrastive_loss(
                 model.encode_text(tokens[cap, :width].float(), mask[cap, :width], sentence[cap]),
@@ -247,7 +239,7 @@ def train_evaluator(
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-            record = {"step": step, "loss": round(loss.item(), 5), "lr": _lr(step - 1, cfg)}
+            record = {"step": step, "loss": round(loss.item(), 5), "lr": warmup_cosine(step - 1, cfg.lr, cfg.warmup, cfg.steps)}
             validating = step % cfg.eval_every == 0 or step == cfg.steps
             if validating:
                 metrics = _validate(model, val, text, cfg)

@@ -50,6 +50,7 @@ from app.engine.data.dataset import MotionFolder
 from app.engine.models.checkpoint import atomic_save, read_safetensors, save_checkpoint
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_transformer import PRESETS, MaskedTransformer, MaskedTransformerConfig
+from app.engine.train.schedule import warmup_cosine
 
 FORMAT = "kinema-masked-1"
 
@@ -157,14 +158,6 @@ def corrupt(targets: Tensor, real: Tensor, cfg: MaskedTransformerConfig, replace
     random_codes = torch.randint(cfg.codebook_size, (b, n), generator=generator)
     inputs = torch.where(masked, cfg.mask_id, torch.where(replaced, random_codes, targets))
     return inputs, masked | replaced
-
-
-def _lr(step: int, cfg: MaskedTrainConfig) -> float:
-    """Linear warmup, then cosine decay to a tenth."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def _losses(transformer: nn.Module, length: nn.Module | None, targets: Tensor, real: Tensor, caption: Tensor,
@@ -314,7 +307,7 @@ def train_masked(
             idx = rng.choice(len(train.codes), batch_size, replace=False)
             out = _losses(fwd_transformer, fwd_length, *_batch(train, idx, mc, rng), text, cfg, mc, gen)
             for g in opt.param_groups:
-                g["lr"] = _lr(step, cfg)
+                g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
             opt.zero_grad(set_to_none=True)
             (out["loss"] + out.get("length_loss", 0.0)).backward()
             torch.nn.utils.clip_grad_norm_(nets.parameters(), 1.0)
@@ -322,7 +315,7 @@ def train_masked(
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{out['loss'].item():.3f}", acc=f"{out['acc'].item():.3f}")
-            record = {"step": step, **{k: round(v.item(), 5) for k, v in out.items()}, "lr": _lr(step - 1, cfg)}
+            record = {"step": step, **{k: round(v.item(), 5) for k, v in out.items()}, "lr": warmup_cosine(step - 1, cfg.lr, cfg.warmup, cfg.steps)}
             if main and (step % cfg.val_every == 0 or step == cfg.steps):
                 metrics = _validate(nets, val, text, cfg, mc)
                 record |= {k: round(v, 5) for k, v in metrics.items()}

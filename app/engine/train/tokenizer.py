@@ -36,6 +36,7 @@ from app.engine.data.dataset import MotionFolder
 from app.engine.features import positions_from_features
 from app.engine.models.checkpoint import CheckpointError, atomic_save, read_safetensors, save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig, config_from_dict
+from app.engine.train.schedule import warmup_cosine
 
 
 @dataclass
@@ -55,14 +56,6 @@ class TokenizerTrainConfig:
     threads: int = 2  # per process
     device: str | None = None  # None: CUDA when there is one, else CPU
     model: TokenizerConfig | None = None  # None: PRESETS[preset]; either way with the dataset's width, skeleton and `part`
-
-
-def _lr(step: int, cfg: TokenizerTrainConfig) -> float:
-    """Linear warmup, then cosine decay to a tenth."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def _model_config(cfg: TokenizerTrainConfig, folder: MotionFolder) -> TokenizerConfig:
@@ -225,7 +218,7 @@ def train_tokenizer(
         while step < cfg.steps:
             x, mask = (t.to(device) for t in _batch(motions, per_rank, cfg.window, rng))
             for g in opt.param_groups:
-                g["lr"] = _lr(step, cfg)
+                g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
             loss, parts = tokenizer_losses(net, x, mask, index, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -235,7 +228,7 @@ def train_tokenizer(
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", ppl=f"{parts['perplexity']:.0f}", dead=parts["dead_codes"])
             record = {"step": step, "loss": round(loss.item(), 5), **{k: round(v, 5) for k, v in parts.items()},
-                      "lr": _lr(step - 1, cfg)}
+                      "lr": warmup_cosine(step - 1, cfg.lr, cfg.warmup, cfg.steps)}
             if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
                 val_mpjpe = reconstruction_mpjpe(model, val_folder, device)
                 record["val_mpjpe_mm"] = round(val_mpjpe, 2)

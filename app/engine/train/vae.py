@@ -31,7 +31,8 @@ from app.engine.features import positions_from_features
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
 from app.engine.train.masked import _load_resume, _save_resume
-from app.engine.train.tokenizer import _batch, _init_distributed, _lr, _masked_smooth_l1
+from app.engine.train.schedule import warmup_cosine
+from app.engine.train.tokenizer import _batch, _init_distributed, _masked_smooth_l1
 
 
 @dataclass
@@ -134,7 +135,7 @@ def train_vae(
         while step < cfg.steps:
             x, mask = (t.to(device) for t in _batch(motions, per_rank, cfg.window, rng))
             for g in opt.param_groups:
-                g["lr"] = _lr(step, cfg)
+                g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
             loss, parts = vae_losses(net, x, mask, cfg, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -144,7 +145,7 @@ def train_vae(
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", kl=f"{parts['kl']:.2f}")
             record = {"step": step, "loss": round(loss.item(), 5), **{k: round(v, 5) for k, v in parts.items()},
-                      "lr": _lr(step - 1, cfg)}
+                      "lr": warmup_cosine(step - 1, cfg.lr, cfg.warmup, cfg.steps)}
             if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
                 val_mpjpe = vae_mpjpe(model, val_folder, device)
                 record["val_mpjpe_mm"] = round(val_mpjpe, 2)
