@@ -104,7 +104,7 @@ def refill(pipeline: TextToMotion, features: np.ndarray, keep: np.ndarray, text:
         n = len(codes)
         canvas = empty_canvas(torch.tensor([n], device=pipeline.device), pipeline.transformer.config)  # (1, N + 1)
         canvas[0, :n] = torch.where(given_tokens, codes, canvas[0, :n])
-        tokens = pipeline.fill(text, canvas, decoding.seed + index, decoding.guidance, decoding.steps,
+        tokens = pipeline.fill([text], canvas, decoding.seed + index, decoding.guidance, decoding.steps,
                                decoding.temperature, decoding.top_k)
         out[w0:w1] = pipeline.decode_features(tokens[:, :n])[0][: w1 - w0]  # (L, D)
     return _exact_at(out, features, keep, skeleton)
@@ -161,22 +161,22 @@ def chain(pipeline: TextToMotion, segments: list[tuple[str, int]], decoding: Dec
     bounds[-1] = -(-total // unit)
     for i in range(len(segments) - 1, 0, -1):  # rounding must not push a segment past the model's window
         bounds[i] = max(bounds[i], bounds[i + 1] - (cfg.max_tokens - 1))
-    codes = []
-    for index, ((text, _), a, b) in enumerate(zip(segments, bounds[:-1], bounds[1:])):
-        canvas = empty_canvas(torch.tensor([b - a], device=pipeline.device), cfg)
-        tokens = pipeline.fill(text, canvas, decoding.seed + index, decoding.guidance, decoding.steps,
+    lengths = torch.from_numpy(np.diff(bounds)).to(pipeline.device)
+    texts = [text for text, _ in segments]
+    tokens = pipeline.fill(texts, empty_canvas(lengths, cfg), decoding.seed, decoding.guidance, decoding.steps,
+                           decoding.temperature, decoding.top_k)  # (S, longest + 1): every segment in one batch
+    sequence = torch.cat([row[:n] for row, n in zip(tokens, lengths.tolist())])  # (N,)
+    if len(segments) > 1:  # every transition in one batch, each window seeing its neighbours' codes
+        half = transition_tokens // 2
+        windows = [(max(bounds[i], b - half - context_tokens), min(bounds[i + 2], b + transition_tokens - half + context_tokens),
+                    b - half, b + transition_tokens - half) for i, b in enumerate(bounds[1:-1])]  # (lo, hi, m0, m1)
+        canvas = empty_canvas(torch.tensor([hi - lo for lo, hi, _, _ in windows], device=pipeline.device), cfg)
+        for row, (lo, hi, m0, m1) in zip(canvas, windows):
+            row[: hi - lo] = sequence[lo:hi]
+            row[m0 - lo : m1 - lo] = cfg.mask_id
+        joined = [f"{a.rstrip('. ')}, then {b}" for a, b in zip(texts[:-1], texts[1:])]
+        filled = pipeline.fill(joined, canvas, decoding.seed + 1, decoding.guidance, decoding.steps,
                                decoding.temperature, decoding.top_k)
-        codes.append(tokens[0, : b - a])
-    sequence = torch.cat(codes)  # (N,)
-    half = transition_tokens // 2
-    for index, boundary in enumerate(bounds[1:-1]):
-        lo = max(bounds[index], boundary - half - context_tokens)
-        hi = min(bounds[index + 2], boundary + transition_tokens - half + context_tokens)
-        canvas = empty_canvas(torch.tensor([hi - lo], device=pipeline.device), cfg)
-        canvas[0, : hi - lo] = sequence[lo:hi]
-        canvas[0, boundary - half - lo : boundary + transition_tokens - half - lo] = cfg.mask_id
-        text = f"{segments[index][0].rstrip('. ')}, then {segments[index + 1][0]}"
-        filled = pipeline.fill(text, canvas, decoding.seed + len(segments) + index, decoding.guidance,
-                               decoding.steps, decoding.temperature, decoding.top_k)
-        sequence[lo:hi] = filled[0, : hi - lo]
+        for row, (lo, _, m0, m1) in zip(filled, windows):
+            sequence[m0:m1] = row[m0 - lo : m1 - lo]
     return pipeline.decode_features(sequence[None])[0][:total].astype(np.float32)

@@ -70,11 +70,11 @@ class TextToMotion:
         x = torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))[None].to(self.device)
         return self.tokenizer.encode(x)[0]
 
-    def fill(self, text: str, canvas: torch.Tensor, seed: int, guidance: float, steps: int, temperature: float,
+    def fill(self, texts: list[str], canvas: torch.Tensor, seed: int, guidance: float, steps: int, temperature: float,
              top_k: int | None) -> torch.Tensor:
-        """Every MASK of canvas (1, N) decoded for `text`; given codes stay."""
+        """Every MASK of canvas (B, N) decoded, row b for texts[b], all rows as one batch; given codes stay."""
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        return decode_tokens(self.transformer, self.encode_text([text]), canvas.to(self.device), steps, guidance,
+        return decode_tokens(self.transformer, self.encode_text(texts), canvas.to(self.device), steps, guidance,
                              temperature, top_k, generator)
 
     def generate(self, text: str, n_frames: int | None, seed: int, guidance: float, steps: int, temperature: float,
