@@ -82,7 +82,7 @@ def test_mamba_has_mamba_ssm_parameter_names_and_shapes():
 def test_mamba_initialisation_matches_mamba_ssm():
     block = Mamba(MambaConfig(d_model=32, d_state=8))
     torch.testing.assert_close(block.A_log[5], torch.log(torch.arange(1.0, 9.0)))  # S4D-real: A = -(1..N)
-    dt = torch.nn.functional.softplus(block.dt_proj.bias)
+    dt = torch.nn.functional.softplus(block.dt_proj.bias.detach())
     assert 1e-4 <= float(dt.min()) and float(dt.max()) <= 0.1 + 1e-6
     assert torch.equal(block.D.detach(), torch.ones(64))
 
