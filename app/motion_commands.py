@@ -87,18 +87,13 @@ def _cmd_inbetween(args: argparse.Namespace) -> None:
     _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text)
 
 
-def _cmd_regenerate(args: argparse.Namespace) -> None:
-    from app.engine.ops import regenerate
+def _cmd_range_edit(args: argparse.Namespace) -> None:
+    """`regenerate` and `edit-upper`: an operation on a frame range of the input take."""
+    from app.engine import ops
 
     motion = _read(args.input)
-    _run(regenerate, args, motion, _range(args.range, motion.n_frames), args.text)
-
-
-def _cmd_edit_upper(args: argparse.Namespace) -> None:
-    from app.engine.ops import edit_upper
-
-    motion = _read(args.input)
-    _run(edit_upper, args, motion, _range(args.range, motion.n_frames), args.text)
+    op = ops.regenerate if args.command == "regenerate" else ops.edit_upper
+    _run(op, args, motion, _range(args.range, motion.n_frames), args.text)
 
 
 def _cmd_long(args: argparse.Namespace) -> None:
@@ -138,7 +133,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     regen.add_argument("--range", required=True, help="START:END, END not included (e.g. 30:90)")
     regen.add_argument("--text", required=True)
     _decoding(regen)
-    regen.set_defaults(func=_cmd_regenerate)
+    regen.set_defaults(func=_cmd_range_edit)
 
     upper = commands.add_parser("edit-upper", help="regenerate the upper body in a range; the legs keep their footwork",
                                 description="Keep the lower body and the root trajectory exactly, everywhere; "
@@ -147,7 +142,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     upper.add_argument("--range", default=":", help="START:END, END not included (default: the whole take)")
     upper.add_argument("--text", required=True)
     _decoding(upper)
-    upper.set_defaults(func=_cmd_edit_upper)
+    upper.set_defaults(func=_cmd_range_edit)
 
     long = commands.add_parser("long", help="one long take from several prompts, with generated transitions",
                                description="Each PROMPT FRAMES pair is one segment (4..196 frames); transitions "

@@ -35,6 +35,17 @@ def test_inbetween_keeps_the_locked_frames(wave, tmp_path, capsys):
     assert np.abs(before[20:40] - after[20:40]).max() > 0.05
 
 
+@pytest.mark.parametrize("verb", ["regenerate", "edit-upper"])
+def test_range_verbs_keep_the_frames_outside_the_range(wave, tmp_path, verb):
+    out = tmp_path / f"{verb}.bvh"
+    assert main([verb, str(wave), "--range", "40:80", "--text", "a person waves both hands", "-o", str(out)]) == 0
+    before, after = read_take(wave).positions, read_take(out).positions
+    assert after.shape == before.shape
+    offset = after[0, 0] - before[0, 0]  # reading puts each take's lowest point on the floor
+    assert np.abs(before[:30] + offset - after[:30]).max() < 2e-3
+    assert np.abs(before[50:70] - after[50:70]).max() > 0.02
+
+
 def test_long_take_has_the_sum_of_its_segments(tmp_path):
     out = tmp_path / "long.bvh"
     assert main(["long", "a person walks forward", "80", "a person waves the right hand", "60", "-o", str(out)]) == 0

@@ -29,3 +29,15 @@ def numpy_or_torch(fn: F) -> F:
         return out.numpy()
 
     return wrapper  # type: ignore[return-value]
+
+
+def pad_to_multiple(frames: np.ndarray, unit: int) -> np.ndarray:
+    """frames (T, ...) with the last one repeated up to a multiple of `unit` (models that see `unit` frames per
+    token or latent); the caller trims the result back to T."""
+    extra = -len(frames) % unit
+    return np.concatenate([frames, np.repeat(frames[-1:], extra, axis=0)]) if extra else frames
+
+
+def normalised_batch(features: np.ndarray, mean: np.ndarray, std: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """Un-normalised features (T, D) -> the model input (1, T, D) float32 on `device`."""
+    return torch.from_numpy(((features - mean) / std).astype(np.float32))[None].to(device)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from app.engine.arrays import pad_to_multiple
 from app.engine.features import features_from_positions, positions_from_features
 from app.engine.locks import impose_locks
 from app.engine.models.masked_decoding import empty_canvas
@@ -48,16 +49,17 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
-def windows_around(changed: np.ndarray, max_frames: int, what: str = "regenerated stretch") -> list[tuple[int, int]]:
+def windows_around(changed: np.ndarray, max_frames: int, what: str = "regenerated stretch",
+                   hint: str = "lock a key inside it") -> list[tuple[int, int]]:
     """Frame windows [start, end), each at most max_frames long, that cover every changed frame with up to
-    CONTEXT_FRAMES of context on each side; the whole take when it fits in one window."""
+    CONTEXT_FRAMES of context on each side; the whole take when it fits in one window. A changed run too long for
+    one window is refused with a message naming `what` and what to do (`hint`)."""
     n = len(changed)
     if n <= max_frames:
         return [(0, n)]
     windows: list[tuple[int, int]] = []
     for a, b in _runs(changed):
         if b - a > max_frames - 2 * CONTEXT_FRAMES:
-            hint = "lock a key inside it" if what == "regenerated stretch" else "select fewer frames"
             raise ValueError(f"the {what} from frame {a} to {b - 1} is {b - a} frames long; the model changes at "
                              f"most {max_frames - 2 * CONTEXT_FRAMES} frames at a time in a take this long: {hint}")
         w0, w1 = max(0, a - CONTEXT_FRAMES), min(n, b + CONTEXT_FRAMES)
@@ -65,12 +67,6 @@ def windows_around(changed: np.ndarray, max_frames: int, what: str = "regenerate
             w0 = windows.pop()[0]  # overlapping windows that fit together are decoded together
         windows.append((w0, w1))
     return windows
-
-
-def _padded(features: np.ndarray, unit: int) -> np.ndarray:
-    """features (T, D) with the last frame repeated up to a multiple of unit frames."""
-    extra = -len(features) % unit
-    return np.concatenate([features, np.repeat(features[-1:], extra, axis=0)]) if extra else features
 
 
 def _exact_at(features: np.ndarray, original: np.ndarray, keep: np.ndarray, skeleton: Skeleton) -> np.ndarray:
@@ -96,7 +92,7 @@ def refill(pipeline: TextToMotion, features: np.ndarray, keep: np.ndarray, text:
     unit = pipeline.unit
     out = features.copy()
     for index, (w0, w1) in enumerate(windows_around(~keep, pipeline.max_frames)):
-        window = _padded(features[w0:w1], unit)  # (L', D)
+        window = pad_to_multiple(features[w0:w1], unit)  # (L', D)
         given = np.zeros(len(window), bool)
         given[: w1 - w0] = keep[w0:w1]
         given_tokens = torch.from_numpy(given.reshape(-1, unit).any(1)).to(pipeline.device)  # (N,)
@@ -131,8 +127,8 @@ def edit_upper_body(editor: UpperBodyEditor, features: np.ndarray, start: int, e
     unit = editor.unit
     changed = np.zeros(len(features), bool)
     changed[start:end] = True
-    ((w0, w1),) = windows_around(changed, editor.max_frames, "edited range")
-    window = _padded(features[w0:w1], unit)
+    ((w0, w1),) = windows_around(changed, editor.max_frames, "edited range", "select fewer frames")
+    window = pad_to_multiple(features[w0:w1], unit)
     regenerate = np.zeros(len(window), bool)
     regenerate[start - w0 : end - w0] = True
     upper = editor.edit(window, regenerate.reshape(-1, unit).any(1), text, decoding.seed, decoding.guidance,

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from app.engine.arrays import normalised_batch, pad_to_multiple
 from app.engine.models.checkpoint import CheckpointError, load_checkpoint
 from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
@@ -61,7 +62,7 @@ class DiffusionPipeline:
 
     def _encode(self, features: np.ndarray) -> Tensor:
         """Un-normalised features (T, D), T a multiple of unit -> the denoiser's latents (1, T / unit, C)."""
-        x = torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))[None].to(self.device)
+        x = normalised_batch(features, self.mean, self.std, self.device)
         return (self.vae.encode(x)[0] - self.latent_mean) / self.latent_std
 
     def _decode(self, z: Tensor) -> np.ndarray:
@@ -116,8 +117,8 @@ class DiffusionPipeline:
             raise ValueError(f"steps must be >= 1, got {steps}")
         if guidance < 0:
             raise ValueError(f"guidance must be >= 0, got {guidance}")
-        padded_n = -(-n // self.unit) * self.unit
-        padded = np.concatenate([features, np.repeat(features[-1:], padded_n - n, axis=0)])  # (padded_n, D)
+        padded = pad_to_multiple(features, self.unit)  # (padded_n, D)
+        padded_n = len(padded)
         known_padded = np.concatenate([known_mask, np.ones(padded_n - n, dtype=bool)])  # padding frames don't count
         latent_known = torch.from_numpy(known_padded.reshape(-1, self.unit).all(1)).to(self.device)  # (N,)
         z = self.sample(self._sentence(text), padded_n // self.unit, seed, guidance, steps,

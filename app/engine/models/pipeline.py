@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from app.engine.arrays import normalised_batch
 from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
@@ -67,8 +68,7 @@ class TextToMotion:
 
     def encode_features(self, features: np.ndarray) -> torch.Tensor:
         """Un-normalised features (T, D), T a multiple of `unit` -> codes (T / unit,)."""
-        x = torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))[None].to(self.device)
-        return self.tokenizer.encode(x)[0]
+        return self.tokenizer.encode(normalised_batch(features, self.mean, self.std, self.device))[0]
 
     def fill(self, texts: list[str], canvas: torch.Tensor, seed: int, guidance: float, steps: int, temperature: float,
              top_k: int | None) -> torch.Tensor:

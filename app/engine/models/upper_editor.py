@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from app.engine.arrays import normalised_batch
 from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
 from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
@@ -55,7 +56,7 @@ class UpperBodyEditor:
              temperature: float, top_k: int | None) -> np.ndarray:
         """features (T, D) un-normalised, T a multiple of `unit` and at most max_frames; regenerate (T / unit,) bool,
         the tokens to re-decode -> upper-body features (T, len(upper_dims)) un-normalised."""
-        x = torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))[None].to(self.device)  # (1, T, D)
+        x = normalised_batch(features, self.mean, self.std, self.device)  # (1, T, D)
         upper_codes, lower_codes = self.upper.encode(x), self.lower.encode(x)  # (1, N) each
         n = upper_codes.shape[1]
         cfg = self.transformer.config
