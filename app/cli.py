@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   kinema bench
   kinema bench --ui
   kinema render take.bvh -o take.gif
+  kinema render take.bvh -o take.mp4 --size 1280x720
   kinema                      (no command: opens the studio)
 """
 
@@ -209,9 +210,13 @@ def _motion_source(name: str, checkpoints: str, test):
 
         return evaluate.ReconstructedMotions("tokenizer", reconstruct)
     if name in ("masked", "diffusion"):
+        from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+        from app.engine.models.pipeline import load_pipeline
         from app.engine.ops import generate
 
-        return evaluate.GeneratedMotions(name, lambda text, n, seed: generate(text, n_frames=n, seed=seed, engine=name).features)
+        model = (load_pipeline if name == "masked" else load_diffusion_pipeline)(checkpoints)
+        return evaluate.GeneratedMotions(
+            name, lambda text, n, seed: generate(text, n_frames=n, seed=seed, engine=name, model=model).features)
     if name in ("inbetween", "edit-upper", "long"):
         from app.engine import evaluate_edits
 
@@ -243,7 +248,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> None:
     from app.engine.document.files import load_document, read_take
-    from app.ui.render import render_take
+    from app.ui.render import output_size, render_take
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
@@ -259,6 +264,7 @@ def _cmd_render(args: argparse.Namespace) -> None:
         n = render_take(take, args.output, (width, height), args.fps)
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
+    width, height = output_size(args.output, (width, height))
     print(f"wrote {args.output}: {n} pictures of {take.n_frames} frames, {width}x{height}")
 
 
@@ -345,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--repeats", type=int, default=3)
     evaluation.add_argument("--seed", type=int, default=0)
     evaluation.add_argument("--evaluator", default="checkpoints/evaluator.safetensors")
-    evaluation.add_argument("--checkpoints", default="checkpoints")
+    evaluation.add_argument("--checkpoints", default="checkpoints", help="folder holding the models to evaluate")
     evaluation.add_argument("--runs", default="runs", help="training logs to chart with --plot")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
     evaluation.add_argument("--plot", metavar="DIR", help="also write PNG charts (metrics, training curves) to DIR")
@@ -362,13 +368,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
     bench.set_defaults(func=_cmd_bench)
 
-    render = commands.add_parser("render", help="draw a take as the studio's viewport shows it, to an animated GIF",
+    render = commands.add_parser("render", help="draw a take as the studio's viewport shows it, to a GIF or an MP4",
                                  description="Render a take (BVH, any rig that imports, or a .kinema project) "
                                  "offscreen, without a window (EGL), with the camera following the character.")
     render.add_argument("input", help="a .bvh take or a .kinema project")
-    render.add_argument("-o", "--output", required=True, help="the .gif to write")
-    render.add_argument("--size", default="640x480", help="picture size WIDTHxHEIGHT (default 640x480)")
-    render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in real time)")
+    render.add_argument("-o", "--output", required=True, help="the .gif or .mp4 (H.264) to write")
+    render.add_argument("--size", default="640x480", help="picture size WIDTHxHEIGHT (default 640x480; an .mp4 "
+                        "rounds odd sides up to even)")
+    render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in "
+                        "real time; a GIF shows at most 50)")
     render.set_defaults(func=_cmd_render)
 
     from app.motion_commands import add_motion_commands
