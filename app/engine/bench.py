@@ -175,10 +175,11 @@ def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> d
 
 def _scan_operations(device: str) -> dict[str, Callable[[], Callable[[], object]]]:
     """Motion Mamba's selective scan alone at sequence length 200 (batch 8, 512 channels, 16 states: one block of
-    d_model 256), ours against the one-frame-at-a-time reference."""
-    from app.engine.models.ssm import selective_scan, selective_scan_reference
+    d_model 256, the paper preset's width), ours (eager, and in torch.compile'd blocks) against the
+    one-frame-at-a-time reference."""
+    from app.engine.models import ssm
 
-    def scan(fn):
+    def scan(fn, **options):
         def setup():
             g = torch.Generator().manual_seed(0)
             b, d, n, length = 8, 512, 16, 200
@@ -186,12 +187,20 @@ def _scan_operations(device: str) -> dict[str, Callable[[], Callable[[], object]
                     -torch.rand(d, n, generator=g), torch.randn(b, n, length, generator=g),
                     torch.randn(b, n, length, generator=g), torch.randn(d, generator=g)]
             args = [a.to(device) for a in args]
-            return lambda: fn(*args, delta_softplus=True)
+            if options.get("compiled"):
+                if device != "cpu":
+                    raise Unavailable("the compiled blocks are the CPU path")
+                with torch.inference_mode():
+                    fn(*args, delta_softplus=True, **options)  # compiles (seconds, once per shape)
+                if ssm._compile_failed:
+                    raise Unavailable("torch.compile cannot build here (no C++ compiler)")
+            return lambda: fn(*args, delta_softplus=True, **options)
 
         return setup
 
-    return {"selective scan L=200 (ours)": scan(selective_scan),
-            "selective scan L=200 (sequential reference)": scan(selective_scan_reference)}
+    return {"selective scan L=200 (ours)": scan(ssm.selective_scan, compiled=False),
+            "selective scan L=200 (ours, compiled blocks)": scan(ssm.selective_scan, compiled=True),
+            "selective scan L=200 (sequential reference)": scan(ssm.selective_scan_reference)}
 
 
 def _time(fn: Callable[[], object], device: str, warmup: int, runs: int) -> list[float]:

@@ -10,19 +10,27 @@ chunk shared by all channels) does not apply: any blocked form still has to touc
 measured here it is slower than a loop that keeps one step's working set in cache (see `selective_scan`).
 Every decay is exp of a non-positive number, so nothing overflows (a closed-form cumulative-sum scan,
 exp(+cumsum) times exp(-cumsum), does).
+
+Eager PyTorch cannot keep a state in registers across frames, so every eager form streams (B, L, D, N) tensors
+through memory. With KINEMA_COMPILED_SCAN=1, large inference scans run `_block` (BLOCK frames of the recurrence)
+through torch.compile instead: one fused C++ loop per block that reads only the (B, D, N) state and the block's
+inputs. That needs a C++ compiler at run time and compiles once per (B, D, N) shape (seconds; cached on disk by
+torch), so it is opt-in; without a compiler it falls back to the eager loop with a warning.
 """
 from __future__ import annotations
 
 import functools
 import math
+import os
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
 SMALL_SCAN = 1 << 20  # B * L * D * N up to which selective_scan forms all decays up front (4 MB of float32)
+BLOCK = 8  # frames per compiled block: longer blocks compile more slowly and gain little
 
 
 @dataclass
@@ -78,7 +86,8 @@ def selective_scan_reference(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: 
 
 
 def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
-                   z: Tensor | None = None, delta_bias: Tensor | None = None, delta_softplus: bool = False) -> Tensor:
+                   z: Tensor | None = None, delta_bias: Tensor | None = None, delta_softplus: bool = False,
+                   compiled: bool | None = None) -> Tensor:
     """mamba_ssm's `selective_scan_fn` contract in plain PyTorch: u, delta, z (B, D, L); A (D, N); B, C (B, N, L);
     D, delta_bias (D,) -> y (B, D, L). A, D and delta_bias may also be given per batch row: (B, D, N), (B, D).
 
@@ -86,7 +95,8 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
     every decay exp(dt A) and input dt B u up front, (B, L, D, N), and the loop is one fused multiply-add per
     frame: Python overhead is what costs there. Large ones (training batches) form them inside the loop from (B, D)
     and (B, N) slices, so no (B, L, D, N) intermediate is built: one step's working set stays in the CPU's cache
-    and autograd keeps one state per frame instead of five full-size tensors.
+    and autograd keeps one state per frame instead of five full-size tensors. Large ones without gradients run
+    in compiled blocks when `compiled` is True, or when it is None and KINEMA_COMPILED_SCAN=1 (module docstring).
     """
     if delta_bias is not None:
         delta = delta + delta_bias[..., None]
@@ -95,27 +105,86 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
     dt = delta.transpose(1, 2)  # (B, L, D)
     du = dt * u.transpose(1, 2)  # (B, L, D)
     Bt, Ct = B.transpose(1, 2), C.transpose(1, 2)  # (B, L, N)
-    A_rows = A if A.dim() == 2 else A[:, None]  # broadcasts against (B, L, D, N)
-    if u.shape[0] * u.shape[2] * A.shape[-2] * A.shape[-1] <= SMALL_SCAN:
-        decay = torch.exp(dt[..., None] * A_rows)  # (B, L, D, N)
-        inputs = du[..., None] * Bt[:, :, None, :]  # (B, L, D, N)
-        h = inputs[:, 0]
-        states = [h]
-        for a, x in zip(decay[:, 1:].unbind(1), inputs[:, 1:].unbind(1)):
-            h = torch.addcmul(x, a, h)
-            states.append(h)
-        y = (torch.stack(states, 1) @ Ct[..., None]).squeeze(-1).transpose(1, 2)  # (B, L, D, N) @ (B, L, N, 1) -> (B, D, L)
-    else:
-        h = None
-        ys = []
-        for dt_t, du_t, b_t, c_t in zip(dt.unbind(1), du.unbind(1), Bt.unbind(1), Ct.unbind(1)):
-            x = du_t[:, :, None] * b_t[:, None, :]  # (B, D, N)
-            h = x if h is None else torch.addcmul(x, torch.exp(dt_t[:, :, None] * A), h)
-            ys.append((h @ c_t[:, :, None]).squeeze(-1))  # (B, D)
-        y = torch.stack(ys, 2)  # (B, D, L)
+    small = u.shape[0] * u.shape[2] * A.shape[-2] * A.shape[-1] <= SMALL_SCAN
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (dt, du, Bt, Ct, A))
+    y = None
+    if not small and not needs_grad and (compiled_scan_wanted() if compiled is None else compiled):
+        y = _scan_in_compiled_blocks(dt, du, Bt, Ct, A)
+    if y is None:
+        y = (_scan_decays_up_front if small else _scan_decays_in_loop)(dt, du, Bt, Ct, A)
     if D is not None:
         y = y + D[..., None] * u
     return y if z is None else y * F.silu(z)
+
+
+def _scan_decays_up_front(dt: Tensor, du: Tensor, Bt: Tensor, Ct: Tensor, A: Tensor) -> Tensor:
+    """dt, du (B, L, D); Bt, Ct (B, L, N); A (D, N) or (B, D, N) -> y (B, D, L) without the skip term."""
+    decay = torch.exp(dt[..., None] * (A if A.dim() == 2 else A[:, None]))  # (B, L, D, N)
+    inputs = du[..., None] * Bt[:, :, None, :]  # (B, L, D, N)
+    h = inputs[:, 0]
+    states = [h]
+    for a, x in zip(decay[:, 1:].unbind(1), inputs[:, 1:].unbind(1)):
+        h = torch.addcmul(x, a, h)
+        states.append(h)
+    return (torch.stack(states, 1) @ Ct[..., None]).squeeze(-1).transpose(1, 2)  # (B, L, D, N) @ (B, L, N, 1) -> (B, D, L)
+
+
+def _scan_decays_in_loop(dt: Tensor, du: Tensor, Bt: Tensor, Ct: Tensor, A: Tensor) -> Tensor:
+    """As `_scan_decays_up_front`, forming each frame's decay and input from (B, D) and (B, N) slices."""
+    h = None
+    ys = []
+    for dt_t, du_t, b_t, c_t in zip(dt.unbind(1), du.unbind(1), Bt.unbind(1), Ct.unbind(1)):
+        x = du_t[:, :, None] * b_t[:, None, :]  # (B, D, N)
+        h = x if h is None else torch.addcmul(x, torch.exp(dt_t[:, :, None] * A), h)
+        ys.append((h @ c_t[:, :, None]).squeeze(-1))  # (B, D)
+    return torch.stack(ys, 2)  # (B, D, L)
+
+
+def _block(h: Tensor, dt: Tensor, du: Tensor, Bt: Tensor, Ct: Tensor, A: Tensor) -> tuple[Tensor, Tensor]:
+    """A block of frames of the recurrence from state h (B, D, N); dt, du (B, T, D); Bt, Ct (B, T, N); A (D, N) or
+    (B, D, N) -> (last state, y (B, T, D)). Written frame by frame so that torch.compile fuses it into one loop."""
+    ys = []
+    for t in range(dt.shape[1]):
+        h = torch.addcmul(du[:, t, :, None] * Bt[:, t, None, :], torch.exp(dt[:, t, :, None] * A), h)
+        ys.append((h * Ct[:, t, None, :]).sum(-1))
+    return h, torch.stack(ys, 1)
+
+
+def compiled_scan_wanted() -> bool:
+    return os.environ.get("KINEMA_COMPILED_SCAN", "") not in ("", "0")
+
+
+@functools.cache
+def _compiled_block():
+    return torch.compile(_block, dynamic=False)  # compiles on first call, once per input shape
+
+
+_compile_failed = False
+
+
+def _scan_in_compiled_blocks(dt: Tensor, du: Tensor, Bt: Tensor, Ct: Tensor, A: Tensor) -> Tensor | None:
+    """The recurrence BLOCK frames per compiled call -> y (B, D, L), or None where torch.compile cannot build
+    here (no C++ compiler; warned once). The tail is padded with dt = 0, du = 0 (decay 1, no input), which leaves
+    the state as it was, so every call has one shape."""
+    global _compile_failed
+    if _compile_failed:
+        return None
+    length = dt.shape[1]
+    pad = -length % BLOCK
+    dt, du, Bt, Ct = (F.pad(t, (0, 0, 0, pad)) for t in (dt, du, Bt, Ct))  # (B, L + pad, ...)
+    h = torch.zeros(dt.shape[0], dt.shape[2], A.shape[-1], dtype=dt.dtype, device=dt.device)  # (B, D, N)
+    ys = []
+    try:
+        for start in range(0, length + pad, BLOCK):
+            window = slice(start, start + BLOCK)
+            h, y = _compiled_block()(h, dt[:, window].contiguous(), du[:, window].contiguous(),
+                                     Bt[:, window].contiguous(), Ct[:, window].contiguous(), A)
+            ys.append(y)
+    except torch._dynamo.exc.TorchDynamoException as error:
+        _compile_failed = True
+        warnings.warn(f"KINEMA_COMPILED_SCAN: torch.compile cannot build here ({error}); using the eager scan")
+        return None
+    return torch.cat(ys, 1)[:, :length].transpose(1, 2)  # (B, L, D) -> (B, D, L)
 
 
 @functools.cache

@@ -1,7 +1,15 @@
+import shutil
+
 import pytest
 import torch
 
-from app.engine.models.ssm import Mamba, MambaConfig, parallel_mamba, selective_scan, selective_scan_reference
+from app.engine.models.ssm import (
+    Mamba,
+    MambaConfig,
+    parallel_mamba,
+    selective_scan,
+    selective_scan_reference,
+)
 
 
 def _inputs(batch=3, d=12, n=5, length=41, seed=0) -> dict[str, torch.Tensor]:
@@ -134,3 +142,52 @@ def test_parallel_mamba_equals_each_block_on_its_own(small_scan, monkeypatch):
     xs = [torch.randn(2, 9, 16) for _ in blocks]
     for y, block, x in zip(parallel_mamba(blocks, xs), blocks, xs):
         torch.testing.assert_close(y, block(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("clang++") is None,
+                    reason="torch.compile needs a C++ compiler on the CPU")
+def test_compiled_blocks_equal_the_reference(monkeypatch):
+    import app.engine.models.ssm as ssm
+
+    monkeypatch.setenv("KINEMA_COMPILED_SCAN", "1")
+    monkeypatch.setattr(ssm, "SMALL_SCAN", 0)
+    calls = []
+    compiled = ssm._compiled_block()
+    monkeypatch.setattr(ssm, "_compiled_block", lambda: calls.append(1) or compiled)
+    x = _inputs(length=21)  # not a whole number of blocks: the padded tail must leave the state alone
+    with torch.no_grad():
+        y = selective_scan(**x, delta_softplus=True)
+    assert len(calls) == 3  # ceil(21 / BLOCK) compiled calls: the compiled path ran
+    torch.testing.assert_close(y, selective_scan_reference(**x, delta_softplus=True), atol=1e-5, rtol=1e-5)
+
+
+def test_compiled_scan_falls_back_to_the_eager_loop_when_compiling_fails(monkeypatch):
+    import app.engine.models.ssm as ssm
+
+    def no_compiler(*args):
+        raise torch._dynamo.exc.TorchDynamoException("no C++ compiler")
+
+    monkeypatch.setenv("KINEMA_COMPILED_SCAN", "1")
+    monkeypatch.setattr(ssm, "SMALL_SCAN", 0)
+    monkeypatch.setattr(ssm, "_compile_failed", False)
+    monkeypatch.setattr(ssm, "_compiled_block", lambda: no_compiler)
+    x = _inputs()
+    with torch.no_grad(), pytest.warns(UserWarning, match=r"no C\+\+ compiler"):
+        y = selective_scan(**x, delta_softplus=True)
+    torch.testing.assert_close(y, selective_scan_reference(**x, delta_softplus=True), atol=1e-5, rtol=1e-5)
+    assert ssm._compile_failed  # warned once, then the eager loop without trying again
+
+
+def test_compiled_scan_is_not_used_for_training(monkeypatch):
+    import app.engine.models.ssm as ssm
+
+    def must_not_run():
+        raise AssertionError("gradients need the eager scan")
+
+    monkeypatch.setenv("KINEMA_COMPILED_SCAN", "1")
+    monkeypatch.setattr(ssm, "SMALL_SCAN", 0)
+    monkeypatch.setattr(ssm, "_compiled_block", must_not_run)
+    x = {k: v.clone().requires_grad_() for k, v in _inputs().items()}
+    selective_scan(**x, delta_softplus=True).sum().backward()
+    assert x["u"].grad is not None
