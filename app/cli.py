@@ -238,7 +238,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         except RuntimeError as exc:
             raise CommandError(str(exc)) from None
         print(f"viewport playback: {result['fps']:.1f} fps (target {result['target_fps']:g}) for a "
-              f"{result['frames']}-frame take in a {result['window']} studio window")
+              f"{result['frames']}-frame take in a {result['window']} studio window; {result['viewport']} viewport, "
+              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame")
         return
     from app.engine.bench import format_results, run_bench
 

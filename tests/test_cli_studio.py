@@ -157,3 +157,4 @@ def test_bench_ui_prints_the_playback_rate():
     line = result.stdout.strip().splitlines()[-1]
     assert line.startswith("viewport playback: ") and "for a 200-frame take" in line
     assert float(line.split()[2]) > 10  # fps
+    assert "offscreen (EGL) viewport" in line and "ms of CPU per frame" in line

@@ -43,7 +43,7 @@ def window(qtbot, walk_positions) -> MainWindow:
     win.show()
     qtbot.waitExposed(win)
     win.activateWindow()
-    win.viewport.canvas.native.setFocus()
+    win.viewport.surface.setFocus()
     return win
 
 

@@ -23,7 +23,7 @@ def _click(window: MainWindow, qtbot, name: str) -> None:
 
 
 def test_inbetween_keeps_the_two_locked_keys_and_regenerates_the_rest(window: MainWindow, qtbot, walk_positions) -> None:
-    doc, canvas = window.document, window.viewport.canvas.native
+    doc, canvas = window.document, window.viewport.surface
     window.prompt_panel.prompt.setPlainText("a person walks forward slowly")
     for frame in (30, 110):  # scrub to the frame, K locks it
         window.timeline.playhead.setValue(frame)
@@ -47,7 +47,7 @@ def test_inbetween_with_the_diffusion_engine_keeps_the_keys(window: MainWindow, 
     window.prompt_panel.engine.setCurrentText("diffusion")
     for frame in (20, 100):
         window.timeline.playhead.setValue(frame)
-        qtbot.keyClick(window.viewport.canvas.native, Qt.Key.Key_K)
+        qtbot.keyClick(window.viewport.surface, Qt.Key.Key_K)
     _click(window, qtbot, "inbetweenButton")
     after = window.document.take.positions
     assert np.abs(after[[20, 100]] - walk_positions[[20, 100]]).max() < 1e-3

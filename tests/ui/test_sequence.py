@@ -30,7 +30,7 @@ def _snapshot(window: MainWindow) -> tuple:
 
 def test_a_whole_editing_session(window: MainWindow, qtbot, tmp_path: Path, bandai_namco_sample: Path,
                                 upper_editor) -> None:
-    doc, panel, canvas = window.document, window.prompt_panel, window.viewport.canvas.native
+    doc, panel, canvas = window.document, window.prompt_panel, window.viewport.surface
     states = [_snapshot(window)]  # the loaded walk, then the state after each undoable step
 
     # 1. type a prompt and generate

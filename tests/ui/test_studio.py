@@ -31,7 +31,7 @@ def test_scrubbing_the_playhead_updates_the_pose(window: MainWindow, walk_positi
 
 def test_k_locks_keys_and_undo_redo(window: MainWindow, qtbot) -> None:
     doc = window.document
-    focus = window.viewport.canvas.native
+    focus = window.viewport.surface
     doc.current_frame = 20
     qtbot.keyClick(focus, Qt.Key.Key_K)
     qtbot.keyClick(focus, Qt.Key.Key_Right)
@@ -50,7 +50,7 @@ def test_k_locks_keys_and_undo_redo(window: MainWindow, qtbot) -> None:
 
 
 def test_transport_keys(window: MainWindow, qtbot) -> None:
-    focus, doc = window.viewport.canvas.native, window.document
+    focus, doc = window.viewport.surface, window.document
     qtbot.keyClick(focus, Qt.Key.Key_End)
     assert doc.current_frame == doc.n_frames - 1
     qtbot.keyClick(focus, Qt.Key.Key_Left)
@@ -140,11 +140,11 @@ def test_playback_frame_rate(window: MainWindow, qtbot) -> None:
     window.resize(1280, 800)
     window.transport_bar.fps_spin.setValue(60)
     window.viewport.draw_times.clear()
-    qtbot.keyClick(window.viewport.canvas.native, Qt.Key.Key_Space)
+    qtbot.keyClick(window.viewport.surface, Qt.Key.Key_Space)
     assert window.transport.playing
     qtbot.wait(1500)
     fps = window.viewport.frame_rate(1.4)
-    qtbot.keyClick(window.viewport.canvas.native, Qt.Key.Key_Space)
+    qtbot.keyClick(window.viewport.surface, Qt.Key.Key_Space)
     assert not window.transport.playing
     print(f"viewport redraws during playback: {fps:.1f} fps")
     assert fps > 10, f"viewport only redrew at {fps:.1f} fps"

@@ -1,5 +1,8 @@
 """The 3D viewport: a vispy SceneCanvas in a QWidget that follows the document.
 
+The canvas draws offscreen through EGL and a raster widget shows it (`offscreen_canvas`: on a software renderer
+that keeps a frame's cost to the viewport's own pixels); where EGL is missing, vispy's QOpenGLWidget is used.
+
 It listens to the document's events and touches only vertex data on a frame change, so the cost per frame is
 one small upload and one redraw. Mouse: left-drag orbits, shift-drag or middle-drag pans, the wheel zooms
 (vispy's TurntableCamera); `follow` keeps the character centred while it walks.
@@ -14,7 +17,13 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 from vispy import scene
 
 from app.engine.document import Document, Take
-from app.ui._vispy.skeleton_visual import BACKGROUND, SkeletonVisual, follow, make_camera
+from app.ui._qt.offscreen_canvas import offscreen_canvas
+from app.ui._vispy.skeleton_visual import (
+    BACKGROUND,
+    SkeletonVisual,
+    follow,
+    make_camera,
+)
 
 
 class Viewport(QWidget):
@@ -22,8 +31,13 @@ class Viewport(QWidget):
         super().__init__(parent)
         self.setObjectName("viewport")
         self.document = document
-        self.canvas = scene.SceneCanvas(keys=None, bgcolor=BACKGROUND, parent=self)
-        self.canvas.native.setObjectName("viewportCanvas")
+        offscreen = offscreen_canvas(BACKGROUND, self)
+        if offscreen is None:  # no EGL here: vispy's QOpenGLWidget
+            self.canvas = scene.SceneCanvas(keys=None, bgcolor=BACKGROUND, parent=self)
+            self.surface: QWidget = self.canvas.native
+        else:
+            self.canvas, self.surface = offscreen
+        self.surface.setObjectName("viewportCanvas")
         self.view = self.canvas.central_widget.add_view()
         self.view.camera = make_camera()
         self.skeleton = SkeletonVisual(self.view.scene)
@@ -40,7 +54,7 @@ class Viewport(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(bar)
-        layout.addWidget(self.canvas.native, 1)
+        layout.addWidget(self.surface, 1)
         self.draw_times: deque[float] = deque(maxlen=1000)  # perf_counter of each redraw, for the frame-rate readout and tests
         self.canvas.events.draw.connect(lambda _: self.draw_times.append(time.perf_counter()))
 
@@ -61,7 +75,7 @@ class Viewport(QWidget):
             self.skeleton.set_ghosts(self.document.locked_frames)
             self._update_highlight(redraw=False)
             self._on_frame_changed(self.document.current_frame)
-        self.canvas.update()
+        self.surface.update()
 
     def _on_frame_changed(self, frame: int) -> None:
         if self.document.take is None:
@@ -70,11 +84,11 @@ class Viewport(QWidget):
         self.skeleton.show_frame(frame)
         if self.follow.isChecked():
             follow(self.view.camera, self.skeleton.pose)
-        self.canvas.update()
+        self.surface.update()
 
     def _on_locks_changed(self, frames: tuple[int, ...]) -> None:
         self.skeleton.set_ghosts(frames)
-        self.canvas.update()
+        self.surface.update()
 
     def _update_highlight(self, redraw: bool = True) -> None:
         doc = self.document
@@ -82,7 +96,7 @@ class Viewport(QWidget):
         on = doc.scope == "upper" and selection is not None and selection[0] <= doc.current_frame <= selection[1]
         self.skeleton.set_highlight(on)
         if redraw:
-            self.canvas.update()
+            self.surface.update()
 
     def frame_rate(self, window_s: float = 1.0) -> float:
         """Redraws per second over the last `window_s` seconds."""
