@@ -39,6 +39,7 @@ from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.motion_mamba import PRESETS, DenoiserConfig, MotionMambaDenoiser
 from app.engine.models.vae import MotionVAE
+from app.engine.train.joint import JointModel, distributed
 from app.engine.train.masked import _load_resume, _save_resume, file_sha256
 from app.engine.train.schedule import warmup_cosine
 from app.engine.train.tokenizer import _init_distributed
@@ -107,19 +108,20 @@ def _batch(split: _Split, size: int, max_latents: int, rng: np.random.Generator)
     return torch.stack(windows), torch.from_numpy(np.minimum(lengths[idx], max_latents)), caption
 
 
-def _losses(denoiser: nn.Module, length: nn.Module, scheduler: DDIMScheduler, z0: Tensor, n_latents: Tensor,
-            sentence: Tensor, text_drop: float, generator: torch.Generator) -> dict[str, Tensor]:
+def _losses(nets: nn.Module, scheduler: DDIMScheduler, z0: Tensor, n_latents: Tensor, sentence: Tensor,
+            text_drop: float, generator: torch.Generator) -> dict[str, Tensor]:
+    """nets: the JointModel of "denoiser" and "length" (or its DistributedDataParallel)."""
     b = z0.shape[0]
     t = torch.randint(scheduler.config.train_steps, (b,), generator=generator).to(z0.device)
     noise = torch.randn(z0.shape, generator=generator).to(z0.device)
     drop = (torch.rand(b, generator=generator) < text_drop).to(z0.device)
-    out = denoiser(scheduler.add_noise(z0, noise, t), t, sentence, drop)
-    return {"loss": F.mse_loss(out, scheduler.target(z0, noise, t)),
-            "length_loss": F.cross_entropy(length(sentence), n_latents - 1)}
+    out = nets({"denoiser": (scheduler.add_noise(z0, noise, t), t, sentence, drop), "length": (sentence,)})
+    return {"loss": F.mse_loss(out["denoiser"], scheduler.target(z0, noise, t)),
+            "length_loss": F.cross_entropy(out["length"], n_latents - 1)}
 
 
 @torch.no_grad()
-def _validate(nets: nn.ModuleDict, scheduler: DDIMScheduler, split: _Split, sentences: Tensor,
+def _validate(nets: JointModel, scheduler: DDIMScheduler, split: _Split, sentences: Tensor,
               cfg: DiffusionTrainConfig) -> dict[str, float]:
     """Mean losses over 8 seeded val batches (seeded lengths, windows, timesteps and noise), text kept."""
     nets.eval()
@@ -127,7 +129,7 @@ def _validate(nets: nn.ModuleDict, scheduler: DDIMScheduler, split: _Split, sent
     sums = {"loss": 0.0, "length_loss": 0.0}
     for _ in range(8):
         z0, n, caption = (t.to(sentences.device) for t in _batch(split, 32, cfg.max_latents, rng))
-        out = _losses(nets["denoiser"], nets["length"], scheduler, z0, n, sentences[caption], 0.0, gen)
+        out = _losses(nets, scheduler, z0, n, sentences[caption], 0.0, gen)
         for k in sums:
             sums[k] += out[k].item() / 8
     nets.train()
@@ -177,17 +179,13 @@ def train_diffusion(
     scheduler = DDIMScheduler(ScheduleConfig(prediction=cfg.prediction))
     denoiser = MotionMambaDenoiser(mc)
     length = LengthPredictor(LengthPredictorConfig(max_tokens=cfg.max_latents))
-    nets = nn.ModuleDict({"denoiser": denoiser, "length": length}).to(device)
+    nets = JointModel({"denoiser": denoiser, "length": length}).to(device)
     opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     resume_config = {"model": asdict(mc), "vae_sha256": vae_sha, "prediction": cfg.prediction}
     step, elapsed = 0, 0.0
     if resume and resume_path.exists():
         step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
-    fwd_denoiser, fwd_length = denoiser, length
-    if world > 1:
-        ids = [device] if device.type == "cuda" else None
-        fwd_denoiser = nn.parallel.DistributedDataParallel(denoiser, device_ids=ids)
-        fwd_length = nn.parallel.DistributedDataParallel(length, device_ids=ids)
+    fwd = distributed(nets, world, device)
     main = rank == 0
     if log_path and main:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +201,7 @@ def train_diffusion(
     try:
         while step < cfg.steps:
             z0, n, caption = (t.to(device) for t in _batch(train, per_rank, cfg.max_latents, rng))
-            out = _losses(fwd_denoiser, fwd_length, scheduler, z0, n, sentences[caption], cfg.text_drop, gen)
+            out = _losses(fwd, scheduler, z0, n, sentences[caption], cfg.text_drop, gen)
             for g in opt.param_groups:
                 g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
             opt.zero_grad(set_to_none=True)

@@ -50,6 +50,7 @@ from app.engine.data.dataset import MotionFolder
 from app.engine.models.checkpoint import atomic_save, read_safetensors, save_checkpoint
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_transformer import PRESETS, MaskedTransformer, MaskedTransformerConfig
+from app.engine.train.joint import JointModel, distributed
 from app.engine.train.schedule import warmup_cosine
 
 FORMAT = "kinema-masked-1"
@@ -160,25 +161,29 @@ def corrupt(targets: Tensor, real: Tensor, cfg: MaskedTransformerConfig, replace
     return inputs, masked | replaced
 
 
-def _losses(transformer: nn.Module, length: nn.Module | None, targets: Tensor, real: Tensor, caption: Tensor,
+def _losses(nets: nn.Module, with_length: bool, targets: Tensor, real: Tensor, caption: Tensor,
             cond: Tensor | None, text: tuple[Tensor, Tensor, Tensor], cfg: MaskedTrainConfig,
             mc: MaskedTransformerConfig, generator: torch.Generator, drop_text: bool = True) -> dict[str, Tensor]:
+    """nets: the JointModel of "transformer" (and "length" when `with_length`), or its DistributedDataParallel."""
     sentence, words, word_mask = (t[caption] for t in text)
     inputs, loss_at = corrupt(targets, real, mc, cfg.replace_ratio, generator)
     drop = torch.rand(len(targets), generator=generator) < cfg.text_drop if drop_text else torch.zeros(len(targets), dtype=torch.bool)
     if cond is not None:  # the editor must cope with lower-body codes that are not exactly the training ones
         noisy = real & (torch.rand(cond.shape, generator=generator) < cfg.cond_noise)
         cond = torch.where(noisy, torch.randint(mc.cond_codebook_size, cond.shape, generator=generator), cond)
-    logits = transformer(inputs, sentence, words.float(), word_mask, drop, cond)  # (B, N, K)
+    calls = {"transformer": (inputs, sentence, words.float(), word_mask, drop, cond)} | (
+        {"length": (sentence,)} if with_length else {})
+    outputs = nets(calls)
+    logits = outputs["transformer"]  # (B, N, K)
     picked, wanted = logits[loss_at], targets[loss_at]
     out = {"loss": F.cross_entropy(picked, wanted), "acc": (picked.argmax(-1) == wanted).float().mean()}
-    if length is not None:
-        out["length_loss"] = F.cross_entropy(length(sentence), real.sum(1) - 1)
+    if with_length:
+        out["length_loss"] = F.cross_entropy(outputs["length"], real.sum(1) - 1)
     return out
 
 
 @torch.no_grad()
-def _validate(nets: nn.ModuleDict, split: _Split, text: tuple, cfg: MaskedTrainConfig,
+def _validate(nets: JointModel, split: _Split, text: tuple, cfg: MaskedTrainConfig,
               mc: MaskedTransformerConfig) -> dict[str, float]:
     """Mean loss/accuracy over (up to 512) val motions with seeded windows, captions and masks, text kept."""
     nets.eval()
@@ -187,8 +192,7 @@ def _validate(nets: nn.ModuleDict, split: _Split, text: tuple, cfg: MaskedTrainC
     sums: dict[str, float] = {}
     for i in range(0, len(order), 64):
         idx = order[i : i + 64]
-        out = _losses(nets["transformer"], nets["length"] if "length" in nets else None, *_batch(split, idx, mc, rng),
-                      text, cfg, mc, gen, drop_text=False)
+        out = _losses(nets, "length" in nets, *_batch(split, idx, mc, rng), text, cfg, mc, gen, drop_text=False)
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + v.item() * len(idx)
     nets.train()
@@ -279,16 +283,13 @@ def train_masked(
     length = None
     if lower is None:
         length = LengthPredictor(LengthPredictorConfig(text_dim=mc.text_dim, max_tokens=mc.max_tokens - 1))
-    nets = nn.ModuleDict({"transformer": transformer} | ({"length": length} if length is not None else {}))
+    nets = JointModel({"transformer": transformer} | ({"length": length} if length is not None else {}))
     opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     resume_config = {"model": asdict(mc), "tokenizer_sha256": tokenizer_sha, "lower_tokenizer_sha256": lower_sha}
     step, elapsed = 0, 0.0
     if resume and resume_path.exists():
         step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
-    fwd_transformer, fwd_length = transformer, length
-    if world > 1:
-        fwd_transformer = nn.parallel.DistributedDataParallel(transformer)
-        fwd_length = nn.parallel.DistributedDataParallel(length) if length is not None else None
+    fwd = distributed(nets, world, torch.device("cpu"))
     main = rank == 0
     if log_path and main:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -305,7 +306,7 @@ def train_masked(
     try:
         while step < cfg.steps:
             idx = rng.choice(len(train.codes), batch_size, replace=False)
-            out = _losses(fwd_transformer, fwd_length, *_batch(train, idx, mc, rng), text, cfg, mc, gen)
+            out = _losses(fwd, length is not None, *_batch(train, idx, mc, rng), text, cfg, mc, gen)
             for g in opt.param_groups:
                 g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
             opt.zero_grad(set_to_none=True)
