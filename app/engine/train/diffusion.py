@@ -39,10 +39,9 @@ from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.motion_mamba import PRESETS, DenoiserConfig, MotionMambaDenoiser
 from app.engine.models.vae import MotionVAE
-from app.engine.train.joint import JointModel, distributed
+from app.engine.train.distributed import JointModel, distributed, init_distributed
 from app.engine.train.masked import _load_resume, _save_resume, file_sha256
 from app.engine.train.schedule import warmup_cosine
-from app.engine.train.tokenizer import _init_distributed
 
 FORMAT = "kinema-diffusion-1"
 ABLATIONS = {"no-hierarchy": {"hierarchy": False}, "no-backward-bsm": {"backward_spatial": False}}
@@ -151,7 +150,7 @@ def train_diffusion(
         raise ValueError(f"unknown preset {cfg.preset!r}; choose from {', '.join(PRESETS)}")
     if cfg.ablation is not None and cfg.ablation not in ABLATIONS:
         raise ValueError(f"unknown ablation {cfg.ablation!r}; choose from {', '.join(ABLATIONS)}")
-    rank, world, device, started_group = _init_distributed(cfg)
+    rank, world, device, started_group = init_distributed(cfg.device)
     torch.set_num_threads(max(1, cfg.threads))
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     data_dir, vae_path, out_path = Path(data_dir), Path(vae_path), Path(out_path)

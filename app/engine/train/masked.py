@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -50,7 +49,7 @@ from app.engine.data.dataset import MotionFolder
 from app.engine.models.checkpoint import atomic_save, read_safetensors, save_checkpoint
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_transformer import PRESETS, MaskedTransformer, MaskedTransformerConfig
-from app.engine.train.joint import JointModel, distributed
+from app.engine.train.distributed import JointModel, distributed, init_distributed
 from app.engine.train.schedule import warmup_cosine
 
 FORMAT = "kinema-masked-1"
@@ -70,6 +69,7 @@ class MaskedTrainConfig:
     seed: int = 0
     threads: int = 2
     cond_noise: float = 0.1  # upper-body editor: share of the lower-body codes replaced by random codes
+    device: str | None = None  # None: CUDA when available (one GPU per torchrun process), else the CPU
     model: MaskedTransformerConfig | None = None  # overrides the preset (tests: a tiny model)
 
 
@@ -164,13 +164,18 @@ def corrupt(targets: Tensor, real: Tensor, cfg: MaskedTransformerConfig, replace
 def _losses(nets: nn.Module, with_length: bool, targets: Tensor, real: Tensor, caption: Tensor,
             cond: Tensor | None, text: tuple[Tensor, Tensor, Tensor], cfg: MaskedTrainConfig,
             mc: MaskedTransformerConfig, generator: torch.Generator, drop_text: bool = True) -> dict[str, Tensor]:
-    """nets: the JointModel of "transformer" (and "length" when `with_length`), or its DistributedDataParallel."""
-    sentence, words, word_mask = (t[caption] for t in text)
+    """nets: the JointModel of "transformer" (and "length" when `with_length`), or its DistributedDataParallel.
+    The batch and its random draws are made on the CPU (one seeded generator, whatever the device), then moved to
+    the device of `text`, where the networks are."""
     inputs, loss_at = corrupt(targets, real, mc, cfg.replace_ratio, generator)
     drop = torch.rand(len(targets), generator=generator) < cfg.text_drop if drop_text else torch.zeros(len(targets), dtype=torch.bool)
     if cond is not None:  # the editor must cope with lower-body codes that are not exactly the training ones
         noisy = real & (torch.rand(cond.shape, generator=generator) < cfg.cond_noise)
         cond = torch.where(noisy, torch.randint(mc.cond_codebook_size, cond.shape, generator=generator), cond)
+    device = text[0].device
+    inputs, loss_at, targets, real, caption, drop = (t.to(device) for t in (inputs, loss_at, targets, real, caption, drop))
+    cond = cond.to(device) if cond is not None else None
+    sentence, words, word_mask = (t[caption] for t in text)
     calls = {"transformer": (inputs, sentence, words.float(), word_mask, drop, cond)} | (
         {"length": (sentence,)} if with_length else {})
     outputs = nets(calls)
@@ -226,14 +231,6 @@ def _load_resume(path: Path, nets: nn.ModuleDict, opt: torch.optim.Optimizer, co
     return int(meta["step"]), float(meta["elapsed"])
 
 
-def _distributed_setup() -> tuple[int, int]:
-    """(rank, world size); joins the torchrun process group when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
 def train_masked(
     data_dir: str | Path,
     tokenizer_path: str | Path = "checkpoints/tokenizer.safetensors",
@@ -251,7 +248,7 @@ def train_masked(
     from app.engine.models.tokenizer import MotionTokenizer
 
     cfg = config or MaskedTrainConfig()
-    rank, world = _distributed_setup()
+    rank, world, device, started_group = init_distributed(cfg.device)
     torch.set_num_threads(max(1, cfg.threads // world))  # the ranks share the cores
     torch.manual_seed(cfg.seed)  # same initial weights on every rank
     data_dir, out_path, tokenizer_path = Path(data_dir), Path(out_path), Path(tokenizer_path)
@@ -272,7 +269,7 @@ def train_masked(
                  cond_codebook_size=lower.config.codebook_size if lower is not None else 0)
     captions = sorted({c for f in (train_folder, val_folder) for r in f.records for c in r.captions})
     caption_index = {c: i for i, c in enumerate(captions)}
-    text = _embed_captions(captions)
+    text = tuple(t.to(device) for t in _embed_captions(captions))
     train = _encode_split(train_folder, tokenizer, mean, std, caption_index, lower)
     val = _encode_split(val_folder, tokenizer, mean, std, caption_index, lower)
     tokenizer_sha = file_sha256(tokenizer_path)
@@ -283,13 +280,13 @@ def train_masked(
     length = None
     if lower is None:
         length = LengthPredictor(LengthPredictorConfig(text_dim=mc.text_dim, max_tokens=mc.max_tokens - 1))
-    nets = JointModel({"transformer": transformer} | ({"length": length} if length is not None else {}))
+    nets = JointModel({"transformer": transformer} | ({"length": length} if length is not None else {})).to(device)
     opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     resume_config = {"model": asdict(mc), "tokenizer_sha256": tokenizer_sha, "lower_tokenizer_sha256": lower_sha}
     step, elapsed = 0, 0.0
     if resume and resume_path.exists():
         step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
-    fwd = distributed(nets, world, torch.device("cpu"))
+    fwd = distributed(nets, world, device)
     main = rank == 0
     if log_path and main:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -350,4 +347,6 @@ def train_masked(
         resume_path.unlink(missing_ok=True)
     if world > 1:
         dist.barrier()
+    if started_group:
+        dist.destroy_process_group()
     return summary

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from app.engine.data.dataset import MotionFolder
 from app.engine.features import positions_from_features
 from app.engine.models.checkpoint import CheckpointError, atomic_save, read_safetensors, save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig, config_from_dict
+from app.engine.train.distributed import init_distributed
 from app.engine.train.schedule import warmup_cosine
 
 
@@ -160,21 +160,6 @@ def _load_resume(out_path: Path, model: MotionTokenizer, opt: torch.optim.Optimi
     return int(meta["step"]), float(meta["elapsed"])
 
 
-def _init_distributed(cfg: TokenizerTrainConfig) -> tuple[int, int, torch.device, bool]:
-    """(rank, world size, device, whether we started the process group) from torchrun's environment."""
-    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
-    kind = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    use_cuda = kind == "cuda"
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}") if use_cuda else torch.device(kind)
-    started = False
-    if world > 1 and not dist.is_initialized():
-        if use_cuda:
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-        started = True
-    return rank, world, device, started
-
-
 def train_tokenizer(
     data_dir: str | Path,
     out_path: str | Path = "checkpoints/tokenizer.safetensors",
@@ -185,7 +170,7 @@ def train_tokenizer(
 ) -> dict:
     """Train on `data_dir`'s train split, validate on its val split; returns the final metrics and timings."""
     cfg = config or TokenizerTrainConfig()
-    rank, world, device, started_group = _init_distributed(cfg)
+    rank, world, device, started_group = init_distributed(cfg.device)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # the same initial weights and codebook on every rank
     data_dir, out_path = Path(data_dir), Path(out_path)

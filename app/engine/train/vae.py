@@ -32,7 +32,8 @@ from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
 from app.engine.train.masked import _load_resume, _save_resume
 from app.engine.train.schedule import warmup_cosine
-from app.engine.train.tokenizer import _batch, _init_distributed, _masked_smooth_l1
+from app.engine.train.distributed import init_distributed
+from app.engine.train.tokenizer import _batch, _masked_smooth_l1
 
 
 @dataclass
@@ -99,7 +100,7 @@ def train_vae(
     cfg = config or VAETrainConfig()
     if cfg.model is None and cfg.preset not in PRESETS:
         raise ValueError(f"unknown preset {cfg.preset!r}; choose from {', '.join(PRESETS)}")
-    rank, world, device, started_group = _init_distributed(cfg)
+    rank, world, device, started_group = init_distributed(cfg.device)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     data_dir, out_path = Path(data_dir), Path(out_path)

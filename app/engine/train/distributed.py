@@ -1,4 +1,5 @@
-"""Several networks trained together, as one module, so that one DistributedDataParallel reduces them all.
+"""Training on several processes (torchrun): joining the process group, and several networks trained together as
+one module, so that one DistributedDataParallel reduces them all.
 
 Two DDP wrappers in one backward pass each launch their own all-reduces, in whatever order autograd reaches their
 gradients. That order depends on the graph, and the graph on the batch's shape, which differs between ranks (each
@@ -7,7 +8,27 @@ all-reduces and the run hangs. One DDP over all the networks launches its bucket
 """
 from __future__ import annotations
 
+import os
+
+import torch
+import torch.distributed as dist
 from torch import Tensor, nn
+
+
+def init_distributed(device: str | None) -> tuple[int, int, torch.device, bool]:
+    """(rank, world size, device, whether we started the process group) from torchrun's environment. device None:
+    CUDA when available, one GPU per process (LOCAL_RANK), with NCCL; else the CPU, with gloo."""
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    kind = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    use_cuda = kind == "cuda"
+    chosen = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}") if use_cuda else torch.device(kind)
+    started = False
+    if world > 1 and not dist.is_initialized():
+        if use_cuda:
+            torch.cuda.set_device(chosen)
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+        started = True
+    return rank, world, chosen, started
 
 
 class JointModel(nn.ModuleDict):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from app.engine.models.checkpoint import load_checkpoint
-from app.engine.train.joint import JointModel
+from app.engine.train.distributed import JointModel
 
 REPO = Path(__file__).resolve().parents[3]
 
