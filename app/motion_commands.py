@@ -46,8 +46,9 @@ def _range(text: str, n_frames: int) -> tuple[int, int]:
         raise CommandError(f"cannot read the range {text!r}: use START:END, e.g. 30:90 (END not included)") from None
 
 
-def _run(op, args: argparse.Namespace, *positional, **keyword) -> None:
-    """Call the operation with the decoding options, write its result, print what was written."""
+def _run(op, args: argparse.Namespace, *positional, placement=None, **keyword) -> None:
+    """Call the operation with the decoding options, write its result (where `placement` puts it: the input
+    file's spot, for edits of a file), print what was written."""
     from app.engine.io.export import export_bvh
     from app.engine.models.checkpoint import CheckpointError
     from app.engine.models.pipeline import ModelNotTrained
@@ -55,13 +56,15 @@ def _run(op, args: argparse.Namespace, *positional, **keyword) -> None:
     try:
         motion = op(*positional, seed=args.seed, guidance=args.guidance, steps=args.steps,
                     temperature=args.temperature, top_k=args.top_k, device=args.device, **keyword)
-        export_bvh(motion.positions, motion.skeleton, args.output, fps=motion.fps)
+        positions = motion.positions if placement is None else placement.to_world(motion.positions)
+        export_bvh(positions, motion.skeleton, args.output, fps=motion.fps)
     except (ValueError, ModelNotTrained, CheckpointError, OSError) as exc:
         raise CommandError(str(exc)) from None
     print(f"wrote {args.output}: {motion.n_frames} frames at {motion.fps:g} fps ({motion.n_frames / motion.fps:.1f} s)")
 
 
 def _read(path: str):
+    """-> (the file's take as a canonical Motion, the placement that puts it back where the file has it)."""
     from app.engine.document.files import read_take
     from app.engine.document.takes import motion_from_take
     from app.engine.io.bvh import BVHError
@@ -69,7 +72,8 @@ def _read(path: str):
     if not Path(path).is_file():
         raise CommandError(f"{path}: no such file")
     try:
-        return motion_from_take(read_take(path))
+        take = read_take(path)
+        return motion_from_take(take), take.placement
     except (BVHError, ValueError, OSError) as exc:
         raise CommandError(str(exc)) from None
 
@@ -83,17 +87,17 @@ def _cmd_generate(args: argparse.Namespace) -> None:
 def _cmd_inbetween(args: argparse.Namespace) -> None:
     from app.engine.ops import inbetween
 
-    motion = _read(args.input)
-    _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text)
+    motion, placement = _read(args.input)
+    _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text, placement=placement)
 
 
 def _cmd_range_edit(args: argparse.Namespace) -> None:
     """`regenerate` and `edit-upper`: an operation on a frame range of the input take."""
     from app.engine import ops
 
-    motion = _read(args.input)
+    motion, placement = _read(args.input)
     op = ops.regenerate if args.command == "regenerate" else ops.edit_upper
-    _run(op, args, motion, _range(args.range, motion.n_frames), args.text)
+    _run(op, args, motion, _range(args.range, motion.n_frames), args.text, placement=placement)
 
 
 def _cmd_long(args: argparse.Namespace) -> None:

@@ -46,6 +46,18 @@ def test_range_verbs_keep_the_frames_outside_the_range(wave, tmp_path, verb):
     assert np.abs(before[50:70] - after[50:70]).max() > 0.02
 
 
+def test_an_edited_file_stays_where_it_was(bandai_namco_sample, tmp_path):
+    """An animator's own take (this one starts 5 m from the origin) comes back on the same path, not at the origin."""
+    walk = bandai_namco_sample / "dataset-2_walk_normal_001.bvh"
+    out = tmp_path / "walk-waving.bvh"
+    assert main(["edit-upper", str(walk), "--range", "30:60", "--text", "a person waves both hands", "-o", str(out)]) == 0
+    source, edited = read_bvh(walk), read_bvh(out)
+    toes_in = source.world_positions()[::3, source.names.index("Toes_R")]  # 30 fps -> every 3rd frame is at 10 fps
+    toes_out = edited.world_positions()[::2, edited.names.index("Toes_R")]  # 20 fps -> every 2nd frame
+    n = min(len(toes_in), len(toes_out))
+    assert np.abs(toes_out[:n] - toes_in[:n]).max() < 1.0  # cm: the same footsteps in the same place
+
+
 def test_long_take_has_the_sum_of_its_segments(tmp_path):
     out = tmp_path / "long.bvh"
     assert main(["long", "a person walks forward", "80", "a person waves the right hand", "60", "-o", str(out)]) == 0

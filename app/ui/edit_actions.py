@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,9 +71,10 @@ class EditActions(QObject):
         return model
 
     def _run(self, label: str, compute: Callable[[object], Motion], load: Callable[[], object] | None = None,
-             segments: list[Segment] | None = None) -> None:
+             segments: list[Segment] | None = None, edited: Take | None = None) -> None:
         """Run `compute(model)` on the worker, the model from `load` (default: the masked pipeline); the motion
-        replaces the take (and `segments` the prompt track) as one undoable step named `label`."""
+        replaces the take (and `segments` the prompt track) as one undoable step named `label`. An edit of the
+        take `edited` keeps its placement, so the result exports to where the imported take stood."""
         def job(cancel: threading.Event, progress: Progress) -> Take:
             model = self._model(cancel, progress, load or self.model)
             progress(20, f"{label}…")
@@ -80,7 +82,8 @@ class EditActions(QObject):
             if cancel.is_set():
                 raise Cancelled
             progress(90, "Recovering joint positions…")
-            return take_from_motion(motion)
+            new = take_from_motion(motion)
+            return new if edited is None else replace(new, placement=edited.placement)
 
         def apply(take: Take) -> None:
             if segments is None:
@@ -145,14 +148,15 @@ class EditActions(QObject):
             engine = p["engine"]  # both engines in-between: MMM's masked tokens or diffusion in-painting
             self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
                 motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-                engine=engine), lambda: self.model(engine))
+                engine=engine), lambda: self.model(engine), edited=take)
 
     def regenerate(self, p: dict) -> None:
         take, selection = self.document.take, p["selection"]
         if take is not None and selection is not None:
             first, last = selection
             self._run(f"Regenerate frames {first}–{last}", lambda model: ops.regenerate(
-                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model))
+                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model),
+                edited=take)
 
     def edit_upper(self, p: dict) -> None:
         take, selection = self.document.take, p["selection"]
@@ -160,7 +164,7 @@ class EditActions(QObject):
             first, last = selection
             self._run(f"Edit upper body {first}–{last}", lambda model: ops.edit_upper(
                 motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model),
-                self.upper_editor)
+                self.upper_editor, edited=take)
 
     def build_long_take(self, p: dict) -> None:
         """The segments in start order become one take; the track then shows them end to end, where they are in it."""

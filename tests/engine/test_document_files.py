@@ -38,6 +38,19 @@ def test_export_writes_the_chosen_frames_at_the_chosen_rate(bandai_namco_sample,
     assert not (tmp_path / "bad.bvh").exists()
 
 
+def test_an_export_puts_the_take_back_where_the_imported_file_had_it(bandai_namco_sample, tmp_path) -> None:
+    source = read_bvh(bandai_namco_sample / WALK)
+    take = read_take(bandai_namco_sample / WALK)
+    assert np.abs(take.positions[0, 0, [0, 2]]).max() < 1e-6  # the studio works on it at the origin
+    export_take(take, tmp_path / "back.bvh", fps=30.0)
+    back = read_bvh(tmp_path / "back.bvh")
+    hips_in = source.world_positions()[:, source.names.index("Hips")]  # cm
+    hips_out = back.world_positions()[:, back.names.index("Hips")]
+    n = min(len(hips_in), len(hips_out))
+    assert np.abs(hips_out[:n, [0, 2]] - hips_in[:n, [0, 2]]).max() < 0.5  # cm: same path on the ground, same way
+    assert np.linalg.norm(hips_in[0, [0, 2]]) > 500  # which is 5 m from the origin
+
+
 def test_a_project_gives_back_the_document(bandai_namco_sample, tmp_path) -> None:
     doc = Document()
     doc.execute(SetTake(read_take(bandai_namco_sample / WALK)))
@@ -51,6 +64,7 @@ def test_a_project_gives_back_the_document(bandai_namco_sample, tmp_path) -> Non
     apply_project(again, opened)
     np.testing.assert_array_equal(again.take.positions, doc.take.positions)
     np.testing.assert_array_equal(again.take.features, doc.take.features)
+    assert again.take.placement == doc.take.placement and not doc.take.placement.is_identity
     assert (again.segments, again.locked_frames, again.selection, again.scope) == (
         doc.segments, doc.locked_frames, (20, 40), "upper")
     assert opened.settings == {"seed": 3, "prompt": "walks"} and not again.can_undo

@@ -109,3 +109,21 @@ def test_an_operation_refusal_is_a_message(window: MainWindow, qtbot) -> None:
     _click(window, qtbot, "longTakeButton")
     assert "segment 1 ('a person jumps') has 2 frames" in window.findChild(object, "errorBox").text()
     assert doc.take is before
+
+
+def test_edits_of_an_imported_take_keep_its_placement_and_generate_does_not(window: MainWindow, qtbot,
+                                                                            bandai_namco_sample) -> None:
+    """An imported take remembers where its file had it; edits keep that, so the export lines up with the original."""
+    from app.engine.document.files import read_take
+
+    imported = read_take(bandai_namco_sample / "dataset-2_walk_normal_001.bvh")
+    assert not imported.placement.is_identity
+    window.load_take(imported)
+    doc = window.document
+    window.prompt_panel.prompt.setPlainText("a person jumps")
+    doc.execute(SetSelection((60, 99)))
+    _click(window, qtbot, "regenerateButton")
+    assert doc.take is not imported and doc.take.placement == imported.placement
+    window.prompt_panel.length.setValue(40)
+    _click(window, qtbot, "generateButton")
+    assert doc.take.placement.is_identity  # a new take from a prompt starts at the origin

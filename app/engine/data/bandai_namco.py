@@ -72,9 +72,9 @@ def label_from_json(stem: str, text: str, contents: list[str], styles: list[str]
     return label
 
 
-def take_positions(bvh_text: str, source: str, fps: float = 20.0) -> np.ndarray:
-    """A take's joint positions on BANDAI_NAMCO_21 (frames, 21, 3), metres, at `fps`, canonical
-    (on the floor, starting at the origin, facing +Z).
+def take_positions(bvh_text: str, source: str, fps: float = 20.0, canonical: bool = True) -> np.ndarray:
+    """A take's joint positions on BANDAI_NAMCO_21 (frames, 21, 3), metres, at `fps`, canonical (on the floor,
+    starting at the origin, facing +Z), or where the file has them with `canonical=False`.
 
     joint_Root is folded into Hips (it is still in most takes but moves in some); every other bone keeps the
     take's own rest offsets, which are the same in every take of both datasets.
@@ -93,7 +93,7 @@ def take_positions(bvh_text: str, source: str, fps: float = 20.0) -> np.ndarray:
     offsets = bvh.offsets[1:] * CM_TO_M
     parents = [p - 1 for p in bvh.parents[1:]]
     positions = forward_kinematics(parents, offsets, torch.from_numpy(root), torch.from_numpy(local)).numpy()
-    return canonicalize(positions, BANDAI_NAMCO_21)
+    return canonicalize(positions, BANDAI_NAMCO_21) if canonical else positions
 
 
 @dataclass

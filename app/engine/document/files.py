@@ -5,7 +5,7 @@ the document in one step, so a file that fails to load leaves the open work exac
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from app.engine.io.bvh import parse_bvh
 from app.engine.io.export import export_bvh
 from app.engine.io.retarget import import_bvh
 from app.engine.motion import Motion
+from app.engine.placement import Placement, placement_of
 from app.engine.skeleton import BANDAI_NAMCO_21, skeleton_by_name
 
 TAKE_NAME = "take"
@@ -36,16 +37,18 @@ def read_take(path: str | Path) -> Take:
         return take_from_positions(positions, 20.0, skeleton)
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        positions = take_positions(text, source=path.name)
+        placed = take_positions(text, source=path.name, canonical=False)
     except DatasetSourceError:  # another rig: map its joints by name onto ours
-        positions = import_bvh(parse_bvh(text, source=path.name), BANDAI_NAMCO_21)
-    return take_from_positions(positions, 20.0, BANDAI_NAMCO_21)
+        placed = import_bvh(parse_bvh(text, source=path.name), BANDAI_NAMCO_21, canonical=False)
+    positions, placement = placement_of(placed, BANDAI_NAMCO_21)
+    return replace(take_from_positions(positions, 20.0, BANDAI_NAMCO_21), placement=placement)
 
 
 def export_take(take: Take, path: str | Path, frame_range: tuple[int, int] | None = None, fps: float | None = None) -> None:
     """Write frames [start, end) of the take (all without a range) as BVH on its own rig, at `fps` (the take's
-    own rate when None). The write is atomic."""
-    export_bvh(take.positions, take.skeleton, path, fps=take.fps, frame_range=frame_range, out_fps=fps)
+    own rate when None), where the take stood when it was imported (`Take.placement`). The write is atomic."""
+    export_bvh(take.placement.to_world(take.positions), take.skeleton, path, fps=take.fps, frame_range=frame_range,
+               out_fps=fps)
 
 
 @dataclass
@@ -73,7 +76,8 @@ def project_data(doc: Document, settings: dict | None = None, meta: dict | None 
     data = kinema_project.TakeData(
         TAKE_NAME, take.skeleton.name, take.fps, features,
         [{"text": s.text, "start": s.start, "length": s.length} for s in doc.segments],
-        list(doc.locked_frames), selection, doc.scope, take.positions)
+        list(doc.locked_frames), selection, doc.scope, take.positions,
+        None if take.placement.is_identity else take.placement.to_dict())
     return kinema_project.ProjectData(dict(meta or {}), [data], dict(settings or {}))
 
 
@@ -91,7 +95,8 @@ def load_document(path: str | Path) -> OpenedProject:
     first = data.takes[0]
     skeleton = skeleton_by_name(first.skeleton)
     positions = first.positions if first.positions is not None else Motion(first.features, first.fps, first.skeleton).positions
-    take = Take(np.asarray(positions, np.float32), first.fps, skeleton, first.features)
+    placement = Placement() if first.placement is None else Placement.from_dict(first.placement)
+    take = Take(np.asarray(positions, np.float32), first.fps, skeleton, first.features, placement)
     return OpenedProject(
         take, [Segment(s["text"], s["start"], s["length"]) for s in first.segments], tuple(first.locked_frames),
         None if first.selection is None else (first.selection[0], first.selection[1] - 1), first.scope,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine.placement import Placement
 from app.engine.skeleton import BANDAI_NAMCO_21, Skeleton
 
 SCOPES = ("full", "upper")
@@ -71,6 +72,7 @@ class Take:
     fps: float = 20.0
     skeleton: Skeleton = BANDAI_NAMCO_21
     features: np.ndarray | None = None  # (T, D) un-normalised, when the take came from (or goes to) a model
+    placement: Placement = Placement()  # where an imported take stood in its file; exports put it back there
 
     def __post_init__(self) -> None:
         p = self.positions

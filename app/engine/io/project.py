@@ -50,6 +50,7 @@ class TakeData:
     selection: tuple[int, int] | None = None  # (start, end), end exclusive
     scope: str = "full"  # body part that edits touch: "full" or "upper"
     positions: np.ndarray | None = None  # optional (T, J, 3) float32, kept so opening needs no recomputation
+    placement: dict | None = None  # optional {"yaw": radians, "offset": [x, y, z] metres}: where an import stood
 
 
 @dataclass
@@ -140,8 +141,15 @@ def _check_take(take: TakeData) -> TakeData:
                                f"or {inside}")
     if take.scope not in SCOPES:
         raise ProjectError(f"{where}: the body-part scope {take.scope!r:.40} is not one of {', '.join(SCOPES)}")
+    placement = take.placement
+    if placement is not None:
+        offset = placement.get("offset") if isinstance(placement, dict) else None
+        if not (isinstance(offset, list) and len(offset) == 3 and all(map(_is_number, offset))
+                and _is_number(placement.get("yaw"))):
+            raise ProjectError(f"{where}: the placement {placement!r:.80} is not {{yaw, offset: [x, y, z]}} in numbers")
+        placement = {"yaw": float(placement["yaw"]), "offset": [float(v) for v in offset]}
     return TakeData(take.name, take.skeleton, float(take.fps), features, segments,
-                    [int(f) for f in take.locked_frames], selection, take.scope, positions)
+                    [int(f) for f in take.locked_frames], selection, take.scope, positions, placement)
 
 
 def _check_settings(settings: Any) -> dict:
@@ -186,7 +194,8 @@ def _encode(data: ProjectData) -> bytes:
         takes.append({"name": take.name, "skeleton": take.skeleton, "fps": take.fps, "frames": len(take.features),
                       "segments": take.segments, "locked_frames": take.locked_frames,
                       "selection": None if take.selection is None else list(take.selection), "scope": take.scope,
-                      "has_positions": take.positions is not None})
+                      "has_positions": take.positions is not None,
+                      **({"placement": take.placement} if take.placement is not None else {})})
     document = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "meta": meta, "settings": data.settings,
                 "takes": takes}
     try:
@@ -316,7 +325,7 @@ def _decode(archive: zipfile.ZipFile, document: dict) -> ProjectData:
             takes.append(TakeData(name, skeleton_name, _field(entry, "fps", where), features,
                                   _field(entry, "segments", where), _field(entry, "locked_frames", where),
                                   tuple(selection) if isinstance(selection, list) else selection,
-                                  _field(entry, "scope", where), positions))
+                                  _field(entry, "scope", where), positions, entry.get("placement")))
     return _check_project(ProjectData(_field(document, "meta", "project.json"), takes,
                                       _field(document, "settings", "project.json")))
 

@@ -183,8 +183,9 @@ def retarget_positions(source: np.ndarray, skeleton: Skeleton) -> np.ndarray:
 
 
 def import_bvh(bvh: BVH, skeleton: Skeleton = BANDAI_NAMCO_21, fps: float = 20.0,
-               scale: float | None = None) -> np.ndarray:
-    """A BVH take as canonical positions (T, J, 3) in metres on `skeleton`, at `fps`, with our bone lengths.
+               scale: float | None = None, canonical: bool = True) -> np.ndarray:
+    """A BVH take as canonical positions (T, J, 3) in metres on `skeleton`, at `fps`, with our bone lengths
+    (where the file has them, its root path scaled to our legs, with `canonical=False`).
 
     `scale` is metres per file unit; None guesses it from the body's size (see `guess_scale`).
     """
@@ -211,4 +212,5 @@ def import_bvh(bvh: BVH, skeleton: Skeleton = BANDAI_NAMCO_21, fps: float = 20.0
             source[:, toe] = _toe_positions(bvh, found[skeleton.joint_names[ankle]], forward, scale)
     if not np.isfinite(source).all():
         raise RetargetError("the file's motion has missing (NaN or infinite) values")
-    return canonicalize(retarget_positions(source * scale, skeleton), skeleton)
+    positions = retarget_positions(source * scale, skeleton)
+    return canonicalize(positions, skeleton) if canonical else positions
