@@ -23,7 +23,8 @@ def make_project() -> ProjectData:
     rng = np.random.default_rng(0)
     walk = TakeData("walk", BANDAI_NAMCO_21.name, 20.0, rng.normal(size=(60, 251)).astype(np.float32),
                     [{"text": "a person walks", "start": 0, "length": 40}, {"text": "then waves", "start": 40, "length": 20}],
-                    [0, 59], (10, 30), "upper", rng.normal(size=(60, 21, 3)).astype(np.float32))
+                    [0, 59], (10, 30), "upper", rng.normal(size=(60, 21, 3)).astype(np.float32),
+                    {"yaw": 1.25, "offset": [3.0, 0.0, -4.5]})
     jump = TakeData("jump ✓", SMPL_22.name, 30.0, rng.normal(size=(25, 263)).astype(np.float32), [], [], None, "full")
     return ProjectData({"title": "demo", "notes": {"any": ["extra", 1]}}, [walk, jump],
                        {"engine": "masked-transformer", "guidance": 4.5, "seed": 7, "steps": 12})
@@ -165,6 +166,8 @@ def test_nan_features(saved):
     (lambda t: t.update(fps="fast"), "frame rate"),
     (lambda t: t.update(skeleton="robot"), "unknown skeleton 'robot'"),
     (lambda t: t.pop("frames"), "has no 'frames'"),
+    (lambda t: t.update(placement={"yaw": "north", "offset": [0, 0, 0]}), "placement"),
+    (lambda t: t.update(placement={"yaw": 0.5, "offset": [1, 2]}), "placement"),
 ])
 def test_invalid_take_fields(saved, change, fragment):
     edit_json(saved, lambda d: change(d["takes"][0]))
