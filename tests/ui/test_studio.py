@@ -135,8 +135,9 @@ def test_upper_scope_tints_the_upper_body_in_the_selection(window: MainWindow) -
 
 def test_playback_frame_rate(window: MainWindow, qtbot) -> None:
     """Play at 60 fps for 1.5 s: the viewport redraws on its own, many times a second. `kinema bench --ui` reports
-    the rate; here the bound is what a loaded 2-core test machine always reaches (measured 15–53 fps while models
-    train beside the tests), far above a viewport that stalls or only redraws with the timeline."""
+    the rate; here the bound is what a loaded 2-core test machine always reaches (the offscreen viewport held 60 fps
+    with two evaluation jobs beside it; the QOpenGLWidget one managed 15–34), far above a viewport that stalls or
+    only redraws with the timeline."""
     window.resize(1280, 800)
     window.transport_bar.fps_spin.setValue(60)
     window.viewport.draw_times.clear()
@@ -147,7 +148,7 @@ def test_playback_frame_rate(window: MainWindow, qtbot) -> None:
     qtbot.keyClick(window.viewport.surface, Qt.Key.Key_Space)
     assert not window.transport.playing
     print(f"viewport redraws during playback: {fps:.1f} fps")
-    assert fps > 10, f"viewport only redrew at {fps:.1f} fps"
+    assert fps > 20, f"viewport only redrew at {fps:.1f} fps"
 
 
 def test_canvas_renders_the_skeleton(window: MainWindow) -> None:
