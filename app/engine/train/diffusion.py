@@ -184,7 +184,7 @@ def train_diffusion(
     step, elapsed = 0, 0.0
     if resume and resume_path.exists():
         step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
-    fwd = distributed(nets, world, device)
+    fwd = distributed(nets, world, device, find_unused_parameters=True)
     main = rank == 0
     if log_path and main:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)

@@ -40,11 +40,11 @@ class JointModel(nn.ModuleDict):
         return {name: self[name](*args) for name, args in calls.items()}
 
 
-def distributed(model: JointModel, world: int, device) -> nn.Module:
-    """`model` itself on one process; wrapped in one DistributedDataParallel under torchrun. Some parameters
-    can sit out a step on one rank only (a Mamba scan over a level one latent long never uses its decay A), so DDP
-    looks for unused parameters instead of waiting for their gradients."""
+def distributed(model: nn.Module, world: int, device: torch.device, find_unused_parameters: bool = False) -> nn.Module:
+    """`model` itself on one process; wrapped in one DistributedDataParallel under torchrun. Pass
+    `find_unused_parameters` when some parameters can sit out a step on one rank only (the diffusion U-Net: a
+    Mamba scan over a level one latent long never uses its decay A), so that DDP does not wait for their gradients."""
     if world <= 1:
         return model
     return nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
-                                               find_unused_parameters=True)
+                                               find_unused_parameters=find_unused_parameters)

@@ -35,7 +35,7 @@ from app.engine.data.dataset import MotionFolder
 from app.engine.features import positions_from_features
 from app.engine.models.checkpoint import CheckpointError, atomic_save, read_safetensors, save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig, config_from_dict
-from app.engine.train.distributed import init_distributed
+from app.engine.train.distributed import distributed, init_distributed
 from app.engine.train.schedule import warmup_cosine
 
 
@@ -186,8 +186,7 @@ def train_tokenizer(
     step, elapsed = 0, 0.0
     if resume and _resume_paths(out_path)[0].exists():
         step, elapsed = _load_resume(out_path, model, opt)
-    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) \
-        if world > 1 else model
+    net = distributed(model, world, device)
     log = None
     if rank == 0 and log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,9 @@ from app.engine.data.dataset import MotionFolder
 from app.engine.features import positions_from_features
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
+from app.engine.train.distributed import distributed, init_distributed
 from app.engine.train.masked import _load_resume, _save_resume
 from app.engine.train.schedule import warmup_cosine
-from app.engine.train.distributed import init_distributed
 from app.engine.train.tokenizer import _batch, _masked_smooth_l1
 
 
@@ -119,8 +119,7 @@ def train_vae(
     step, elapsed = 0, 0.0
     if resume and resume_path.exists():
         step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) \
-        if world > 1 else model
+    net = distributed(model, world, device)
     log = None
     if rank == 0 and log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
