@@ -17,7 +17,6 @@ from app.ui._qt.prompt_panel import EXAMPLE_PROMPT
 from app.ui.main_window import MainWindow
 
 
-
 def default_checkpoints() -> Path:
     """$KINEMA_CHECKPOINTS, else the checkpoints shipped with Kinema (as the CLI's operations use), wherever the
     studio is started from."""

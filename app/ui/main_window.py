@@ -250,7 +250,8 @@ class MainWindow(QMainWindow):
         return worker
 
     def _job_progress(self, percent: int, text: str) -> None:
-        """Shown at most 10 times a second: each repaint of a window with a GL canvas costs a composition."""
+        """Shown at most 10 times a second: a worker may report far more often than anyone can read (and where the
+        viewport falls back to vispy's GL widget, each repaint recomposes the whole window)."""
         self._pending_progress = (percent, text)
         if not self._progress_timer.isActive():
             self._progress_timer.start()

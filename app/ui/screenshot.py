@@ -2,7 +2,8 @@
 
 It drives the window as an animator would (the shipped checkpoints do the work): three prompt segments built
 into a long take, three keys locked and the frames between them in-betweened, the upper body edited in a
-selection (once the upper-body editor ships; before, the selection is shown ready for it), the playhead inside it. Run it under a display (`xvfb-run -a -s "-screen 0 1600x1000x24"` when headless).
+selection (without an upper-body editor in the checkpoints, the selection is shown ready for it), the playhead
+inside it. Run it under a display (`xvfb-run -a -s "-screen 0 1600x1000x24"` when headless).
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ SEGMENT_SPAN = (0.52, 0.96)  # fractions of the plot's height
 SELECTION_SPAN = (0.0, 0.44)
 LOCK_ROW = 0.22
 NEW_SEGMENT_LENGTH = 40
-FOLLOW_MS = 50  # the playhead's refresh while playing (20 Hz): each repaint outside the viewport costs a composition
+FOLLOW_MS = 50  # the playhead's refresh while playing (20 Hz): the plot is not repainted for every frame
 PALETTE = [(90, 160, 255), (255, 150, 80), (120, 210, 120), (220, 120, 220), (240, 210, 90), (100, 210, 210)]
 
 
@@ -234,8 +234,8 @@ class Timeline(QWidget):
         self._on_frame_changed(self.document.current_frame)
 
     def set_playing(self, playing: bool) -> None:
-        """While playing, the playhead follows at FOLLOW_MS instead of on every frame, so that the window's
-        compositions go to the viewport; stopped, it follows every change again."""
+        """While playing, the playhead follows at FOLLOW_MS instead of on every frame; stopped, it follows every
+        change again."""
         self._playing = playing
         if playing:
             self._follow.start()

@@ -13,8 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QP
 from app.engine.document import Document
 
 TICK_MS = 8  # polled faster than any display refresh; the frame only changes when time says so
-READOUT_MS = 50  # the frame readout's refresh while playing (20 Hz), like the timeline's playhead: every repaint
-# outside the viewport costs a composition of the whole window, which the viewport's frames need
+READOUT_MS = 50  # the frame readout's refresh while playing (20 Hz), like the timeline's playhead
 
 
 class Transport(QObject):

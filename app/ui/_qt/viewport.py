@@ -18,12 +18,7 @@ from vispy import scene
 
 from app.engine.document import Document, Take
 from app.ui._qt.offscreen_canvas import offscreen_canvas
-from app.ui._vispy.skeleton_visual import (
-    BACKGROUND,
-    SkeletonVisual,
-    follow,
-    make_camera,
-)
+from app.ui._vispy.skeleton_visual import BACKGROUND, SkeletonVisual, follow, make_camera
 
 
 class Viewport(QWidget):

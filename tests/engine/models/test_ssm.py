@@ -3,13 +3,7 @@ import shutil
 import pytest
 import torch
 
-from app.engine.models.ssm import (
-    Mamba,
-    MambaConfig,
-    parallel_mamba,
-    selective_scan,
-    selective_scan_reference,
-)
+from app.engine.models.ssm import Mamba, MambaConfig, parallel_mamba, selective_scan, selective_scan_reference
 
 
 def _inputs(batch=3, d=12, n=5, length=41, seed=0) -> dict[str, torch.Tensor]:
