@@ -1,0 +1,75 @@
+"""A rig and its animation: what every writer (BVH, FBX, glTF) takes and every reader gives back.
+
+Kept apart from `Skeleton`, which also carries what training needs (feet, body parts, mirroring): a rig here is
+only a hierarchy with a rest pose, so a user's own rig (Mixamo, UE mannequin, Rigify, CMU) fits it as well.
+All lengths are in metres, Y up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from app.engine.skeleton import Skeleton, forward_kinematics
+
+
+@dataclass(frozen=True, eq=False)
+class Rig:
+    names: tuple[str, ...]
+    parents: tuple[int, ...]           # parents[j] < j; -1 for the root (joint 0)
+    offsets: np.ndarray                # (J, 3) rest translation of each joint in its parent's frame, metres
+    rest_rotations: np.ndarray         # (J, 3, 3) rest local rotation of each joint (identity for BVH-style rigs)
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        if len(self.parents) != n or self.offsets.shape != (n, 3) or self.rest_rotations.shape != (n, 3, 3):
+            raise ValueError(f"rig of {n} joints has {len(self.parents)} parents, offsets {self.offsets.shape} "
+                             f"and rest rotations {self.rest_rotations.shape}")
+        if n == 0 or self.parents[0] != -1 or any(not (0 <= p < j) for j, p in enumerate(self.parents) if j > 0):
+            raise ValueError("a rig's parents must come before their children, with joint 0 the root")
+
+    @property
+    def n_joints(self) -> int:
+        return len(self.names)
+
+    @classmethod
+    def from_skeleton(cls, skeleton: Skeleton) -> "Rig":
+        """The training skeleton as a rig whose rest rotations are all identity (as in its BVH export)."""
+        n = skeleton.n_joints
+        return cls(tuple(skeleton.joint_names), tuple(skeleton.parents), np.asarray(skeleton.offsets, dtype=np.float64),
+                   np.repeat(np.eye(3)[None], n, axis=0))
+
+
+@dataclass(frozen=True, eq=False)
+class RigAnimation:
+    rig: Rig
+    root_positions: np.ndarray         # (T, 3) world position of joint 0, metres
+    local_rotations: np.ndarray        # (T, J, 3, 3) full local rotation of each joint (root: world), rest included
+    fps: float
+
+    def __post_init__(self) -> None:
+        t = self.root_positions.shape[0]
+        if self.root_positions.shape != (t, 3) or self.local_rotations.shape != (t, self.rig.n_joints, 3, 3):
+            raise ValueError(f"animation of {t} frames has root positions {self.root_positions.shape} and local "
+                             f"rotations {self.local_rotations.shape} for a rig of {self.rig.n_joints} joints")
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f"frame rate must be a positive number, got {self.fps}")
+
+    @property
+    def n_frames(self) -> int:
+        return self.root_positions.shape[0]
+
+    def world_positions(self) -> np.ndarray:
+        """(T, J, 3) joint positions in metres: what every reader of an exported file must find again."""
+        return forward_kinematics(self.rig.parents, self.rig.offsets, torch.from_numpy(self.root_positions),
+                                  torch.from_numpy(self.local_rotations)).numpy()
+
+
+@dataclass(frozen=True, eq=False)
+class SkinnedMesh:
+    """A body bound to a rig in its rest pose; rigid skinning is one weight of 1 per vertex."""
+    vertices: np.ndarray               # (V, 3) rest-pose world positions, metres
+    faces: np.ndarray                  # (F, 3) vertex indices, counter-clockwise seen from outside
+    joints: np.ndarray                 # (V, K) joint indices per vertex
+    weights: np.ndarray                # (V, K) skin weights per vertex, each row summing to 1
