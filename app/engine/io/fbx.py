@@ -91,14 +91,18 @@ def _prop(value) -> bytes:
     raise TypeError(f"no FBX property type for {type(value).__name__}")
 
 
-def _encode(node: Node, offset: int) -> bytes:
-    """The node's record starting at absolute file `offset` (records store the absolute offset of their end)."""
-    props = b"".join(_prop(p) for p in node.props)
+def _encode(node: Node, offset: int, arrays: dict[int, bytes]) -> bytes:
+    """The node's record starting at absolute file `offset` (records store the absolute offset of their end).
+    `arrays` keeps each array's encoding by identity: every curve shares one array of key times."""
+    for p in node.props:
+        if isinstance(p, np.ndarray) and id(p) not in arrays:
+            arrays[id(p)] = _prop(p)
+    props = b"".join(arrays[id(p)] if isinstance(p, np.ndarray) else _prop(p) for p in node.props)
     name = node.name.encode("ascii")
     head = 12 + 1 + len(name) + len(props)
     body = bytearray()
     for child in node.children:
-        body += _encode(child, offset + head + len(body))
+        body += _encode(child, offset + head + len(body), arrays)
     if node.children or not node.props or node.name in _ALWAYS_CLOSED:
         body += _SENTINEL
     return struct.pack("<3I", offset + head + len(body), len(node.props), len(props)) + bytes([len(name)]) + name \
@@ -108,8 +112,9 @@ def _encode(node: Node, offset: int) -> bytes:
 def encode_fbx(nodes: list[Node]) -> bytes:
     """The whole binary file: header, top-level records, closing null record and footer."""
     out = bytearray(_MAGIC + struct.pack("<I", FBX_VERSION))
+    arrays: dict[int, bytes] = {}
     for node in nodes:
-        out += _encode(node, len(out))
+        out += _encode(node, len(out), arrays)
     out += _SENTINEL + _FOOTER_ID + b"\x00" * 4
     out += b"\x00" * (16 - len(out) % 16)  # align to 16 (a full 16 when already aligned), as the SDK does
     out += struct.pack("<I", FBX_VERSION) + b"\x00" * 120 + _FOOTER_MAGIC
@@ -155,7 +160,7 @@ class _Ids:
         return Long(self.next)
 
 
-def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(V, 3) unit normals: area-weighted sums of the faces around each vertex."""
     v = vertices[faces]  # (F, 3 corners, 3)
     face_normals = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
@@ -314,7 +319,7 @@ def _mesh(obj, connect, ids: _Ids, mesh: SkinnedMesh, models: list[Long], bind: 
     polygons = faces.astype("<i4").copy()
     polygons[:, 2] = -polygons[:, 2] - 1  # the last index of each polygon is stored as -(index + 1)
     geometry, model, skin = ids(), ids(), ids()
-    normals = _vertex_normals(vertices, faces)
+    normals = vertex_normals(vertices, faces)
     obj("Geometry", geometry, _name("Body", "Geometry"), "Mesh", children=[
         Node("GeometryVersion", [124]),
         Node("Vertices", [(vertices * scale).astype("<f8").reshape(-1)]),
