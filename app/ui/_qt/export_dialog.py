@@ -1,4 +1,5 @@
-"""The BVH export dialog: file, frame range and frame rate. It only collects choices; the window exports."""
+"""The export dialog: file (its extension picks BVH, FBX or glTF), frame range and frame rate. It only collects
+choices; the window exports."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +9,8 @@ from PySide6.QtWidgets import (
     QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
     QWidget,
 )
+
+from app.engine.io.formats import file_filter
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class ExportDialog(QDialog):
     def __init__(self, defaults: ExportOptions, n_frames: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
-        self.setWindowTitle("Export BVH")
+        self.setWindowTitle("Export take")
         self.path = QLineEdit(str(defaults.path))
         self.path.setObjectName("exportPath")
         browse = QPushButton("Browse…")
@@ -64,7 +67,7 @@ class ExportDialog(QDialog):
         return spin
 
     def _browse(self) -> None:
-        chosen = QFileDialog.getSaveFileName(self, "Export BVH", self.path.text(), "BVH (*.bvh)")[0]
+        chosen = QFileDialog.getSaveFileName(self, "Export take", self.path.text(), file_filter(writing=True))[0]
         if chosen:
             self.path.setText(chosen)
 
