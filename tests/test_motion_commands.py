@@ -80,3 +80,19 @@ def test_bad_input_is_one_line_and_writes_nothing(wave, tmp_path, capsys, argv, 
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix", [".fbx", ".glb"])
+def test_generate_writes_the_format_its_extension_names(tmp_path, suffix):
+    """`-o walk.fbx` is a real FBX (it used to be BVH text under that name), `-o walk.glb` a real glTF."""
+    out = tmp_path / f"walk{suffix}"
+    assert main(["generate", "a person walks", "--frames", "40", "-o", str(out)]) == 0
+    if suffix == ".fbx":
+        ufbx = pytest.importorskip("ufbx")
+        scene = ufbx.load_file(str(out))
+        assert sum(n.bone is not None for n in list(scene.nodes)) == 21
+        assert list(scene.anim_stacks)[0].time_end == pytest.approx(39 / 20)
+    else:
+        gl = pytest.importorskip("pygltflib")
+        gltf = gl.GLTF2().load(str(out))
+        assert len(gltf.skins[0].joints) == 21 and gltf.accessors[1].count == 40

@@ -1,0 +1,50 @@
+"""Run by Blender's Python (bpy, in its own venv): import each file given on the command line headless and print,
+as JSON, the world position of every bone head at the asked take frames, in the file's Y-up frame, in metres,
+and what became of the body (mesh objects, their vertex groups and Armature modifier).
+
+usage: python blender_positions.py FPS FRAMES(comma-separated) FILE [FILE ...]
+"""
+import json
+import sys
+
+import bpy
+
+
+def import_file(path: str, fps: float) -> None:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = round(fps), round(fps) / fps  # glTF keys land on this rate's frames
+    if path.endswith(".fbx"):
+        bpy.ops.import_scene.fbx(filepath=path)
+    elif path.endswith((".glb", ".gltf")):
+        bpy.ops.import_scene.gltf(filepath=path)
+    else:
+        bpy.ops.import_anim.bvh(filepath=path, global_scale=0.01, update_scene_fps=True)
+
+
+def bodies() -> list[dict]:
+    """Each imported mesh: vertex count, vertex groups, and whether an Armature modifier deforms it."""
+    return [{"vertices": len(o.data.vertices), "groups": len(o.vertex_groups),
+             "armature": any(m.type == "ARMATURE" and m.object is not None for m in o.modifiers)}
+            for o in bpy.context.scene.objects if o.type == "MESH"]
+
+
+def positions(frames: list[int]) -> dict[str, list[list[float]]]:
+    armature = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+    first = armature.animation_data.action.frame_range[0]  # each importer starts the take at its own frame
+    out: dict[str, list[list[float]]] = {b.name: [] for b in armature.pose.bones}
+    for f in frames:
+        bpy.context.scene.frame_set(int(round(first)) + f)
+        for bone in armature.pose.bones:
+            x, y, z = armature.matrix_world @ bone.head
+            out[bone.name].append([x, z, -y])  # Blender is Z-up: back to the file's Y-up
+    return out
+
+
+if __name__ == "__main__":
+    fps, frames = float(sys.argv[1]), [int(f) for f in sys.argv[2].split(",")]
+    result = {}
+    for path in sys.argv[3:]:
+        import_file(path, fps)
+        result[path] = {"bones": positions(frames), "bodies": bodies()}
+    print("JSON" + json.dumps(result))
