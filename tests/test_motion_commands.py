@@ -91,7 +91,7 @@ def test_generate_writes_the_format_its_extension_names(tmp_path, suffix):
         ufbx = pytest.importorskip("ufbx")
         scene = ufbx.load_file(str(out))
         assert sum(n.bone is not None for n in list(scene.nodes)) == 21
-        assert list(scene.anim_stacks)[0].time_end == pytest.approx(39 / 20)
+        assert next(iter(scene.anim_stacks)).time_end == pytest.approx(39 / 20)
     else:
         gl = pytest.importorskip("pygltflib")
         gltf = gl.GLTF2().load(str(out))

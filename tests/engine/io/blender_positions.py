@@ -34,7 +34,7 @@ def positions(frames: list[int]) -> dict[str, list[list[float]]]:
     first = armature.animation_data.action.frame_range[0]  # each importer starts the take at its own frame
     out: dict[str, list[list[float]]] = {b.name: [] for b in armature.pose.bones}
     for f in frames:
-        bpy.context.scene.frame_set(int(round(first)) + f)
+        bpy.context.scene.frame_set(round(first) + f)
         for bone in armature.pose.bones:
             x, y, z = armature.matrix_world @ bone.head
             out[bone.name].append([x, z, -y])  # Blender is Z-up: back to the file's Y-up

@@ -35,7 +35,7 @@ def test_file_states_y_up_units_frame_rate_rotation_order_and_bind_pose(tmp_path
     settings = scene.settings
     assert settings.unit_meters == pytest.approx(1.0) and settings.frames_per_second == pytest.approx(30.0)
     assert settings.axes.up == ufbx.CoordinateAxis.POSITIVE_Y and settings.axes.front == ufbx.CoordinateAxis.POSITIVE_Z
-    stack = list(scene.anim_stacks)[0]
+    stack = next(iter(scene.anim_stacks))
     assert stack.time_end == pytest.approx(40 / 30.0)
     nodes = [n for n in list(scene.nodes) if n.name in BANDAI_NAMCO_21.joint_names]
     assert len(nodes) == 21 and all(n.bone is not None for n in nodes)  # LimbNodes

@@ -70,14 +70,14 @@ def ufbx_positions(path: Path, names: tuple[str, ...], frames: list[int], fps: f
 
     scene = ufbx.load_file(str(path))
     metres = scene.settings.unit_meters
-    anim = list(scene.anim_stacks)[0].anim
+    anim = next(iter(scene.anim_stacks)).anim
     joints, bodies = [], []
     for f in frames:
         posed = ufbx.evaluate_scene(scene, anim, f / fps, evaluate_skinning=skinned)
         by_name = {node.name: node for node in list(posed.nodes)}
         joints.append([tuple(by_name[n].node_to_world.c3) for n in names])
         if skinned:
-            mesh = list(posed.meshes)[0]
+            mesh = next(iter(posed.meshes))
             bodies.append(np.array([tuple(v) for v in list(mesh.skinned_position.values)]))
     joints = np.array(joints) * metres
     return (joints, np.array(bodies) * metres) if skinned else joints
@@ -114,32 +114,26 @@ def glb_positions(path: Path, names: tuple[str, ...], frames: list[int], fps: fl
         sampler = animation.samplers[channel.sampler]
         assert sampler.interpolation == "LINEAR"
         tracks[(channel.target.node, channel.target.path)] = (read(sampler.input)[:, 0], read(sampler.output))
-    out = []
-    for f in frames:
-        t = f / fps
-        world: dict[int, np.ndarray] = {}
+    index = {n.name: i for i, n in enumerate(nodes)}
 
-        def local(i: int) -> np.ndarray:
-            m = np.eye(4)
-            translation, rotation = nodes[i].translation or [0, 0, 0], nodes[i].rotation or [0, 0, 0, 1]
-            if (i, "translation") in tracks:
-                times, values = tracks[(i, "translation")]
-                translation = [np.interp(t, times, values[:, k]) for k in range(3)]
-            if (i, "rotation") in tracks:
-                times, values = tracks[(i, "rotation")]
-                k = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
-                u = np.clip((t - times[k]) / (times[k + 1] - times[k]), 0.0, 1.0)
-                q0, q1 = values[k], values[k + 1] * (1 if values[k] @ values[k + 1] >= 0 else -1)
-                angle = np.arccos(np.clip(q0 @ q1, -1.0, 1.0))
-                rotation = q0 if angle < 1e-9 else (np.sin((1 - u) * angle) * q0 + np.sin(u * angle) * q1) / np.sin(angle)
-            m[:3, :3], m[:3, 3] = _quat_matrix(np.asarray(rotation)), translation
-            return m
+    def local(i: int, t: float) -> np.ndarray:
+        m = np.eye(4)
+        translation, rotation = nodes[i].translation or [0, 0, 0], nodes[i].rotation or [0, 0, 0, 1]
+        if (i, "translation") in tracks:
+            times, values = tracks[(i, "translation")]
+            translation = [np.interp(t, times, values[:, k]) for k in range(3)]
+        if (i, "rotation") in tracks:
+            times, values = tracks[(i, "rotation")]
+            k = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
+            u = np.clip((t - times[k]) / (times[k + 1] - times[k]), 0.0, 1.0)
+            q0, q1 = values[k], values[k + 1] * (1 if values[k] @ values[k + 1] >= 0 else -1)
+            angle = np.arccos(np.clip(q0 @ q1, -1.0, 1.0))
+            rotation = q0 if angle < 1e-9 else (np.sin((1 - u) * angle) * q0 + np.sin(u * angle) * q1) / np.sin(angle)
+        m[:3, :3], m[:3, 3] = _quat_matrix(np.asarray(rotation)), translation
+        return m
 
-        def world_of(i: int) -> np.ndarray:
-            if i not in world:
-                world[i] = local(i) if i not in parent else world_of(parent[i]) @ local(i)
-            return world[i]
+    def world(i: int, t: float) -> np.ndarray:
+        return local(i, t) if i not in parent else world(parent[i], t) @ local(i, t)
 
-        index = {n.name: i for i, n in enumerate(nodes)}
-        out.append([world_of(index[n])[:3, 3] for n in names])
+    out = [[world(index[n], f / fps)[:3, 3] for n in names] for f in frames]
     return np.array(out)
