@@ -12,9 +12,7 @@ import io
 import json
 import math
 import os
-import stat
 import struct
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from app.engine.io.atomic import write_atomic
 from app.engine.skeleton import skeleton_by_name
 
 SCHEMA_VERSION = 1
@@ -221,22 +220,10 @@ def save_project(path: str | os.PathLike, data: ProjectData) -> None:
         payload = _encode(_check_project(data))
     except ProjectError as exc:
         raise ProjectError(f"cannot save {path.name}: {exc}") from None
-    tmp = None
     try:
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ProjectError(f"cannot save {path.name}: {exc.strerror or exc}") from exc
-        raise
+        write_atomic(path, payload)
+    except OSError as exc:
+        raise ProjectError(f"cannot save {path.name}: {exc.strerror or exc}") from exc
 
 
 # ----------------------------------------------------------------------------- loading
