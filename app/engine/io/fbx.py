@@ -160,32 +160,6 @@ class _Ids:
         return Long(self.next)
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) unit normals: area-weighted sums of the faces around each vertex."""
-    v = vertices[faces]  # (F, 3 corners, 3)
-    face_normals = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
-    normals = np.zeros_like(vertices)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_normals)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.where(length > 0, normals / np.maximum(length, 1e-12), [0.0, 1.0, 0.0])
-
-
-def check_mesh(mesh: SkinnedMesh, n_joints: int) -> None:
-    """A clear error for a body that does not fit the rig (shared by the FBX and glTF writers)."""
-    v = mesh.vertices.shape[0]
-    if mesh.vertices.shape != (v, 3) or mesh.faces.ndim != 2 or mesh.faces.shape[1] != 3:
-        raise ValueError(f"the body needs vertices (V, 3) and triangles (F, 3), got {mesh.vertices.shape} "
-                         f"and {mesh.faces.shape}")
-    if mesh.joints.shape != mesh.weights.shape or mesh.joints.shape[0] != v:
-        raise ValueError(f"the body's skin has joints {mesh.joints.shape} and weights {mesh.weights.shape} "
-                         f"for {v} vertices")
-    if mesh.faces.size and (mesh.faces.min() < 0 or mesh.faces.max() >= v):
-        raise ValueError(f"the body's triangles use vertices outside 0–{v - 1}")
-    if mesh.joints.size and (mesh.joints.min() < 0 or mesh.joints.max() >= n_joints):
-        raise ValueError(f"the body is skinned to joints outside the rig's 0–{n_joints - 1}")
-
-
 def fbx_scene(anim: RigAnimation, mesh: SkinnedMesh | None = None, units: str = "cm",
               creator: str = "Kinema") -> list[Node]:
     """The take (and body) as FBX top-level nodes; lengths converted from metres to `units`."""
@@ -239,9 +213,7 @@ def fbx_scene(anim: RigAnimation, mesh: SkinnedMesh | None = None, units: str = 
     for j, name in enumerate(rig.names):
         attr, model = ids(), ids()
         models.append(model)
-        size = float(np.linalg.norm(rig.offsets[j]) * scale) or 1.0
-        obj("NodeAttribute", attr, _name(name, "NodeAttribute"), "LimbNode",
-            children=[_properties(("Size", "double", "Number", "", size)), Node("TypeFlags", ["Skeleton"])])
+        obj("NodeAttribute", attr, _name(name, "NodeAttribute"), "LimbNode", children=[Node("TypeFlags", ["Skeleton"])])
         translation = rig.offsets[j] * scale
         obj("Model", model, _name(name, "Model"), "LimbNode", children=[
             Node("Version", [232]),
@@ -257,7 +229,7 @@ def fbx_scene(anim: RigAnimation, mesh: SkinnedMesh | None = None, units: str = 
 
     pose_nodes = [(models[j], bind[j]) for j in range(rig.n_joints)]
     if mesh is not None:
-        pose_nodes.insert(0, (_mesh(obj, connect, ids, mesh, models, bind, scale), np.eye(4)))
+        pose_nodes.insert(0, (_mesh(obj, connect, ids, mesh, models, rig.names, bind, scale), np.eye(4)))
     pose = obj("Pose", ids(), _name("BindPose", "Pose"), "BindPose")
     pose.add("Type", "BindPose")
     pose.add("Version", 100)
@@ -311,15 +283,15 @@ def fbx_scene(anim: RigAnimation, mesh: SkinnedMesh | None = None, units: str = 
             settings, document, Node("References"), definitions, objects, connections, takes]
 
 
-def _mesh(obj, connect, ids: _Ids, mesh: SkinnedMesh, models: list[Long], bind: np.ndarray, scale: float) -> Long:
+def _mesh(obj, connect, ids: _Ids, mesh: SkinnedMesh, models: list[Long], names: tuple[str, ...], bind: np.ndarray,
+          scale: float) -> Long:
     """Geometry + Mesh Model + Skin with one Cluster per weighted joint; returns the Mesh Model's ID."""
-    check_mesh(mesh, len(models))
+    mesh.check(len(models))
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    faces = np.asarray(mesh.faces, dtype=np.int64)
-    polygons = faces.astype("<i4").copy()
+    polygons = np.asarray(mesh.faces, dtype="<i4").copy()
     polygons[:, 2] = -polygons[:, 2] - 1  # the last index of each polygon is stored as -(index + 1)
     geometry, model, skin = ids(), ids(), ids()
-    normals = vertex_normals(vertices, faces)
+    normals = mesh.vertex_normals()
     obj("Geometry", geometry, _name("Body", "Geometry"), "Mesh", children=[
         Node("GeometryVersion", [124]),
         Node("Vertices", [(vertices * scale).astype("<f8").reshape(-1)]),
@@ -339,15 +311,15 @@ def _mesh(obj, connect, ids: _Ids, mesh: SkinnedMesh, models: list[Long], bind: 
     connect(model, Long(0))
     connect(skin, geometry)
     joints, weights = np.asarray(mesh.joints), np.asarray(mesh.weights, dtype=np.float64)
-    for j, bone in enumerate(models):
-        vertex, slot = np.nonzero((joints == j) & (weights > 0))
+    for j, (bone, name) in enumerate(zip(models, names)):
+        weight = np.where(joints == j, weights, 0.0).sum(1)  # (V,) this joint's weight on every vertex
+        vertex = np.nonzero(weight > 0)[0]
         if vertex.size == 0:
             continue
-        order = np.argsort(vertex, kind="stable")
         cluster = ids()
-        obj("Deformer", cluster, _name(f"Cluster {j}", "SubDeformer"), "Cluster", children=[
+        obj("Deformer", cluster, _name(name, "SubDeformer"), "Cluster", children=[
             Node("Version", [100]), Node("UserData", ["", ""]),
-            Node("Indexes", [vertex[order].astype("<i4")]), Node("Weights", [weights[vertex, slot][order].astype("<f8")]),
+            Node("Indexes", [vertex.astype("<i4")]), Node("Weights", [weight[vertex].astype("<f8")]),
             Node("Transform", [_matrix(np.linalg.inv(bind[j]))]), Node("TransformLink", [_matrix(bind[j])])])
         connect(cluster, skin)
         connect(bone, cluster)

@@ -17,7 +17,6 @@ import pygltflib as gl
 import torch
 
 from app.engine.io.atomic import write_atomic
-from app.engine.io.fbx import check_mesh, vertex_normals
 from app.engine.io.rig import RigAnimation, SkinnedMesh
 from app.engine.rotations import matrix_to_quat, qfix
 
@@ -90,7 +89,7 @@ def gltf_document(anim: RigAnimation, mesh: SkinnedMesh | None = None) -> gl.GLT
 
 def _mesh(buffer: _Buffer, mesh: SkinnedMesh, n_joints: int) -> gl.Mesh:
     """Positions, normals, triangle indices and the four heaviest skin influences per vertex."""
-    check_mesh(mesh, n_joints)
+    mesh.check(n_joints)
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     joints, weights = np.asarray(mesh.joints), np.asarray(mesh.weights, dtype=np.float64)
     pad = max(0, 4 - joints.shape[1])
@@ -102,8 +101,7 @@ def _mesh(buffer: _Buffer, mesh: SkinnedMesh, n_joints: int) -> gl.Mesh:
     weights /= np.maximum(weights.sum(1, keepdims=True), 1e-12)
     attributes = gl.Attributes(
         POSITION=buffer.accessor(vertices.astype("<f4"), gl.VEC3, gl.FLOAT, gl.ARRAY_BUFFER, bounds=True),
-        NORMAL=buffer.accessor(vertex_normals(vertices, np.asarray(mesh.faces)).astype("<f4"), gl.VEC3, gl.FLOAT,
-                               gl.ARRAY_BUFFER),
+        NORMAL=buffer.accessor(mesh.vertex_normals().astype("<f4"), gl.VEC3, gl.FLOAT, gl.ARRAY_BUFFER),
         JOINTS_0=buffer.accessor(np.where(weights > 0, joints, 0).astype("<u2"), gl.VEC4, gl.UNSIGNED_SHORT,
                                  gl.ARRAY_BUFFER),
         WEIGHTS_0=buffer.accessor(weights.astype("<f4"), gl.VEC4, gl.FLOAT, gl.ARRAY_BUFFER))

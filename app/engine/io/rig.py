@@ -114,3 +114,29 @@ class SkinnedMesh:
     faces: np.ndarray                  # (F, 3) vertex indices, counter-clockwise seen from outside
     joints: np.ndarray                 # (V, K) joint indices per vertex
     weights: np.ndarray                # (V, K) skin weights per vertex, each row summing to 1
+
+    def check(self, n_joints: int) -> None:
+        """A clear error for a body that does not fit a rig of `n_joints` (writers call it before writing)."""
+        v = self.vertices.shape[0]
+        if self.vertices.shape != (v, 3) or self.faces.ndim != 2 or self.faces.shape[1] != 3:
+            raise ValueError(f"the body needs vertices (V, 3) and triangles (F, 3), got {self.vertices.shape} "
+                             f"and {self.faces.shape}")
+        if self.joints.shape != self.weights.shape or self.joints.shape[0] != v:
+            raise ValueError(f"the body's skin has joints {self.joints.shape} and weights {self.weights.shape} "
+                             f"for {v} vertices")
+        if self.faces.size and (self.faces.min() < 0 or self.faces.max() >= v):
+            raise ValueError(f"the body's triangles use vertices outside 0–{v - 1}")
+        if self.joints.size and (self.joints.min() < 0 or self.joints.max() >= n_joints):
+            raise ValueError(f"the body is skinned to joints outside the rig's 0–{n_joints - 1}")
+
+    def vertex_normals(self) -> np.ndarray:
+        """(V, 3) unit normals of the rest pose: area-weighted sums of the triangles around each vertex."""
+        vertices = np.asarray(self.vertices, dtype=np.float64)
+        faces = np.asarray(self.faces, dtype=np.int64)
+        corners = vertices[faces]  # (F, 3 corners, 3)
+        face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+        normals = np.zeros_like(vertices)
+        for corner in range(3):
+            np.add.at(normals, faces[:, corner], face_normals)
+        length = np.linalg.norm(normals, axis=1, keepdims=True)
+        return np.where(length > 0, normals / np.maximum(length, 1e-12), [0.0, 1.0, 0.0])
