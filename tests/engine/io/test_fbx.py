@@ -32,6 +32,7 @@ def test_file_states_y_up_units_frame_rate_rotation_order_and_bind_pose(tmp_path
     anim = random_animation(Rig.from_skeleton(BANDAI_NAMCO_21), 41, seed=2, fps=30.0)
     write_fbx(anim, tmp_path / "take.fbx", units="m")
     scene = ufbx.load_file(str(tmp_path / "take.fbx"))
+    assert not list(scene.metadata.warnings)  # nothing in the file needed ufbx to guess or repair
     settings = scene.settings
     assert settings.unit_meters == pytest.approx(1.0) and settings.frames_per_second == pytest.approx(30.0)
     assert settings.axes.up == ufbx.CoordinateAxis.POSITIVE_Y and settings.axes.front == ufbx.CoordinateAxis.POSITIVE_Z
@@ -88,6 +89,7 @@ def test_skinned_body_follows_the_bones_in_ufbx(tmp_path):
     frames = every_10th(anim)
     joints, vertices = ufbx_positions(tmp_path / "body.fbx", rig.names, frames, anim.fps, skinned=True)
     assert np.abs(joints - anim.world_positions()[frames]).max() < MM
+    assert not list(ufbx.load_file(str(tmp_path / "body.fbx")).metadata.warnings)
     expected = np.stack([linear_blend_skinning(anim, body, f) for f in frames])
     assert vertices.shape == expected.shape and np.abs(vertices - expected).max() < MM
 
