@@ -22,16 +22,31 @@ def import_file(path: str, fps: float) -> None:
         bpy.ops.import_anim.bvh(filepath=path, global_scale=0.01, update_scene_fps=True)
 
 
-def bodies() -> list[dict]:
-    """Each imported mesh: vertex count, vertex groups, and whether an Armature modifier deforms it."""
-    return [{"vertices": len(o.data.vertices), "groups": len(o.vertex_groups),
-             "armature": any(m.type == "ARMATURE" and m.object is not None for m in o.modifiers)}
-            for o in bpy.context.scene.objects if o.type == "MESH"]
+def bodies(frames: list[int], first: float) -> list[dict]:
+    """Each imported mesh: vertex count, vertex groups, whether an Armature modifier deforms it, and its deformed
+    vertices at the asked frames (world, Y up, metres)."""
+    out = []
+    for o in [o for o in bpy.context.scene.objects if o.type == "MESH"]:
+        posed = []
+        for f in frames:
+            bpy.context.scene.frame_set(round(first) + f)
+            evaluated = o.evaluated_get(bpy.context.evaluated_depsgraph_get())
+            mesh = evaluated.to_mesh()
+            posed.append([[c[0], c[2], -c[1]] for c in (evaluated.matrix_world @ v.co for v in mesh.vertices)])
+            evaluated.to_mesh_clear()
+        out.append({"vertices": len(o.data.vertices), "groups": len(o.vertex_groups), "posed": posed,
+                    "armature": any(m.type == "ARMATURE" and m.object is not None for m in o.modifiers)})
+    return out
 
 
-def positions(frames: list[int]) -> dict[str, list[list[float]]]:
+def first_frame() -> float:
+    """The scene frame of the take's first frame: each importer starts the take at its own frame."""
     armature = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
-    first = armature.animation_data.action.frame_range[0]  # each importer starts the take at its own frame
+    return armature.animation_data.action.frame_range[0]
+
+
+def positions(frames: list[int], first: float) -> dict[str, list[list[float]]]:
+    armature = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
     out: dict[str, list[list[float]]] = {b.name: [] for b in armature.pose.bones}
     for f in frames:
         bpy.context.scene.frame_set(round(first) + f)
@@ -46,5 +61,6 @@ if __name__ == "__main__":
     result = {}
     for path in sys.argv[3:]:
         import_file(path, fps)
-        result[path] = {"bones": positions(frames), "bodies": bodies()}
+        first = first_frame()
+        result[path] = {"bones": positions(frames, first), "bodies": bodies(frames, first)}
     print("JSON" + json.dumps(result))
