@@ -20,6 +20,8 @@ def _decoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("-o", "--output", required=True,
                         help="the file to write; its extension picks the format: .bvh, .fbx, .glb or .gltf")
+    parser.add_argument("--units", choices=["cm", "m"], default="cm",
+                        help="lengths in a BVH or FBX file (default cm, as DCC tools expect; glTF is always metres)")
 
 
 def _frames(text: str, n_frames: int) -> list[int]:
@@ -60,7 +62,7 @@ def _run(op, args: argparse.Namespace, *positional, placement=None, **keyword) -
         motion = op(*positional, seed=args.seed, guidance=args.guidance, steps=args.steps,
                     temperature=args.temperature, top_k=args.top_k, device=args.device, **keyword)
         positions = motion.positions if placement is None else placement.to_world(motion.positions)
-        export_positions(positions, motion.skeleton, args.output, fps=motion.fps)
+        export_positions(positions, motion.skeleton, args.output, fps=motion.fps, units=args.units)
     except (ValueError, ModelNotTrained, CheckpointError, OSError) as exc:
         raise CommandError(str(exc)) from None
     print(f"wrote {args.output}: {motion.n_frames} frames at {motion.fps:g} fps ({motion.n_frames / motion.fps:.1f} s)")

@@ -86,10 +86,11 @@ def test_bad_input_is_one_line_and_writes_nothing(wave, tmp_path, capsys, argv, 
 def test_generate_writes_the_format_its_extension_names(tmp_path, suffix):
     """`-o walk.fbx` is a real FBX (it used to be BVH text under that name), `-o walk.glb` a real glTF."""
     out = tmp_path / f"walk{suffix}"
-    assert main(["generate", "a person walks", "--frames", "40", "-o", str(out)]) == 0
+    assert main(["generate", "a person walks", "--frames", "40", "-o", str(out), "--units", "m"]) == 0
     if suffix == ".fbx":
         ufbx = pytest.importorskip("ufbx")
         scene = ufbx.load_file(str(out))
+        assert scene.settings.unit_meters == pytest.approx(1.0)
         assert sum(n.bone is not None for n in list(scene.nodes)) == 21
         assert next(iter(scene.anim_stacks)).time_end == pytest.approx(39 / 20)
     else:
