@@ -40,8 +40,10 @@ TAKE_NAME = "Take 001"
 _MAGIC = b"Kaydara FBX Binary  \x00\x1a\x00"
 _SENTINEL = b"\x00" * 13  # the null record that closes a nested list (FBX < 7.5)
 _ALWAYS_CLOSED = {"AnimationStack", "AnimationLayer"}  # nested lists that importers expect even when empty
-_FILE_ID = bytes(range(0x10, 0x20))  # fixed: deterministic bytes
+# The FBX SDK checks the file ID and the footer ID against the creation time; this fixed triple is the one known
+# to pass (as Blender's exporter also writes), and it keeps the bytes of a take the same from run to run.
 _CREATION_TIME = "1970-01-01 10:00:00:000"
+_FILE_ID = bytes.fromhex("28b32aebb624ccc2bfc8b02aa92bfcf1")
 _FOOTER_ID = bytes.fromhex("fabcab09d0c8d466b176fb831cf7267e")
 _FOOTER_MAGIC = bytes.fromhex("f85a8c6adef5d97eece90ce3758f290b")
 _LINEAR_KEYS = 0x104  # KeyAttrFlags: linear interpolation (0x4) | constant-standard (0x100)
