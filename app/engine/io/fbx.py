@@ -167,6 +167,8 @@ def fbx_scene(anim: RigAnimation, mesh: SkinnedMesh | None = None, units: str = 
     """The take (and body) as FBX top-level nodes; lengths converted from metres to `units`."""
     if units not in UNITS:
         raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
+    if anim.n_frames == 0:
+        raise ValueError("the take has no frames to export")
     scale = 100.0 / UNITS[units]  # file units per metre
     rig, ids = anim.rig, _Ids()
     t_end = Long(round((anim.n_frames - 1) * KTIME_PER_SECOND / anim.fps))

@@ -51,6 +51,8 @@ class _Buffer:
 
 def gltf_document(anim: RigAnimation, mesh: SkinnedMesh | None = None) -> gl.GLTF2:
     """The take (and body) as a glTF document whose one buffer is its binary blob."""
+    if anim.n_frames == 0:
+        raise ValueError("the take has no frames to export")
     rig = anim.rig
     gltf = gl.GLTF2(asset=gl.Asset(version="2.0", generator=GENERATOR), scene=0)
     buffer = _Buffer(gltf)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from writer_checks import glb_positions, ufbx_positions
+from writer_checks import glb_positions, random_animation, ufbx_positions
 
 from app.cli import main
 from app.engine.document.files import export_take, read_take
 from app.engine.io.bvh import read_bvh
 from app.engine.io.bvh_rig import bvh_animation, guess_unit
 from app.engine.io.export import take_animation
-from app.engine.io.formats import UnknownFormat, export_positions, file_filter, reader_for, writer_for
+from app.engine.io.formats import UnknownFormat, export_positions, file_filter, reader_for, write_animation, writer_for
+from app.engine.io.rig import Rig, RigAnimation
 from app.engine.skeleton import BANDAI_NAMCO_21
 
 WALK = "dataset-2_walk_normal_001.bvh"
@@ -100,3 +101,17 @@ def test_convert_explains_a_rig_with_stretching_bones_and_offers_kinemas_rig(tmp
     assert "--kinema-rig" in capsys.readouterr().err and not (tmp_path / "walk.fbx").exists()
     assert main(["convert", str(source), str(tmp_path / "walk.fbx"), "--kinema-rig", "--fps", "30"]) == 0
     assert "Kinema's 21-joint rig" in capsys.readouterr().out and (tmp_path / "walk.fbx").is_file()
+
+
+def test_a_one_frame_pose_exports_and_an_empty_take_or_a_missing_folder_writes_nothing(tmp_path):
+    pose = random_animation(Rig.from_skeleton(BANDAI_NAMCO_21), 1, seed=9)
+    names = BANDAI_NAMCO_21.joint_names
+    for suffix, read in ((".fbx", ufbx_positions), (".glb", glb_positions)):
+        write_animation(pose, tmp_path / f"pose{suffix}")
+        assert np.abs(read(tmp_path / f"pose{suffix}", names, [0], pose.fps) - pose.world_positions()).max() < 1e-3
+        with pytest.raises(ValueError, match="no frames to export"):
+            write_animation(RigAnimation(pose.rig, pose.root_positions[:0], pose.local_rotations[:0], pose.fps),
+                            tmp_path / f"empty{suffix}")
+        with pytest.raises(OSError):
+            write_animation(pose, tmp_path / "no-such-folder" / f"pose{suffix}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pose.fbx", "pose.glb"]

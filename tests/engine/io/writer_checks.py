@@ -124,6 +124,8 @@ def glb_positions(path: Path, names: tuple[str, ...], frames: list[int], fps: fl
             translation = [np.interp(t, times, values[:, k]) for k in range(3)]
         if (i, "rotation") in tracks:
             times, values = tracks[(i, "rotation")]
+            if len(times) == 1:
+                times, values = np.concatenate([times, times + 1.0]), np.concatenate([values, values])
             k = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
             u = np.clip((t - times[k]) / (times[k + 1] - times[k]), 0.0, 1.0)
             q0, q1 = values[k], values[k + 1] * (1 if values[k] @ values[k + 1] >= 0 else -1)
