@@ -78,7 +78,7 @@ def project_data(doc: Document, settings: dict | None = None, meta: dict | None 
         TAKE_NAME, take.skeleton.name, take.fps, features,
         [{"text": s.text, "start": s.start, "length": s.length} for s in doc.segments],
         list(doc.locked_frames), selection, doc.scope, take.positions,
-        None if take.placement.is_identity else take.placement.to_dict())
+        None if take.placement == Placement() else take.placement.to_dict())
     return kinema_project.ProjectData(dict(meta or {}), [data], dict(settings or {}))
 
 
