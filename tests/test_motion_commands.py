@@ -147,3 +147,45 @@ def test_bad_input_is_one_line_and_writes_nothing(wave, tmp_path, capsys, argv, 
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_finds_its_models_from_any_folder(tmp_path):
+    """A non-editable install (the wheel, under another prefix) carries the checkpoints and finds them outside any
+    checkout: the engine's default folder is not the source tree's then."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo, source = Path(__file__).resolve().parents[1], tmp_path / "source"  # a copy: the build leaves files behind
+    shutil.copytree(repo / "app", source / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repo / name, source / name)
+    (source / "checkpoints").mkdir()
+    for file in (repo / "checkpoints").iterdir():
+        if file.suffix in (".safetensors", ".md") and ".resume" not in file.name:
+            (source / "checkpoints" / file.name).symlink_to(file)
+    pip_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # no checkout on the path: a clean install
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                            str(tmp_path / "wheel"), str(source)], capture_output=True, text=True, timeout=600,
+                           env=pip_env)
+    assert build.returncode == 0, build.stderr
+    wheel = next((tmp_path / "wheel").glob("kinema-*.whl"))
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q",
+                              "--prefix", str(tmp_path / "prefix"), str(wheel)], capture_output=True, text=True,
+                             timeout=600, env=pip_env)
+    assert install.returncode == 0, install.stderr
+    site = next((tmp_path / "prefix").glob("lib/python*/site-packages"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
+    argv = ["generate", "a person walks", "--frames", "40", "--engine", "diffusion", "-o", "d.bvh"]
+    result = subprocess.run([sys.executable, "-m", "app.cli", *argv], cwd=elsewhere, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert read_bvh(elsewhere / "d.bvh").n_frames == 40
+    where = subprocess.run([sys.executable, "-c", "import app.engine.models.checkpoint as c; print(c.SHIPPED)"],
+                           cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    assert where.stdout.strip().startswith(str(tmp_path / "prefix")), where.stderr
