@@ -240,3 +240,14 @@ def test_takes_set_under_one_key_merge_into_one_step(doc: Document) -> None:
     assert _state(doc) == picked
     doc.execute(SetTake(_take(100, seed=8), "Variation (seed 8)", merge_key=object()))  # another run: its own step
     assert len(doc.history.undo_stack) == 2
+
+
+def test_long_take_segments_start_where_they_were_placed() -> None:
+    """Placed at 2, 50 and 95 (they came out at 0/40/80): each runs to the next one's start, the first from 0."""
+    from app.engine.document.segments import placed
+
+    track = [Segment("jumps", 95, 40), Segment("walks", 2, 40), Segment("waves", 50, 40)]
+    assert placed(track) == [Segment("walks", 0, 50), Segment("waves", 50, 45), Segment("jumps", 95, 40)]
+    overlapping = [Segment("walks", 0, 80), Segment("waves", 60, 40)]  # the later segment wins the overlap
+    assert placed(overlapping) == [Segment("walks", 0, 60), Segment("waves", 60, 40)]
+    assert placed([]) == []
