@@ -229,6 +229,8 @@ def test_diffusion_inbetweening_keeps_locked_frames_exact(walk):
     out = inbetween(walk, [0, 60, 119], "a person jumps", engine="diffusion", model=pipeline, steps=4)
     assert out.n_frames == walk.n_frames and _error_mm(out, walk, [0, 60, 119]) < 0.01
     assert _error_mm(out, walk, np.r_[20:40]) > 10
+    inner = inbetween(walk, [20, 60, 100], "a person jumps", engine="diffusion", model=pipeline, steps=4)
+    assert _error_mm(inner, walk, np.r_[0:21, 100:120]) < 0.01  # only between the first and the last key
     with pytest.raises(ValueError, match="up to 196 frames"):
         inbetween(_take("dataset-2_walk_elderly_001", 300), [0, 299], "a person walks", engine="diffusion", model=pipeline)
     with pytest.raises(ValueError, match="unknown engine"):
