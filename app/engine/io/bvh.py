@@ -29,7 +29,10 @@ _FRAME_TIME = re.compile(r"\s*Frame\s+Time\s*:\s*(.*?)\s*")
 
 
 def _quote(token: str) -> str:
-    """A token for an error message, cut short so a binary file cannot flood the message."""
+    """A token for an error message, cut short so a long line cannot flood the message; a binary file's bytes
+    mean nothing to the user and are named, not printed."""
+    if not token.replace("\t", " ").isprintable() or "\ufffd" in token:
+        return "binary data: this is not a BVH text file"
     return repr(token if len(token) <= 40 else token[:40] + "...")
 
 
@@ -399,7 +402,8 @@ def format_bvh(bvh: BVH, precision: int = 6) -> str:
 
 
 def write_bvh(bvh: BVH, path: str | os.PathLike, precision: int = 6) -> None:
-    """Write atomically (see `write_atomic`): a crash or error leaves either the old file or the new one."""
+    """Write atomically (see `write_atomic`): a crash or error leaves either the old file or the new one, and
+    failures name `path` in plain words, never the temp file."""
     write_atomic(path, format_bvh(bvh, precision).encode("utf-8"))
 
 

@@ -12,7 +12,9 @@ import io
 import json
 import math
 import os
+import stat
 import struct
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -23,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from app.engine.io.atomic import write_atomic
 from app.engine.skeleton import skeleton_by_name
 
 SCHEMA_VERSION = 1
@@ -146,7 +147,11 @@ def _check_take(take: TakeData) -> TakeData:
         if not (isinstance(offset, list) and len(offset) == 3 and all(map(_is_number, offset))
                 and _is_number(placement.get("yaw"))):
             raise ProjectError(f"{where}: the placement {placement!r:.80} is not {{yaw, offset: [x, y, z]}} in numbers")
-        placement = {"yaw": float(placement["yaw"]), "offset": [float(v) for v in offset]}
+        fps = placement.get("fps")
+        if fps is not None and not (_is_number(fps) and fps > 0):
+            raise ProjectError(f"{where}: the placement's frame rate {fps!r:.40} is not a positive number")
+        placement = {"yaw": float(placement["yaw"]), "offset": [float(v) for v in offset],
+                     **({"fps": float(fps)} if fps is not None else {})}
     return TakeData(take.name, take.skeleton, float(take.fps), features, segments,
                     [int(f) for f in take.locked_frames], selection, take.scope, positions, placement)
 
@@ -220,10 +225,22 @@ def save_project(path: str | os.PathLike, data: ProjectData) -> None:
         payload = _encode(_check_project(data))
     except ProjectError as exc:
         raise ProjectError(f"cannot save {path.name}: {exc}") from None
+    tmp = None
     try:
-        write_atomic(path, payload)
-    except OSError as exc:
-        raise ProjectError(f"cannot save {path.name}: {exc.strerror or exc}") from exc
+        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ProjectError(f"cannot save {path.name}: {exc.strerror or exc}") from exc
+        raise
 
 
 # ----------------------------------------------------------------------------- loading

@@ -65,20 +65,25 @@ def linear_blend_skinning(anim: RigAnimation, mesh: SkinnedMesh, frame: int) -> 
 
 def ufbx_positions(path: Path, names: tuple[str, ...], frames: list[int], fps: float, skinned: bool = False):
     """World joint positions (len(frames), J, 3) in metres evaluated by ufbx (and with `skinned`, the body's
-    vertices too). ufbx 0.0.5 crashes when a list of a scene is read twice: each list is read once here."""
+    vertices too). ufbx 0.0.5 crashes when a list of a scene is read twice, or when an object outlives the scene
+    it came from: each list is read once here, and every scene and object is kept until the end."""
     import ufbx
 
     scene = ufbx.load_file(str(path))
     metres = scene.settings.unit_meters
-    anim = next(iter(scene.anim_stacks)).anim
-    joints, bodies = [], []
+    stacks = list(scene.anim_stacks)
+    anim = stacks[0].anim
+    joints, bodies, kept = [], [], []
     for f in frames:
         posed = ufbx.evaluate_scene(scene, anim, f / fps, evaluate_skinning=skinned)
-        by_name = {node.name: node for node in list(posed.nodes)}
+        nodes = list(posed.nodes)
+        kept.append((posed, nodes))
+        by_name = {node.name: node for node in nodes}
         joints.append([tuple(by_name[n].node_to_world.c3) for n in names])
         if skinned:
-            mesh = next(iter(posed.meshes))
-            bodies.append(np.array([tuple(v) for v in list(mesh.skinned_position.values)]))
+            meshes = list(posed.meshes)
+            kept.append(meshes)
+            bodies.append(np.array([tuple(v) for v in list(meshes[0].skinned_position.values)]))
     joints = np.array(joints) * metres
     return (joints, np.array(bodies) * metres) if skinned else joints
 
