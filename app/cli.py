@@ -6,6 +6,9 @@ import json
 import sys
 from pathlib import Path
 
+from app.engine.models.checkpoint import SHIPPED
+from app.errors import CommandError
+
 EXAMPLES = """examples:
   kinema generate "a person waves with the left hand" --frames 120 -o wave.bvh
   kinema inbetween wave.bvh --lock 0,60,119 --text "a person jumps" -o jump.bvh
@@ -22,10 +25,6 @@ EXAMPLES = """examples:
   kinema render take.bvh -o take.mp4 --size 1280x720
   kinema                      (no command: opens the studio)
 """
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
 
 
 def _cmd_data_build(args: argparse.Namespace) -> None:
@@ -269,6 +268,18 @@ def _cmd_render(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}: {n} pictures of {take.n_frames} frames, {width}x{height}")
 
 
+def _cmd_doctor(args: argparse.Namespace) -> None:
+    from app.doctor import MISSING, format_report, run_checks
+
+    rows = run_checks(Path(args.checkpoints))
+    if args.json:
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+    else:
+        print(format_report(rows))
+    if args.strict and any(row.status == MISSING for row in rows):
+        raise CommandError("some pieces are missing (see above)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kinema",
@@ -379,6 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in "
                         "real time; a GIF shows at most 50)")
     render.set_defaults(func=_cmd_render)
+
+    doctor = commands.add_parser("doctor", help="what this machine offers and what Kinema will use",
+                                 description="CPU threads, CUDA, mamba-ssm kernels, EGL, ffmpeg, a C++ compiler, the "
+                                 "text encoder, Qt, and every checkpoint with its sha256 and training summary; each "
+                                 "missing piece with the one command that adds it.")
+    doctor.add_argument("--checkpoints", default=str(SHIPPED), help="the models folder to check (default: the shipped one)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--strict", action="store_true", help="exit with status 2 when anything is missing")
+    doctor.set_defaults(func=_cmd_doctor)
 
     from app.motion_commands import add_motion_commands
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -34,16 +35,30 @@ def atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path
         raise
 
 
-def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """(tensors, header metadata) of any safetensors file, with CheckpointError for a bad or missing file."""
-    path = Path(path)
+@contextmanager
+def _opened(path: Path):
+    """safe_open with CheckpointError for a missing, truncated or corrupt file (also while reading tensors)."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         with safe_open(str(path), framework="pt") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+            yield f
+    except CheckpointError:
+        raise
     except Exception as exc:  # safetensors raises its own error types for truncated and corrupt files
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint (truncated or corrupt?): {exc}") from None
+
+
+def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, header metadata) of any safetensors file, with CheckpointError for a bad or missing file."""
+    with _opened(Path(path)) as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+
+
+def read_header(path: str | Path) -> dict[str, str]:
+    """The header metadata alone (config, training summary), without reading any tensor."""
+    with _opened(Path(path)) as f:
+        return dict(f.metadata() or {})
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, config: dict, extra_tensors: dict[str, torch.Tensor] | None = None,
