@@ -6,8 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from app.engine.models.checkpoint import SHIPPED
 from app.errors import CommandError
+
+BENCH_RUNS = 20
 
 EXAMPLES = """examples:
   kinema generate "a person waves with the left hand" --frames 120 -o wave.bvh
@@ -229,6 +230,18 @@ def _motion_source(name: str, checkpoints: str, test):
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
+    if args.startup:
+        from app.ui.bench import bench_startup
+
+        try:
+            result = bench_startup(args.runs if args.runs != BENCH_RUNS else 3)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"studio start ({result['runs']} starts): splash screen after {result['splash_first_s']:.2f} s the first "
+              f"time, {result['splash_median_s']:.2f} s median; window on screen after {result['window_first_s']:.2f} s the "
+              f"first time, {result['window_median_s']:.2f} s median; models loaded in the background after "
+              f"{result['models_first_s']:.2f} s, {result['models_median_s']:.2f} s median")
+        return
     if args.ui:
         from app.ui.bench import bench_playback
 
@@ -270,8 +283,9 @@ def _cmd_render(args: argparse.Namespace) -> None:
 
 def _cmd_doctor(args: argparse.Namespace) -> None:
     from app.doctor import MISSING, format_report, run_checks
+    from app.engine.models.checkpoint import SHIPPED
 
-    rows = run_checks(Path(args.checkpoints))
+    rows = run_checks(Path(args.checkpoints) if args.checkpoints else SHIPPED)
     if args.json:
         print(json.dumps([row.__dict__ for row in rows], indent=2))
     else:
@@ -373,11 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Median time per operation (batch 1, after warm-up) on the CPU, and on "
                                 "CUDA when present, with frames per second and the machine's CPU and threads.")
     bench.add_argument("--checkpoints", default="checkpoints")
-    bench.add_argument("--runs", type=int, default=20)
+    bench.add_argument("--runs", type=int, default=BENCH_RUNS, help="timed runs per operation (--startup: starts, default 3)")
     bench.add_argument("--only", help="only operations whose name contains this text")
     bench.add_argument("--ui", action="store_true", help="instead: the studio viewport's playback frame rate for a "
                        "200-frame take (needs a display, or Xvfb with pyvirtualdisplay)")
     bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
+    bench.add_argument("--startup", action="store_true", help="instead: seconds from launching the studio to its "
+                       "window on screen and to its models loaded (a new process per start; needs a display or Xvfb)")
     bench.set_defaults(func=_cmd_bench)
 
     render = commands.add_parser("render", help="draw a take as the studio's viewport shows it, to a GIF or an MP4",
@@ -395,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="CPU threads, CUDA, mamba-ssm kernels, EGL, ffmpeg, a C++ compiler, the "
                                  "text encoder, Qt, and every checkpoint with its sha256 and training summary; each "
                                  "missing piece with the one command that adds it.")
-    doctor.add_argument("--checkpoints", default=str(SHIPPED), help="the models folder to check (default: the shipped one)")
+    doctor.add_argument("--checkpoints", help="the models folder to check (default: the shipped one)")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument("--strict", action="store_true", help="exit with status 2 when anything is missing")
     doctor.set_defaults(func=_cmd_doctor)
