@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   kinema convert take.bvh take-20fps.bvh --fps 20
   kinema train evaluator --data data/bandai-namco
   kinema eval --model real --data data/bandai-namco --plot docs/eval
+  kinema eval --model masked --model diffusion --suite --data data/bandai-namco
   kinema bench
   kinema bench --ui
   kinema render take.bvh -o take.gif
