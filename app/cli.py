@@ -105,7 +105,7 @@ def _cmd_convert(args: argparse.Namespace) -> None:
 
     try:
         bvh = read_bvh(args.input)
-        if args.fps:
+        if args.fps is not None:
             bvh = resample_bvh(bvh, args.fps)
         write_bvh(bvh, args.output)
     except (BVHError, OSError, ValueError) as exc:
