@@ -108,12 +108,7 @@ def _cmd_convert(args: argparse.Namespace) -> None:
     from app.engine.io.bvh import BVHError, read_bvh, write_bvh
     from app.engine.io.bvh_rig import bvh_animation, guess_unit
     from app.engine.io.convert import resample_bvh
-    from app.engine.io.formats import (
-        export_positions,
-        reader_for,
-        write_animation,
-        writer_for,
-    )
+    from app.engine.io.formats import export_positions, reader_for, write_animation, writer_for
 
     try:
         fmt, source = writer_for(args.output), reader_for(args.input)
@@ -123,7 +118,7 @@ def _cmd_convert(args: argparse.Namespace) -> None:
             from app.engine.document.files import read_take
 
             take = read_take(args.input)
-            fps = args.fps or take.placement.fps or take.fps  # by default the source file's own rate, as the studio
+            fps = args.fps if args.fps is not None else take.placement.fps or take.fps  # the source's rate, as the studio
             export_positions(take.placement.to_world(take.positions), take.skeleton, args.output, fps=take.fps,
                              out_fps=fps, units=args.units)
             print(f"wrote {args.output} ({fmt.name}): Kinema's {take.skeleton.n_joints}-joint rig, "
@@ -131,7 +126,7 @@ def _cmd_convert(args: argparse.Namespace) -> None:
             return
         bvh = read_bvh(args.input)
         if fmt.suffix == ".bvh":
-            if args.fps:
+            if args.fps is not None:
                 bvh = resample_bvh(bvh, args.fps)
             write_bvh(bvh, args.output)
             print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")

@@ -18,6 +18,7 @@ import os
 import numpy as np
 import torch
 
+from app.engine.data.resample import check_fps
 from app.engine.io.bvh import BVH, bvh_from_rotations, write_bvh
 from app.engine.io.rig import Rig, RigAnimation, check_frame_range
 from app.engine.skeleton import Skeleton
@@ -39,18 +40,12 @@ def _rig_animation(positions: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarra
     return root.numpy(), local.numpy()
 
 
-def _check_fps(fps: float) -> float:
-    if not (np.isfinite(fps) and fps > 0):
-        raise ValueError(f"frame rate must be a positive number, got {fps}")
-    return float(fps)
-
-
 def take_animation(positions: np.ndarray, skeleton: Skeleton, fps: float = 20.0,
                    frame_range: tuple[int, int] | None = None) -> RigAnimation:
     """Frames `frame_range` of a take's joint positions (T, J, 3), metres, as the skeleton's rig animated through
     them (per-bone IK): what every writer (BVH, FBX, glTF) takes."""
     root, local = _rig_animation(_select(np.asarray(positions), frame_range), skeleton)
-    return RigAnimation(Rig.from_skeleton(skeleton), root, local, _check_fps(fps))
+    return RigAnimation(Rig.from_skeleton(skeleton), root, local, check_fps(fps))
 
 
 def animation_to_bvh(anim: RigAnimation, units: str = "cm", order: str = "ZXY",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from app.engine.data.resample import resample_animation
+from app.engine.data.resample import check_fps, resample_animation
 from app.engine.skeleton import Skeleton, forward_kinematics
 
 
@@ -78,8 +78,7 @@ class RigAnimation:
         if self.root_positions.shape != (t, 3) or self.local_rotations.shape != (t, self.rig.n_joints, 3, 3):
             raise ValueError(f"animation of {t} frames has root positions {self.root_positions.shape} and local "
                              f"rotations {self.local_rotations.shape} for a rig of {self.rig.n_joints} joints")
-        if not (np.isfinite(self.fps) and self.fps > 0):
-            raise ValueError(f"frame rate must be a positive number, got {self.fps}")
+        check_fps(self.fps)
 
     @property
     def n_frames(self) -> int:
@@ -96,9 +95,7 @@ class RigAnimation:
         """The same motion at `fps` (None or the same rate: unchanged); rotations slerped, so bones stay rigid."""
         if fps is None or fps == self.fps:
             return self
-        if not (np.isfinite(fps) and fps > 0):
-            raise ValueError(f"frame rate must be a positive number, got {fps}")
-        root, local = resample_animation(self.root_positions, self.local_rotations, self.fps, fps)
+        root, local = resample_animation(self.root_positions, self.local_rotations, self.fps, check_fps(fps))
         return RigAnimation(self.rig, root, local, float(fps))
 
     def world_positions(self) -> np.ndarray:

@@ -117,7 +117,7 @@ def test_the_same_take_gives_the_same_bytes(tmp_path):
 
 @pytest.mark.parametrize("bad, message", [({"units": "mm"}, "units must be one of cm, m"),
                                           ({"frame_range": (5, 500)}, "frame 499 is outside the take (0–29)"),
-                                          ({"fps": -1.0}, "frame rate must be a positive number")])
+                                          ({"fps": -1.0}, "frame rate must be a number above 0")])
 def test_bad_options_are_refused_and_leave_the_old_file(tmp_path, bad, message):
     anim = random_animation(Rig.from_skeleton(BANDAI_NAMCO_21), 30, seed=7)
     path = tmp_path / "take.fbx"
