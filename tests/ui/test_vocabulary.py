@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from app.engine.text import get_text_encoder
 from app.ui.main_window import MainWindow
 
 
@@ -17,9 +18,11 @@ def test_an_unknown_prompt_warns_before_generating_and_a_second_press_runs_it(wi
     QTest.mouseClick(panel.buttons["generateButton"], Qt.MouseButton.LeftButton)
     assert requests == [] and window.worker is None  # nothing ran
     assert panel.vocab_notice.isVisible()
-    text = panel.vocab_notice.text()
-    assert "“a person rides a bicycle” is far from everything the models were trained on" in text
-    assert "Nearest known actions" in text and "Press again" in text
+    text, details = panel.vocab_notice.text(), panel.vocab_notice.toolTip()
+    assert "Far from what the models know" in text and "Nearest known actions: " in text and "Press again" in text
+    assert "“a person rides a bicycle” is far from everything the models were trained on" in details
+    nearest = [a.label for a, _, _ in panel.vocabulary.check("a person rides a bicycle", get_text_encoder()).nearest]
+    assert ", ".join(nearest) in text
     QTest.mouseClick(panel.buttons["generateButton"], Qt.MouseButton.LeftButton)
     assert [r["text"] for r in requests] == ["a person rides a bicycle"]
     qtbot.waitUntil(lambda: window.worker is None, timeout=60_000)
@@ -36,7 +39,7 @@ def test_editing_the_prompt_forgets_the_warning(window: MainWindow, qtbot) -> No
     panel.prompt.setPlainText("a person juggles three balls")  # a new prompt: warned afresh, not run
     assert not panel.vocab_notice.isVisible()
     QTest.mouseClick(panel.buttons["variationsButton"], Qt.MouseButton.LeftButton)
-    assert requests == [] and "three balls" in panel.vocab_notice.text()
+    assert requests == [] and "three balls" in panel.vocab_notice.toolTip()
 
 
 def test_a_known_action_generates_at_once_without_a_warning(window: MainWindow, qtbot) -> None:

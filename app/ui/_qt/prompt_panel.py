@@ -188,12 +188,16 @@ class PromptPanel(QWidget):
         if signal is not self.long_take_requested and params["text"] != self._warned_prompt:
             check = self.prompt_check(params["text"])
             warning = check.message() if check else ""
-            if check and not check.known:
+            if check and not check.known:  # short under the box (the panel is narrow), the whole message on hover
                 self._warned_prompt = params["text"]
-                self.vocab_notice.setText(f"{warning} Press again to run it anyway.")
+                nearest = ", ".join(action.label for action, _, _ in check.nearest)
+                self.vocab_notice.setText(f"Far from what the models know: expect a generic motion. Nearest known "
+                                          f"actions: {nearest}. Press again to run it anyway.")
+                self.vocab_notice.setToolTip(warning)
                 self.vocab_notice.show()
                 return
             self.vocab_notice.setText(warning)  # a rare action: said, but no need to stop
+            self.vocab_notice.setToolTip(warning)
             self.vocab_notice.setVisible(bool(warning))
         signal.emit(params)
 
