@@ -72,3 +72,10 @@ def test_data_vocab_embeds_the_training_captions_of_a_dataset(sample_dataset, tm
 def test_data_vocab_of_a_folder_without_a_dataset_is_a_clear_error(tmp_path, capsys):
     assert main(["data", "vocab", str(tmp_path), "--out", str(tmp_path / "v.safetensors")]) == 2
     assert "no train.txt" in capsys.readouterr().err and not (tmp_path / "v.safetensors").exists()
+
+
+def test_eval_suite_refuses_rows_that_are_not_text_to_motion_engines(sample_dataset, capsys):
+    assert main(["eval", "--model", "inbetween", "--suite", "--data", str(sample_dataset), "--split", "train"]) == 2
+    err = capsys.readouterr().err
+    assert "the prompt suite scores text-to-motion engines (masked, diffusion), not 'inbetween'" in err
+    assert "Traceback" not in err
