@@ -44,6 +44,18 @@ CALIBRATION_ABSENT = (
 )
 
 
+# Every training caption names who moves ("a person", "someone", "the man"...); a bare "run" or "waves goodbye"
+# is compared as "a person run", or it would look far from captions that all carry a subject.
+SUBJECT_WORDS = frozenset(("person", "man", "woman", "someone", "somebody", "he", "she", "they", "character", "figure",
+                           "guy", "girl", "boy", "lady", "people", "human", "actor", "dancer", "i", "we", "you"))
+
+
+def as_caption(prompt: str) -> str:
+    """The prompt in the captions' form: with a subject where it has none."""
+    words = {w.strip(".,;:!?").lower() for w in prompt.split()}
+    return prompt if words & SUBJECT_WORDS else f"a person {prompt}"
+
+
 class VocabularyMismatch(CheckpointError):
     """The vocabulary file was built with another text encoder than the one installed."""
 
@@ -169,7 +181,7 @@ class Vocabulary:
         return encoder.encode_sentences(prompts).cpu().float() @ self.embeddings.T
 
     def check(self, prompt: str, encoder: TextEncoder, n_suggestions: int = 3) -> PromptCheck:
-        sims = self.similarities([prompt], encoder)[0]
+        sims = self.similarities([as_caption(prompt)], encoder)[0]
         best: dict[str, tuple[float, int]] = {}
         for i in torch.argsort(sims, descending=True).tolist():
             action = self.caption_actions[i] or self.captions[i]
@@ -184,8 +196,8 @@ class Vocabulary:
     def calibrate(self, encoder: TextEncoder) -> dict[str, float]:
         """Put the threshold midway between the least similar known paraphrase and the most similar absent
         action; refuse when they overlap (the corpus does not separate them, and a warning would mislead)."""
-        known = self.similarities(list(CALIBRATION_KNOWN), encoder).max(1).values
-        absent = self.similarities(list(CALIBRATION_ABSENT), encoder).max(1).values
+        known = self.similarities([as_caption(p) for p in CALIBRATION_KNOWN], encoder).max(1).values
+        absent = self.similarities([as_caption(p) for p in CALIBRATION_ABSENT], encoder).max(1).values
         low_known, high_absent = float(known.min()), float(absent.max())
         if low_known <= high_absent:
             worst_k = CALIBRATION_KNOWN[int(known.argmin())]

@@ -56,6 +56,13 @@ def test_the_check_is_quiet_for_paraphrases_of_known_actions(vocabulary, encoder
     assert check.message() == ""
 
 
+@pytest.mark.parametrize(("prompt", "known"), [("run", True), ("waves goodbye", True), ("bow", True),
+                                               ("swim", False), ("ride a bike", False), ("sits down", False)])
+def test_a_prompt_without_a_subject_is_read_as_the_captions_are(vocabulary, encoder, prompt, known):
+    """Captions all name who moves: a bare "run" is compared as "a person run", not flagged for lacking a subject."""
+    assert vocabulary.check(prompt, encoder).known is known
+
+
 def test_suggestions_are_the_nearest_actions(vocabulary, encoder):
     check = vocabulary.check("a person strolls along slowly, then waves goodbye with the left hand", encoder)
     assert check.known and {a.name for a, _, _ in check.nearest} & {"walk", "wave-left-hand", "bye", "byebye"}
