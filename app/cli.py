@@ -6,6 +6,10 @@ import json
 import sys
 from pathlib import Path
 
+from app.errors import CommandError
+
+BENCH_RUNS = 20
+
 EXAMPLES = """examples:
   kinema generate "a person waves with the left hand" --frames 120 -o wave.bvh
   kinema inbetween wave.bvh --lock 0,60,119 --text "a person jumps" -o jump.bvh
@@ -24,10 +28,6 @@ EXAMPLES = """examples:
   kinema render take.bvh -o take.mp4 --size 1280x720
   kinema                      (no command: opens the studio)
 """
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
 
 
 def _shipped(name: str = "") -> Path:
@@ -128,7 +128,7 @@ def _cmd_convert(args: argparse.Namespace) -> None:
 
     try:
         bvh = read_bvh(args.input)
-        if args.fps:
+        if args.fps is not None:
             bvh = resample_bvh(bvh, args.fps)
         write_bvh(bvh, args.output)
     except (BVHError, OSError, ValueError) as exc:
@@ -302,6 +302,18 @@ def _motion_source(name: str, checkpoints: str, test):
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
+    if args.startup:
+        from app.ui.bench import bench_startup
+
+        try:
+            result = bench_startup(args.runs if args.runs != BENCH_RUNS else 3)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"studio start ({result['runs']} starts): splash screen after {result['splash_first_s']:.2f} s the first "
+              f"time, {result['splash_median_s']:.2f} s median; window on screen after {result['window_first_s']:.2f} s the "
+              f"first time, {result['window_median_s']:.2f} s median; models loaded in the background after "
+              f"{result['models_first_s']:.2f} s, {result['models_median_s']:.2f} s median")
+        return
     if args.ui:
         from app.ui.bench import bench_playback
 
@@ -341,6 +353,18 @@ def _cmd_render(args: argparse.Namespace) -> None:
         raise CommandError(str(exc)) from None
     width, height = output_size(args.output, (width, height))
     print(f"wrote {args.output}: {n} pictures of {take.n_frames} frames, {width}x{height}")
+
+
+def _cmd_doctor(args: argparse.Namespace) -> None:
+    from app.doctor import MISSING, format_report, run_checks
+
+    rows = run_checks(Path(args.checkpoints) if args.checkpoints else _shipped())
+    if args.json:
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+    else:
+        print(format_report(rows))
+    if args.strict and any(row.status == MISSING for row in rows):
+        raise CommandError("some pieces are missing (see above)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -455,11 +479,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Median time per operation (batch 1, after warm-up) on the CPU, and on "
                                 "CUDA when present, with frames per second and the machine's CPU and threads.")
     bench.add_argument("--checkpoints", help="folder holding the models (default: the shipped checkpoints)")
-    bench.add_argument("--runs", type=int, default=20)
+    bench.add_argument("--runs", type=int, default=BENCH_RUNS, help="timed runs per operation (--startup: starts, default 3)")
     bench.add_argument("--only", help="only operations whose name contains this text")
     bench.add_argument("--ui", action="store_true", help="instead: the studio viewport's playback frame rate for a "
                        "200-frame take (needs a display, or Xvfb with pyvirtualdisplay)")
     bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
+    bench.add_argument("--startup", action="store_true", help="instead: seconds from launching the studio to its "
+                       "window on screen and to its models loaded (a new process per start; needs a display or Xvfb)")
     bench.set_defaults(func=_cmd_bench)
 
     render = commands.add_parser("render", help="draw a take as the studio's viewport shows it, to a GIF or an MP4",
@@ -472,6 +498,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in "
                         "real time; a GIF shows at most 50)")
     render.set_defaults(func=_cmd_render)
+
+    doctor = commands.add_parser("doctor", help="what this machine offers and what Kinema will use",
+                                 description="CPU threads, CUDA, mamba-ssm kernels, EGL, ffmpeg, a C++ compiler, the "
+                                 "text encoder, Qt, and every checkpoint with its sha256 and training summary; each "
+                                 "missing piece with the one command that adds it.")
+    doctor.add_argument("--checkpoints", help="the models folder to check (default: the shipped one)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--strict", action="store_true", help="exit with status 2 when anything is missing")
+    doctor.set_defaults(func=_cmd_doctor)
 
     from app.motion_commands import add_motion_commands
 
