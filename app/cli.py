@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   kinema long "a person walks forward" 80 "a person waves the right hand" 60 -o long.bvh
   kinema data build bandai-namco ../shared/data/bandai-namco --out data/bandai-namco
   kinema data info data/bandai-namco
+  kinema data vocab data/bandai-namco
   kinema convert take.bvh take-20fps.bvh --fps 20
   kinema convert take.bvh take.fbx
   kinema generate "a person walks" -o walk.glb
@@ -99,6 +100,28 @@ def _cmd_data_info(args: argparse.Namespace) -> None:
     if meta.get("held_out_pairs"):
         pairs = ", ".join(f"{c}/{s}" for c, s in meta["held_out_pairs"])
         print(f"test split holds out these (content/style) pairs: {pairs}")
+
+
+def _cmd_data_vocab(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from app.engine.data.dataset import DatasetError
+    from app.engine.text import TextEncoderUnavailable, get_text_encoder
+    from app.engine.vocabulary import actions_markdown, build_vocabulary
+
+    out = Path(args.out) if args.out else _shipped("vocabulary.safetensors")
+    try:
+        vocabulary, calibration = build_vocabulary(args.folder, get_text_encoder(), args.threshold, progress=lambda it:
+                                                   tqdm(it, desc="actions", unit="action", disable=args.quiet))
+    except (DatasetError, TextEncoderUnavailable, OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    vocabulary.save(out)
+    how = ("as given" if args.threshold is not None else f"calibrated: least similar known paraphrase "
+           f"{calibration['lowest_known']:.3f}, most similar absent action {calibration['highest_absent']:.3f}")
+    print(f"{len(vocabulary.captions)} distinct captions of {len(vocabulary.known_actions())} actions; threshold "
+          f"{vocabulary.threshold:.3f} ({how})")
+    print(actions_markdown(vocabulary))
+    print(f"written to {out}")
 
 
 def _cmd_convert(args: argparse.Namespace) -> None:
@@ -399,6 +422,18 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--split", choices=["train", "val", "test"], help="build only this split's takes (e.g. a quick test set)")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=_cmd_data_build)
+
+    vocab = data_commands.add_parser(
+        "vocab", help="embed a dataset's training captions for the prompt check (what the models know)",
+        description="Embed the distinct training captions of a built dataset with MiniLM, keep a few hundred per "
+        "action, calibrate the out-of-vocabulary threshold, and write the vocabulary file the studio and the CLI use "
+        "to warn about prompts far from everything the models were trained on. Prints the known-actions table.")
+    vocab.add_argument("folder", help="dataset folder from `kinema data build`")
+    vocab.add_argument("--out", help="the file to write (default: the shipped checkpoints/vocabulary.safetensors)")
+    vocab.add_argument("--threshold", type=float, help="similarity below which a prompt is out of vocabulary (default: "
+                       "calibrated on built-in paraphrases of known actions and prompts about absent ones)")
+    vocab.add_argument("--quiet", action="store_true", help="no progress bar")
+    vocab.set_defaults(func=_cmd_data_vocab)
 
     info = data_commands.add_parser("info", help="summarise a dataset folder (ours, HumanML3D or KIT-ML)",
                                     description="Print the dataset's kind, skeleton, frame rate, and per split the "
