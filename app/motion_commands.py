@@ -154,7 +154,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
                               description=f"Generate a take from text and write it (20 fps) as BVH, FBX or glTF. "
                               f"{DECODING_HELP}.")
     gen.add_argument("text", help='what the person does, e.g. "a person waves with the left hand"')
-    gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..6000, i.e. up to 5 minutes; takes over "
+    gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..12000, i.e. up to 10 minutes; takes over "
                      "196 frames are made in windows joined by generated transitions); default: predicted from the text")
     gen.add_argument("--engine", choices=["masked", "diffusion"], default="masked")
     _decoding(gen)

@@ -134,7 +134,7 @@ def test_every_verb_works_from_any_folder(wave, tmp_path, monkeypatch, capsys):
     (["inbetween", "{wave}", "--lock", "0,x", "--text", "jump"], "cannot read frames"),
     (["regenerate", "{wave}", "--range", "50:40", "--text", "jump"], "is empty"),
     (["generate", " ", "--frames", "40"], "empty prompt"),
-    (["generate", "walk", "--frames", "6001"], "4 to 6000 frames"),
+    (["generate", "walk", "--frames", "12001"], "4 to 12000 frames"),
     (["regenerate", "{wave}", "--range", "30:32", "--lock", "30,31", "--text", "jump"], "every frame of 30–31 is locked"),
     (["inbetween", "{wave}", "--lock", "60", "--text", "jump"], "between the first and the last key"),
     (["long", "walk", "80", "run"], "pairs"),

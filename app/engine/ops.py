@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.engine.any_length import LONGEST_TAKE_S, generate_diffusion, generate_masked
+from app.engine.any_length import LONGEST_TAKE_S, generate_diffusion, generate_masked, pieces
 from app.engine.editing import Decoding, chain, edit_upper_body, inpaint_with_diffusion, refill
 from app.engine.models.pipeline import TextToMotion, load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
@@ -39,7 +39,7 @@ def generate(
 ) -> Motion:
     """A motion for `text`, from nothing.
 
-    n_frames: length in frames, 4 to 5 minutes' worth (6,000 at 20 fps); rounded up to whole tokens for
+    n_frames: length in frames, 4 to 10 minutes' worth (12,000 at 20 fps); rounded up to whole tokens for
     generation and trimmed back, so the result has exactly n_frames frames. Takes longer than the model's window
     (196 frames) are made window by window, joined by generated transitions (app.engine.any_length). None: the
     length predictor's choice (at most one window).
@@ -209,9 +209,10 @@ def long_sequence(
     """One take of several prompts in order, each (text, n_frames), joined by generated transitions.
 
     The take has exactly sum(n_frames) frames; each segment boundary snaps to the nearest 4-frame token, and two
-    transition tokens (8 frames) around it are generated from both neighbours and both prompts. The root
+    transition tokens (8 frames) around it are generated from both neighbours and both prompts. A segment longer
+    than the model's window (196 frames) is made of near-equal pieces of its prompt, joined the same way. The root
     trajectory and heading are continuous across boundaries. Refuses: no segments, an empty prompt, a segment
-    shorter than 4 frames or longer than the model's window (196).
+    shorter than 4 frames, a take longer than 10 minutes.
     """
     if not segments:
         raise ValueError("no segments: give at least one (prompt, frames) pair")
@@ -219,11 +220,15 @@ def long_sequence(
         _check_decoding(text, guidance, steps, temperature, top_k)
     pipeline = model if model is not None else load_pipeline(device=device)
     for index, (text, n_frames) in enumerate(segments, 1):
-        if not 4 <= int(n_frames) <= pipeline.max_frames:
-            raise ValueError(f"segment {index} ({text!r}) has {n_frames} frames; each segment must have 4 to "
-                             f"{pipeline.max_frames}")
+        if int(n_frames) < 4:
+            raise ValueError(f"segment {index} ({text!r}) has {n_frames} frames; each segment needs at least 4")
+    total, longest = sum(int(n) for _, n in segments), int(LONGEST_TAKE_S * pipeline.fps)
+    if total > longest:
+        raise ValueError(f"the long take would have {total} frames; at most {longest} ({LONGEST_TAKE_S // 60} minutes "
+                         f"at {pipeline.fps:g} fps)")
+    laid_out = [(text, piece) for text, n in segments for piece in pieces(int(n), pipeline.max_frames)]
     with torch.inference_mode():
-        features = chain(pipeline, [(t, int(n)) for t, n in segments], Decoding(seed, guidance, steps, temperature, top_k))
+        features = chain(pipeline, laid_out, Decoding(seed, guidance, steps, temperature, top_k))
     return Motion(features, pipeline.fps, pipeline.skeleton_name)
 
 
