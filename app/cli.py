@@ -381,8 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(func=_cmd_render)
 
     from app.motion_commands import add_motion_commands
+    from app.rig_commands import add_rig_commands
 
     add_motion_commands(commands)
+    add_rig_commands(commands)
     return parser
 
 

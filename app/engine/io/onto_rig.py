@@ -11,8 +11,11 @@ at their root: on rigs whose root is a still bone above the hips (UE, Rigify), t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from app.engine.data.resample import resample_animation
 from app.engine.io.pose_fit import pose_rig, posed_positions
 from app.engine.io.retarget import RetargetError, match_joints, rest_positions
 from app.engine.io.rig import Rig, RigAnimation
@@ -62,3 +65,41 @@ def _left_leg(skeleton: Skeleton) -> tuple[int, int, int]:
     ankle = skeleton.foot_left[0]
     knee = skeleton.parents[ankle]
     return skeleton.parents[knee], knee, ankle
+
+
+@dataclass(frozen=True, eq=False)
+class SourceRig:
+    """The rig an imported take came on, so that it goes back out on that rig at that frame rate by default."""
+
+    rig: Rig
+    fps: float
+    name: str                               # the file it came from, for messages
+    mapping: dict[str, str] | None = None   # our joint name -> the rig's, when the user mapped it by hand
+
+    def animation(self, positions: np.ndarray, fps: float, skeleton: Skeleton = BANDAI_NAMCO_21,
+                  out_fps: float | None = None) -> RigAnimation:
+        """World positions (T, J, 3) on our skeleton at `fps` -> the take on this rig at `out_fps` (its own rate
+        when None)."""
+        anim = retarget_onto(positions, fps, self.rig, skeleton, self.mapping)
+        rate = out_fps or self.fps
+        if rate == fps:
+            return anim
+        root, local = resample_animation(anim.root_positions, anim.local_rotations, fps, rate)
+        return RigAnimation(self.rig, root, local, float(rate))
+
+    def to_dict(self) -> dict:
+        rig = self.rig
+        return {"name": self.name, "fps": self.fps, "names": list(rig.names), "parents": list(rig.parents),
+                "offsets": rig.offsets.tolist(), "rest_rotations": rig.rest_rotations.tolist(),
+                **({"mapping": dict(self.mapping)} if self.mapping else {})}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SourceRig:
+        """Raises ValueError (or KeyError, TypeError) naming what does not fit."""
+        rig = Rig(tuple(str(n) for n in data["names"]), tuple(int(p) for p in data["parents"]),
+                  np.asarray(data["offsets"], dtype=np.float64), np.asarray(data["rest_rotations"], dtype=np.float64))
+        fps = float(data["fps"])
+        if not (np.isfinite(fps) and fps > 0) or not (np.isfinite(rig.offsets).all() and np.isfinite(rig.rest_rotations).all()):
+            raise ValueError("the source rig has a frame rate or rest pose that is not finite")
+        mapping = data.get("mapping")
+        return cls(rig, fps, str(data["name"]), None if mapping is None else {str(k): str(v) for k, v in mapping.items()})
