@@ -234,12 +234,12 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         from app.ui.bench import bench_playback
 
         try:
-            result = bench_playback(seconds=args.seconds)
+            result = bench_playback(seconds=args.seconds, display=args.display.capitalize())
         except RuntimeError as exc:
             raise CommandError(str(exc)) from None
         print(f"viewport playback: {result['fps']:.1f} fps (target {result['target_fps']:g}) for a "
               f"{result['frames']}-frame take in a {result['window']} studio window; {result['viewport']} viewport, "
-              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame")
+              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame, drawing {result['display'].lower()}")
         return
     from app.engine.bench import format_results, run_bench
 
@@ -262,7 +262,7 @@ def _cmd_render(args: argparse.Namespace) -> None:
                 raise CommandError(f"{args.input} holds no take")
         else:
             take = read_take(args.input)
-        n = render_take(take, args.output, (width, height), args.fps)
+        n = render_take(take, args.output, (width, height), args.fps, args.display.capitalize())
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     width, height = output_size(args.output, (width, height))
@@ -367,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ui", action="store_true", help="instead: the studio viewport's playback frame rate for a "
                        "200-frame take (needs a display, or Xvfb with pyvirtualdisplay)")
     bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
+    bench.add_argument("--display", choices=["skeleton", "body", "both"], default="both",
+                       help="--ui: what the viewport draws (default both: the heaviest)")
     bench.set_defaults(func=_cmd_bench)
 
     render = commands.add_parser("render", help="draw a take as the studio's viewport shows it, to a GIF or an MP4",
@@ -378,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "rounds odd sides up to even)")
     render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in "
                         "real time; a GIF shows at most 50)")
+    render.add_argument("--display", choices=["skeleton", "body", "both"], default="skeleton",
+                        help="draw the bones, the mannequin body, or both (default skeleton)")
     render.set_defaults(func=_cmd_render)
 
     from app.motion_commands import add_motion_commands
