@@ -21,7 +21,12 @@ from app.engine.skeleton import BANDAI_NAMCO_21, SMPL_22, Skeleton
 
 
 class RetargetError(ValueError):
-    """The file cannot be put on our skeleton; the message says which joints are missing and what the file has."""
+    """The file cannot be put on our skeleton; the message says which joints are missing and what the file has.
+    `file_joints` lists the file's joint names when their names are the problem (a mapping by hand can help)."""
+
+    def __init__(self, message: str, file_joints: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(message)
+        self.file_joints = tuple(file_joints)
 
 
 def _sided(left_side: dict[str, str], left: str, right: str) -> dict[str, str]:
@@ -148,7 +153,8 @@ def match_joints(names: list[str] | tuple[str, ...], skeleton: Skeleton = BANDAI
     raise RetargetError(
         f"cannot find these joints of the {skeleton.name} skeleton in the file: {', '.join(missing)} "
         f"(closest naming scheme: {scheme}; known: {', '.join(schemes)}). The file's joints are: {', '.join(names)}. "
-        "Map them by hand: File > Import with joint mapping..., or --map mapping.json on the command line")
+        "Map them by hand: the studio asks and remembers the mapping for this rig; "
+        "kinema export-onto-rig takes --map mapping.json", names)
 
 
 def suggest_mapping(names: list[str] | tuple[str, ...], skeleton: Skeleton = BANDAI_NAMCO_21) -> dict[str, str]:
