@@ -22,9 +22,9 @@ def _read_mapping(path: str) -> dict[str, str]:
 def _cmd_export_onto_rig(args: argparse.Namespace) -> None:
     from app.engine.data.resample import resample_animation
     from app.engine.document.files import read_take
-    from app.engine.io.rig import RigAnimation
     from app.engine.io.export import write_rig_bvh
     from app.engine.io.onto_rig import joint_map, retarget_onto
+    from app.engine.io.rig import RigAnimation
     from app.engine.io.rig_files import read_rig_animation
     from app.engine.io.rig_mappings import load_mapping, save_mapping
 

@@ -76,7 +76,7 @@ class RigAnimation:
 
     @classmethod
     def from_world(cls, names: tuple[str, ...], parents: tuple[int, ...], rest: np.ndarray, frames: np.ndarray,
-                   fps: float) -> "RigAnimation":
+                   fps: float) -> RigAnimation:
         """A rig and its animation from world transforms, as FBX and glTF readers evaluate them.
 
         rest (J, 4, 4) and frames (T, J, 4, 4) are joint-to-world matrices in metres; scale is divided out. A

@@ -12,7 +12,14 @@ import numpy as np
 from app.engine.io.bvh import BVH, read_bvh
 from app.engine.io.fbx_import import read_fbx
 from app.engine.io.gltf_import import read_gltf
-from app.engine.io.retarget import KNOWN_UNITS, RetargetError, guess_scale, match_joints, rest_positions, rig_from_bvh
+from app.engine.io.retarget import (
+    KNOWN_UNITS,
+    RetargetError,
+    guess_scale,
+    match_joints,
+    rest_positions,
+    rig_from_bvh,
+)
 from app.engine.io.rig import RigAnimation
 from app.engine.skeleton import BANDAI_NAMCO_21
 

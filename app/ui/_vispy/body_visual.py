@@ -48,7 +48,11 @@ class BodyVisual:
     def _prepare(self) -> None:
         positions, skeleton = self._take
         if skeleton is not self._skeleton:
-            from app.engine.mannequin import build_mannequin, rest_positions, vertex_normals
+            from app.engine.mannequin import (
+                build_mannequin,
+                rest_positions,
+                vertex_normals,
+            )
 
             mesh = build_mannequin(skeleton)
             self._owner = mesh.joints[:, 0]

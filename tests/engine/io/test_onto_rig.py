@@ -4,8 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.engine.document.files import export_take, load_document, read_take, save_document
 from app.engine.document import Document, SetTake
+from app.engine.document.files import (
+    export_take,
+    load_document,
+    read_take,
+    save_document,
+)
 from app.engine.io.bvh import read_bvh
 from app.engine.io.gltf_import import read_gltf
 from app.engine.io.onto_rig import joint_map, retarget_onto

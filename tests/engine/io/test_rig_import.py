@@ -8,7 +8,13 @@ import pytest
 from app.engine.document.files import read_take
 from app.engine.io.fbx_import import FBXImportError, read_fbx
 from app.engine.io.gltf_import import GLTFImportError, animation_names, read_gltf
-from app.engine.io.retarget import JOINT_NAME_MAPS, RetargetError, import_rig, match_joints, suggest_mapping
+from app.engine.io.retarget import (
+    JOINT_NAME_MAPS,
+    RetargetError,
+    import_rig,
+    match_joints,
+    suggest_mapping,
+)
 from app.engine.io.rig import Rig, RigAnimation
 from app.engine.io.rig_mappings import load_mapping, save_mapping
 from app.engine.skeleton import BANDAI_NAMCO_21
