@@ -52,7 +52,8 @@ def read_take(path: str | Path, mapping: dict[str, str] | None = None, animation
         placed = import_rig(anim, BANDAI_NAMCO_21, canonical=False, mapping=mapping, tips=tips)
     positions, placement = placement_of(placed, BANDAI_NAMCO_21)
     source = SourceRig(anim.rig, anim.fps, path.name, mapping)
-    return replace(take_from_positions(positions, 20.0, BANDAI_NAMCO_21), placement=placement, source=source)
+    return replace(take_from_positions(positions, 20.0, BANDAI_NAMCO_21),
+                   placement=replace(placement, fps=round(anim.fps, 3)), source=source)
 
 
 def export_take(take: Take, path: str | Path, frame_range: tuple[int, int] | None = None, fps: float | None = None,
@@ -94,7 +95,7 @@ def project_data(doc: Document, settings: dict | None = None, meta: dict | None 
         TAKE_NAME, take.skeleton.name, take.fps, features,
         [{"text": s.text, "start": s.start, "length": s.length} for s in doc.segments],
         list(doc.locked_frames), selection, doc.scope, take.positions,
-        None if take.placement.is_identity else take.placement.to_dict(),
+        None if take.placement == Placement() else take.placement.to_dict(),
         None if take.source is None else take.source.to_dict())
     return kinema_project.ProjectData(dict(meta or {}), [data], dict(settings or {}))
 
