@@ -14,7 +14,7 @@ else:
 arm = next(o for o in bpy.data.objects if o.type == "ARMATURE")
 if len(sys.argv) > 2:
     arm.animation_data.action = next(a for a in bpy.data.actions if a.name.startswith(sys.argv[2]))
-first, last = (int(round(f)) for f in arm.animation_data.action.frame_range)
+first, last = (round(f) for f in arm.animation_data.action.frame_range)
 scene = bpy.context.scene
 frames = {}
 for f in range(first, last + 1):
