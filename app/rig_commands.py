@@ -48,6 +48,28 @@ def _cmd_export_onto_rig(args: argparse.Namespace) -> None:
           f"{rig.n_joints}-joint rig ({len(mapped)} joints driven, the others kept in their rest pose)")
 
 
+def _cmd_smpl_body(args: argparse.Namespace) -> None:
+    from app.engine.document.files import read_take
+    from app.engine.smpl_body import (
+        load_smpl,
+        smpl_animation,
+        smpl_vertices,
+        write_obj_sequence,
+    )
+
+    try:
+        model = load_smpl(args.model)
+        take = read_take(args.input)
+        anim = smpl_animation(model, take.placement.to_world(take.positions), take.fps, take.skeleton)
+        vertices, _ = smpl_vertices(model, anim)
+        n = write_obj_sequence(vertices, model.faces, args.output, Path(args.input).stem)
+    except ImportError:
+        raise CommandError("SMPL bodies need the smplx package: pip install smplx") from None
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"wrote {n} OBJ files ({vertices.shape[1]} vertices each, {take.fps:g} fps) to {args.output}")
+
+
 def add_rig_commands(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "export-onto-rig", help="write a take on your own character's rig (joints mapped by name)",
@@ -63,3 +85,13 @@ def add_rig_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--fps", type=float, help="frame rate to write (default: the rig file's own)")
     parser.add_argument("--rig-scale", type=float, help="metres per unit of a BVH rig (default: guessed)")
     parser.set_defaults(func=_cmd_export_onto_rig)
+
+    smpl = commands.add_parser(
+        "smpl-body", help="pose an SMPL body (your own model file) with a take, as an OBJ sequence",
+        description="Fit SMPL joint rotations to the take (SMPL's joints map themselves) and write the posed mean-shape "
+        "body, one OBJ per frame. The SMPL model files are licensed separately and never shipped: point --model at "
+        "your .npz (SMPL-X ships them; an SMPL .pkl converts with numpy.savez). Needs pip install smplx.")
+    smpl.add_argument("input", help="the take")
+    smpl.add_argument("--model", required=True, help="an SMPL model .npz (e.g. SMPL_NEUTRAL.npz)")
+    smpl.add_argument("-o", "--output", required=True, help="the folder for the OBJ files")
+    smpl.set_defaults(func=_cmd_smpl_body)
