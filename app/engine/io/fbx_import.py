@@ -2,7 +2,8 @@
 
 ufbx converts the file to metres and Y up on load and evaluates every curve (pre/post rotations, pivots, Euler
 orders included), so this module only picks the skeleton's nodes and reads their world matrices, in the rest
-pose and at each frame. ufbx 0.0.5 crashes when one list of a scene is read twice: each is read once here.
+pose and at each frame. ufbx 0.0.5 crashes when one list of a scene is read twice, or when a node outlives its
+scene: each list is read once here, and each evaluated scene is held while its nodes are read.
 """
 from __future__ import annotations
 
@@ -93,6 +94,8 @@ def read_fbx(path: str | os.PathLike, animation: str | int | None = None, fps: f
     times = begin + np.arange(int(np.floor((end - begin) * rate + 1e-6)) + 1) / rate
     frames = np.empty((len(times), len(order), 4, 4))
     for t, time in enumerate(times):
-        evaluated = list(ufbx.evaluate_scene(scene, anim, float(time)).nodes)
-        frames[t] = [_matrix(evaluated[i].node_to_world) for i in order]
+        evaluated = ufbx.evaluate_scene(scene, anim, float(time))  # kept alive while its nodes are read
+        nodes_t = list(evaluated.nodes)
+        frames[t] = [_matrix(nodes_t[i].node_to_world) for i in order]
+        del nodes_t, evaluated
     return RigAnimation.from_world(names, tuple(parents), rest, frames, rate)
