@@ -18,7 +18,7 @@ import os
 import numpy as np
 import torch
 
-from app.engine.data.resample import resample_animation
+from app.engine.data.resample import check_fps, resample_animation
 from app.engine.io.bvh import BVH, bvh_from_rotations, write_bvh
 from app.engine.io.rig import RigAnimation
 from app.engine.skeleton import Skeleton
@@ -40,12 +40,6 @@ def _rig_animation(positions: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarra
     return root.numpy(), local.numpy()
 
 
-def _check_fps(fps: float) -> float:
-    if not (np.isfinite(fps) and fps > 0):
-        raise ValueError(f"frame rate must be a positive number, got {fps}")
-    return float(fps)
-
-
 def _rig_bvh(root: np.ndarray, local: np.ndarray, skeleton: Skeleton, fps: float, units: str, order: str) -> BVH:
     if units not in UNITS:
         raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
@@ -53,7 +47,7 @@ def _rig_bvh(root: np.ndarray, local: np.ndarray, skeleton: Skeleton, fps: float
     end_sites = [None if j not in skeleton.end_sites else np.asarray(skeleton.end_sites[j]) * scale
                  for j in range(skeleton.n_joints)]
     return bvh_from_rotations(skeleton.joint_names, skeleton.parents, skeleton.offsets * scale, root * scale,
-                              local, 1.0 / _check_fps(fps), order=order, end_sites=end_sites)
+                              local, 1.0 / check_fps(fps), order=order, end_sites=end_sites)
 
 
 def positions_to_bvh(positions: np.ndarray, skeleton: Skeleton, fps: float = 20.0, units: str = "cm",
@@ -98,6 +92,6 @@ def export_bvh(positions: np.ndarray, skeleton: Skeleton, path: str | os.PathLik
     """
     root, local = _rig_animation(select_frames(np.asarray(positions), frame_range), skeleton)
     if out_fps is not None and out_fps != fps:
-        root, local = resample_animation(root, local, _check_fps(fps), _check_fps(out_fps))
+        root, local = resample_animation(root, local, check_fps(fps), check_fps(out_fps))
         fps = out_fps
     write_bvh(_rig_bvh(root, local, skeleton, fps, units, "ZXY"), path)

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from app.engine.data.resample import resample_animation
+from app.engine.data.resample import check_fps, resample_animation
 from app.engine.features import canonicalize
 from app.engine.io.bvh import BVH
 from app.engine.io.pose_fit import pose_rig, posed_positions
@@ -254,8 +254,7 @@ def import_rig(anim: RigAnimation, skeleton: Skeleton = BANDAI_NAMCO_21, fps: fl
     it from the body's size (see `guess_scale`). `mapping` is our joint name -> the rig's (see `match_joints`);
     `tips` are leaf tips (BVH End Sites) per joint in its own frame, which give feet without toe joints a toe.
     """
-    if not (np.isfinite(fps) and fps > 0):
-        raise ValueError(f"frame rate must be a positive number, got {fps}")
+    check_fps(fps)
     if scale is not None and not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"scale (metres per file unit) must be a positive number, got {scale}")
     found = match_joints(anim.rig.names, skeleton, mapping)
