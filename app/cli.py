@@ -14,6 +14,8 @@ EXAMPLES = """examples:
   kinema data build bandai-namco ../shared/data/bandai-namco --out data/bandai-namco
   kinema data info data/bandai-namco
   kinema convert take.bvh take-20fps.bvh --fps 20
+  kinema convert take.bvh take.fbx
+  kinema generate "a person walks" -o walk.glb
   kinema train evaluator --data data/bandai-namco
   kinema eval --model real --data data/bandai-namco --plot docs/eval
   kinema bench
@@ -99,17 +101,47 @@ def _cmd_data_info(args: argparse.Namespace) -> None:
 
 
 def _cmd_convert(args: argparse.Namespace) -> None:
+    """BVH to BVH keeps the file exactly as it is (channels, End Sites); to FBX or glTF the file's own rig is kept
+    (its unit guessed from its size unless --scale says it); --kinema-rig reads the take as the studio imports it
+    (onto Kinema's rig) first."""
     from app.engine.io.bvh import BVHError, read_bvh, write_bvh
+    from app.engine.io.bvh_rig import bvh_animation, guess_unit
     from app.engine.io.convert import resample_bvh
+    from app.engine.io.formats import (
+        export_positions,
+        reader_for,
+        write_animation,
+        writer_for,
+    )
 
     try:
+        fmt, source = writer_for(args.output), reader_for(args.input)
+        if not Path(args.input).is_file():
+            raise CommandError(f"{args.input}: no such file")
+        if args.kinema_rig or source.suffix != ".bvh":
+            from app.engine.document.files import read_take
+
+            take = read_take(args.input)
+            fps = args.fps or take.placement.fps or take.fps  # by default the source file's own rate, as the studio
+            export_positions(take.placement.to_world(take.positions), take.skeleton, args.output, fps=take.fps,
+                             out_fps=fps, units=args.units)
+            print(f"wrote {args.output} ({fmt.name}): Kinema's {take.skeleton.n_joints}-joint rig, "
+                  f"{take.n_frames} frames edited at {take.fps:g} fps, written at {fps:g} fps")
+            return
         bvh = read_bvh(args.input)
-        if args.fps:
-            bvh = resample_bvh(bvh, args.fps)
-        write_bvh(bvh, args.output)
+        if fmt.suffix == ".bvh":
+            if args.fps:
+                bvh = resample_bvh(bvh, args.fps)
+            write_bvh(bvh, args.output)
+            print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")
+            return
+        unit, scale = ("given by --scale", args.scale) if args.scale else guess_unit(bvh)
+        anim = bvh_animation(bvh, scale).resampled(args.fps)
+        write_animation(anim, args.output, units=args.units)
     except (BVHError, OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")
+    print(f"wrote {args.output} ({fmt.name}): {anim.rig.n_joints} joints, {anim.n_frames} frames at {anim.fps:g} fps "
+          f"(file unit: {unit}, {scale:g} m)")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -314,12 +346,21 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=_cmd_data_info)
 
-    convert = commands.add_parser("convert", help="read a BVH file and write it again (optionally at another fps)",
-                                  description="Read any BVH (any channel order, 3 or 6 channels, CRLF, tabs) and write "
-                                  "a clean one; --fps resamples the animation (rotations slerped).")
-    convert.add_argument("input")
-    convert.add_argument("output")
+    convert = commands.add_parser("convert", help="write a take in another format (by extension: .bvh, .fbx, .glb, "
+                                  ".gltf), optionally at another fps",
+                                  description="Read any BVH (any channel order, 3 or 6 channels, CRLF, tabs) or .npy "
+                                  "positions and write it in the format the output's extension names. BVH to BVH "
+                                  "writes a clean copy of the same rig; BVH to FBX or glTF keeps the file's rig and "
+                                  "names. --fps resamples the animation (rotations slerped).")
+    convert.add_argument("input", help="a .bvh take or .npy positions")
+    convert.add_argument("output", help="the file to write: .bvh, .fbx, .glb or .gltf")
     convert.add_argument("--fps", type=float, help="resample to this frame rate")
+    convert.add_argument("--units", choices=["cm", "m"], default="cm",
+                         help="lengths in the written BVH or FBX file (default cm; glTF is always metres)")
+    convert.add_argument("--scale", type=float, help="metres per unit of the input BVH (default: guessed from "
+                         "the body's size)")
+    convert.add_argument("--kinema-rig", action="store_true", help="put the take on Kinema's rig first, as the "
+                         "studio imports it (for rigs whose bones stretch, such as the Bandai Namco files)")
     convert.set_defaults(func=_cmd_convert)
 
     train = commands.add_parser("train", help="train a model on a built dataset",
@@ -406,7 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        from app.ui.app import run_studio  # only the studio needs Qt: the engine commands never import it
+        from app.ui.app import (
+            run_studio,  # only the studio needs Qt: the engine commands never import it
+        )
 
         return run_studio([])
     if getattr(args, "workers", 1) is None:

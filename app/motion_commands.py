@@ -1,5 +1,6 @@
 """The CLI's motion verbs (`kinema generate | inbetween | regenerate | edit-upper | long`): each reads its input
-take, calls one operation of app.engine.ops and writes the result as BVH on the Bandai Namco rig."""
+take, calls one operation of app.engine.ops and writes the result on the Bandai Namco rig, in the format that
+the output's extension names (BVH, FBX, glTF)."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,12 @@ def _decoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
     parser.add_argument("--top-k", type=int, help="sample only among the k likeliest codes")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("-o", "--output", required=True, help="the BVH file to write")
+    parser.add_argument("-o", "--output", required=True,
+                        help="the file to write; its extension picks the format: .bvh, .fbx, .glb or .gltf")
+    parser.add_argument("--units", choices=["cm", "m"], default="cm",
+                        help="lengths in a BVH or FBX file (default cm, as DCC tools expect; glTF is always metres)")
+    parser.add_argument("--body", action="store_true",
+                        help="include the mannequin body, skinned to the rig (.fbx, .glb and .gltf)")
 
 
 def _frames(text: str, n_frames: int) -> list[int]:
@@ -64,15 +70,20 @@ def _warn_long_prompts(*texts: str) -> None:
 def _run(op, args: argparse.Namespace, *positional, placement=None, **keyword) -> None:
     """Call the operation with the decoding options, write its result (where `placement` puts it: the input
     file's spot, for edits of a file), print what was written."""
-    from app.engine.io.export import export_bvh
+    from app.engine.io.formats import export_positions, writer_for
+    from app.engine.mannequin import build_mannequin
     from app.engine.models.checkpoint import CheckpointError
     from app.engine.models.pipeline import ModelNotTrained
 
     try:
+        fmt = writer_for(args.output)  # an unknown extension is refused before the model runs
+        if args.body and not fmt.carries_body:
+            raise ValueError(f"{Path(args.output).name}: {fmt.name} holds no body; write .fbx, .glb or .gltf for --body")
         motion = op(*positional, seed=args.seed, guidance=args.guidance, steps=args.steps,
                     temperature=args.temperature, top_k=args.top_k, device=args.device, **keyword)
         positions = motion.positions if placement is None else placement.to_world(motion.positions)
-        export_bvh(positions, motion.skeleton, args.output, fps=motion.fps)
+        mesh = build_mannequin(motion.skeleton) if args.body else None
+        export_positions(positions, motion.skeleton, args.output, fps=motion.fps, units=args.units, mesh=mesh)
     except (ValueError, ModelNotTrained, CheckpointError, OSError) as exc:
         raise CommandError(str(exc)) from None
     print(f"wrote {args.output}: {motion.n_frames} frames at {motion.fps:g} fps ({motion.n_frames / motion.fps:.1f} s)")
@@ -135,8 +146,9 @@ def _cmd_long(args: argparse.Namespace) -> None:
 
 
 def add_motion_commands(commands: argparse._SubParsersAction) -> None:
-    gen = commands.add_parser("generate", help="a motion from a text prompt, written as BVH",
-                              description=f"Generate a take from text and write it as BVH (20 fps). {DECODING_HELP}.")
+    gen = commands.add_parser("generate", help="a motion from a text prompt, written as BVH, FBX or glTF",
+                              description=f"Generate a take from text and write it (20 fps) as BVH, FBX or glTF. "
+                              f"{DECODING_HELP}.")
     gen.add_argument("text", help='what the person does, e.g. "a person waves with the left hand"')
     gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..6000, i.e. up to 5 minutes; takes over "
                      "196 frames are made in windows joined by generated transitions); default: predicted from the text")

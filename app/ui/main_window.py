@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take
+from app.engine.io.formats import file_filter
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_options
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.property_panel import PropertyPanel
@@ -28,7 +29,7 @@ from app.ui.edit_actions import EditActions
 from app.ui.projects import AUTOSAVE_S, ProjectController
 from app.ui.rig_actions import RigActions
 
-TAKE_FILTER = "Motion (*.bvh *.fbx *.glb *.gltf *.npy);;BVH (*.bvh);;FBX (*.fbx);;glTF (*.glb *.gltf);;Positions (*.npy)"
+TAKE_FILTER = file_filter(writing=False)
 DROPPABLE = (".bvh", ".fbx", ".glb", ".gltf", ".npy", ".kinema")
 
 

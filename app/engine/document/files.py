@@ -1,4 +1,4 @@
-"""The document on disk: takes in (BVH, positions), takes out (BVH), and whole documents as .kinema projects.
+"""The document on disk: takes in (BVH, positions), takes out (BVH, FBX, glTF), and whole documents as .kinema projects.
 
 Reading never touches the document: `load_document` returns an `OpenedProject` that `apply_project` puts into
 the document in one step, so a file that fails to load leaves the open work exactly as it was.
@@ -14,9 +14,15 @@ from app.engine.data.bandai_namco import DatasetSourceError, take_positions
 from app.engine.document.model import Document, DocumentError, Segment, Take
 from app.engine.document.takes import take_from_positions
 from app.engine.io import project as kinema_project
-from app.engine.io.export import export_bvh, select_frames, write_rig_bvh
+from app.engine.io.formats import (
+    export_positions,
+    reader_for,
+    write_animation,
+    writer_for,
+)
 from app.engine.io.onto_rig import SourceRig
 from app.engine.io.retarget import import_rig
+from app.engine.io.rig import check_frame_range
 from app.engine.io.rig_files import read_rig_animation
 from app.engine.io.rig_mappings import load_mapping
 from app.engine.motion import Motion
@@ -33,6 +39,7 @@ def read_take(path: str | Path, mapping: dict[str, str] | None = None, animation
     features so that it can be edited. A file's take remembers its rig and frame rate (`Take.source`).
     `animation` picks one of several takes in an FBX or glTF file (the first by default)."""
     path = Path(path)
+    reader_for(path)
     if path.suffix.lower() == ".npy":
         positions = np.load(path, allow_pickle=False)
         skeleton = next((s for s in (BANDAI_NAMCO_21, skeleton_by_name("smpl22")) if positions.shape[1:] == (s.n_joints, 3)), None)
@@ -57,16 +64,27 @@ def read_take(path: str | Path, mapping: dict[str, str] | None = None, animation
 
 
 def export_take(take: Take, path: str | Path, frame_range: tuple[int, int] | None = None, fps: float | None = None,
-                own_rig: bool = True) -> None:
-    """Write frames [start, end) of the take (all without a range) as BVH, where the take stood when it was
-    imported (`Take.placement`). An imported take goes out on the rig it came on at that file's frame rate
-    (`Take.source`; `own_rig=False` writes Kinema's rig instead), others on Kinema's rig at the take's rate;
-    `fps` overrides the rate. The write is atomic."""
+                own_rig: bool = True, units: str = "cm", body: bool = False) -> None:
+    """Write frames [start, end) of the take (all without a range) in the format of the path's extension (BVH,
+    FBX, glTF), where the take stood when it was imported (`Take.placement`). An imported take goes out on the rig
+    it came on at that file's frame rate (`Take.source`; `own_rig=False` writes Kinema's rig instead), others on
+    Kinema's rig at the take's rate; `fps` overrides the rate. `body` adds the mannequin (Kinema's rig, FBX and
+    glTF only). The write is atomic."""
+    fmt = writer_for(path)
     world = take.placement.to_world(take.positions)
-    if take.source is None or not own_rig:
-        export_bvh(world, take.skeleton, path, fps=take.fps, frame_range=frame_range, out_fps=fps)
+    if body and not fmt.carries_body:
+        raise ValueError(f"{Path(path).name}: {fmt.name} holds no body; export to .fbx, .glb or .gltf to include it")
+    if take.source is None or not own_rig or body:
+        from app.engine.mannequin import build_mannequin  # trimesh: imported only when a body is asked for
+
+        mesh = build_mannequin(take.skeleton) if body else None
+        export_positions(world, take.skeleton, path, fps=take.fps, frame_range=frame_range, out_fps=fps, units=units,
+                         mesh=mesh)
         return
-    write_rig_bvh(take.source.animation(select_frames(world, frame_range), take.fps, take.skeleton, fps), path)
+    if frame_range is not None:
+        start, end = check_frame_range(len(world), frame_range)
+        world = world[start:end]
+    write_animation(take.source.animation(world, take.fps, take.skeleton, fps), path, units)
 
 
 @dataclass
