@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   kinema generate "a person walks" -o walk.glb
   kinema train evaluator --data data/bandai-namco
   kinema eval --model real --data data/bandai-namco --plot docs/eval
+  kinema eval --model masked --model diffusion --suite --data data/bandai-namco
   kinema bench
   kinema bench --ui
   kinema render take.bvh -o take.gif
@@ -198,16 +199,23 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     from app.engine.data.dataset import DatasetError, MotionFolder
     from app.engine.evaluation import Evaluator, EvaluatorError
 
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr)
+
     try:
-        evaluator = Evaluator.load(args.evaluator or _shipped("evaluator.safetensors"))
         test = MotionFolder(args.data, args.split)
+        train = MotionFolder(args.data, "train")
+        reference = _physical_reference(train, test, progress)
+        if args.suite:
+            return _eval_suite(args, test, reference, progress)
+        evaluator = Evaluator.load(args.evaluator or _shipped("evaluator.safetensors"))
         settings = evaluate.EvalSettings(repeats=args.repeats, seed=args.seed)
         rows = []
         for name in args.model:
             source = _motion_source(name, args.checkpoints or _shipped(), test)
-            rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=lambda m: print(m, file=sys.stderr)))
+            rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=progress, reference=reference))
             if name == "real":
-                rows.append(evaluate.train_test_fid(MotionFolder(args.data, "train"), test, evaluator))
+                rows.append(evaluate.train_test_fid(train, test, evaluator))
     except (DatasetError, EvaluatorError, FileNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     title = f"{Path(args.data).name}, {args.split} split: {len(test)} motions, {args.repeats} repeats, mean ± 95% interval"
@@ -217,12 +225,46 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     else:
         print(evaluate.format_table(rows, title))
     if args.plot:
-        from app.engine.plots import plot_metrics, plot_training_curves
+        from app.engine.plots import plot_agreement, plot_metrics, plot_training_curves
 
         out = Path(args.plot)
         out.mkdir(parents=True, exist_ok=True)
-        written = [plot_metrics(rows, out, title), *plot_training_curves(Path(args.runs), out)]
-        print("charts: " + ", ".join(str(p) for p in written), file=sys.stderr)
+        written = [plot_metrics(rows, out, title), plot_agreement(rows, out, title), *plot_training_curves(Path(args.runs), out)]
+        print("charts: " + ", ".join(str(p) for p in written if p is not None), file=sys.stderr)
+
+
+def _physical_reference(train, test, progress):
+    """Bands per action label from the real training takes; None for datasets without labels or skeleton."""
+    from app.engine import physical
+    from app.engine.evaluate import MAX_FRAMES
+
+    if test.info.skeleton is None or not any(physical.action_label(r) for r in train.records):
+        return None
+    progress(f"physical bands from {len(train)} real training takes")
+    return physical.real_reference(train.records, test.info.skeleton, MAX_FRAMES)
+
+
+def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
+    from dataclasses import asdict
+
+    from app.engine.prompt_suite import format_suite, run_suite
+
+    if reference is None:
+        raise CommandError(f"{args.data} has no action labels: the prompt suite needs them (a Bandai Namco dataset has)")
+    rows = []
+    for name in args.model:
+        if name not in ("masked", "diffusion"):
+            raise CommandError(f"the prompt suite scores text-to-motion engines (masked, diffusion), not {name!r}")
+        source = _motion_source(name, args.checkpoints or _shipped(), test)
+        rows.extend(run_suite(name, source.fn, reference, test.info.skeleton, seeds=args.seeds, progress=progress))
+    title = f"prompt suite on {Path(args.data).name}'s bands: {args.seeds} seeds per prompt"
+    print(json.dumps({"title": title, "rows": [asdict(r) for r in rows]}, indent=1) if args.json else format_suite(rows, title))
+    if args.plot:
+        from app.engine.plots import plot_suite
+
+        out = Path(args.plot)
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"charts: {plot_suite(rows, out)}", file=sys.stderr)
 
 
 def _motion_source(name: str, checkpoints: str, test):
@@ -392,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation = commands.add_parser("eval", help="score real motions and models with the text-motion evaluator",
                                      description="Print the field's table (R-precision, FID, MM-Dist, Diversity, "
-                                     "MultiModality) plus foot skating and jerk, mean ± 95%% interval over repeats. "
+                                     "MultiModality), physical agreement with the real takes of each action, the speed ratio of locomotion, "
+                                     "foot skating, straight-knee frames and jerk, mean ± 95%% interval over repeats. "
                                      "`real` is the reference row and adds the real train-vs-test FID.")
     evaluation.add_argument("--model", action="append", required=True,
                             help="real, tokenizer, masked, diffusion, or an edit: inbetween, edit-upper, long; "
@@ -406,7 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
                             help="folder holding the models to evaluate (default: the shipped checkpoints)")
     evaluation.add_argument("--runs", default="runs", help="training logs to chart with --plot")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
-    evaluation.add_argument("--plot", metavar="DIR", help="also write PNG charts (metrics, training curves) to DIR")
+    evaluation.add_argument("--plot", metavar="DIR",
+                            help="also write PNG charts (metrics, agreement per action, training curves) to DIR")
+    evaluation.add_argument("--suite", action="store_true",
+                            help="instead of the table, score the plain one-line prompt suite (one prompt per action) "
+                            "against the real takes' bands; for masked and diffusion")
+    evaluation.add_argument("--seeds", type=int, default=4, help="seeds per prompt with --suite")
     evaluation.set_defaults(func=_cmd_eval)
 
     bench = commands.add_parser("bench", help="time every operation for one 196-frame motion",
