@@ -23,6 +23,8 @@ def _decoding(parser: argparse.ArgumentParser) -> None:
                         help="the file to write; its extension picks the format: .bvh, .fbx, .glb or .gltf")
     parser.add_argument("--units", choices=["cm", "m"], default="cm",
                         help="lengths in a BVH or FBX file (default cm, as DCC tools expect; glTF is always metres)")
+    parser.add_argument("--body", action="store_true",
+                        help="include the mannequin body, skinned to the rig (.fbx, .glb and .gltf)")
 
 
 def _frames(text: str, n_frames: int) -> list[int]:
@@ -79,15 +81,19 @@ def _run(op, args: argparse.Namespace, *positional, placement=None, **keyword) -
     """Call the operation with the decoding options, write its result (where `placement` puts it: the input
     file's spot, for edits of a file), print what was written."""
     from app.engine.io.formats import export_positions, writer_for
+    from app.engine.mannequin import build_mannequin
     from app.engine.models.checkpoint import CheckpointError
     from app.engine.models.pipeline import ModelNotTrained
 
     try:
-        writer_for(args.output)  # an unknown extension is refused before the model runs
+        fmt = writer_for(args.output)  # an unknown extension is refused before the model runs
+        if args.body and not fmt.carries_body:
+            raise ValueError(f"{Path(args.output).name}: {fmt.name} holds no body; write .fbx, .glb or .gltf for --body")
         motion = op(*positional, seed=args.seed, guidance=args.guidance, steps=args.steps,
                     temperature=args.temperature, top_k=args.top_k, device=args.device, **keyword)
         positions = motion.positions if placement is None else placement.to_world(motion.positions)
-        export_positions(positions, motion.skeleton, args.output, fps=motion.fps, units=args.units)
+        mesh = build_mannequin(motion.skeleton) if args.body else None
+        export_positions(positions, motion.skeleton, args.output, fps=motion.fps, units=args.units, mesh=mesh)
     except (ValueError, ModelNotTrained, CheckpointError, OSError) as exc:
         raise CommandError(str(exc)) from None
     print(f"wrote {args.output}: {motion.n_frames} frames at {motion.fps:g} fps ({motion.n_frames / motion.fps:.1f} s)")

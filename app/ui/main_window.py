@@ -198,7 +198,7 @@ class MainWindow(QMainWindow):
             self.show_error("Export failed", "choose a file to export to")
             return False
         try:
-            export_take(take, options.path, options.frame_range, options.fps)
+            export_take(take, options.path, options.frame_range, options.fps, body=options.body)
         except (ValueError, OSError) as exc:
             self.show_error("Export failed", str(exc))
             return False

@@ -73,22 +73,12 @@ def positions_to_bvh(positions: np.ndarray, skeleton: Skeleton, fps: float = 20.
     return animation_to_bvh(take_animation(positions, skeleton, fps), units, order, skeleton.end_sites)
 
 
-def select_frames(positions: np.ndarray, frame_range: tuple[int, int] | None) -> np.ndarray:
+def _select(positions: np.ndarray, frame_range: tuple[int, int] | None) -> np.ndarray:
     """Frames start..end-1 of the take, with messages that name the take's frames."""
     if frame_range is None:
         return positions
     start, end = check_frame_range(len(positions), frame_range)
     return positions[start:end]
-
-
-def write_rig_bvh(anim: RigAnimation, path: str | os.PathLike, units: str = "cm") -> None:
-    """Write any rig's animation as BVH (rest rotations folded into the joints' rotations, as BVH has no other
-    place for them). The write is atomic."""
-    if units not in UNITS:
-        raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
-    scale = UNITS[units]
-    write_bvh(bvh_from_rotations(anim.rig.names, anim.rig.parents, anim.rig.offsets * scale,
-                                 anim.root_positions * scale, anim.local_rotations, 1.0 / anim.fps), path)
 
 
 def export_bvh(positions: np.ndarray, skeleton: Skeleton, path: str | os.PathLike, fps: float = 20.0,
