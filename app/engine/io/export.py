@@ -44,7 +44,7 @@ def take_animation(positions: np.ndarray, skeleton: Skeleton, fps: float = 20.0,
                    frame_range: tuple[int, int] | None = None) -> RigAnimation:
     """Frames `frame_range` of a take's joint positions (T, J, 3), metres, as the skeleton's rig animated through
     them (per-bone IK): what every writer (BVH, FBX, glTF) takes."""
-    root, local = _rig_animation(select_frames(np.asarray(positions), frame_range), skeleton)
+    root, local = _rig_animation(_select(np.asarray(positions), frame_range), skeleton)
     return RigAnimation(Rig.from_skeleton(skeleton), root, local, check_fps(fps))
 
 
