@@ -20,6 +20,11 @@ def _decoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="the BVH file to write")
 
 
+def _cleanup(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cleanup", action="store_true", help="keep the model's feet as they come (by default "
+                        "planted feet are held still and the legs re-solved by IK; locked frames never move)")
+
+
 def _frames(text: str, n_frames: int) -> list[int]:
     """'0,60,100:110' -> [0, 60, 100, ..., 109]; a:b is frames a to b-1."""
     frames: list[int] = []
@@ -81,14 +86,15 @@ def _read(path: str):
 def _cmd_generate(args: argparse.Namespace) -> None:
     from app.engine.ops import generate
 
-    _run(generate, args, args.text, n_frames=args.frames, engine=args.engine)
+    _run(generate, args, args.text, n_frames=args.frames, engine=args.engine, cleanup=not args.no_cleanup)
 
 
 def _cmd_inbetween(args: argparse.Namespace) -> None:
     from app.engine.ops import inbetween
 
     motion, placement = _read(args.input)
-    _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text, placement=placement)
+    _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text, placement=placement,
+         cleanup=not args.no_cleanup)
 
 
 def _cmd_range_edit(args: argparse.Namespace) -> None:
@@ -96,8 +102,10 @@ def _cmd_range_edit(args: argparse.Namespace) -> None:
     from app.engine import ops
 
     motion, placement = _read(args.input)
-    op = ops.regenerate if args.command == "regenerate" else ops.edit_upper
-    _run(op, args, motion, _range(args.range, motion.n_frames), args.text, placement=placement)
+    regenerate = args.command == "regenerate"  # edit-upper keeps the legs bit for bit: nothing to clean up
+    keyword = {"cleanup": not args.no_cleanup} if regenerate else {}
+    _run(ops.regenerate if regenerate else ops.edit_upper, args, motion, _range(args.range, motion.n_frames), args.text,
+         placement=placement, **keyword)
 
 
 def _cmd_long(args: argparse.Namespace) -> None:
@@ -110,7 +118,7 @@ def _cmd_long(args: argparse.Namespace) -> None:
         segments = [(items[i], int(items[i + 1])) for i in range(0, len(items), 2)]
     except ValueError:
         raise CommandError("each prompt must be followed by its length in frames, e.g. \"walk forward\" 80") from None
-    _run(long_sequence, args, segments)
+    _run(long_sequence, args, segments, cleanup=not args.no_cleanup)
 
 
 def add_motion_commands(commands: argparse._SubParsersAction) -> None:
@@ -120,6 +128,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..196); default: predicted from the text")
     gen.add_argument("--engine", choices=["masked", "diffusion"], default="masked")
     _decoding(gen)
+    _cleanup(gen)
     gen.set_defaults(func=_cmd_generate)
 
     inb = commands.add_parser("inbetween", help="keep locked keyframes of a take, regenerate what lies between",
@@ -129,6 +138,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     inb.add_argument("--lock", required=True, help="frames to keep, e.g. 0,60,119 or 0,40:60,119 (a:b = a to b-1)")
     inb.add_argument("--text", required=True, help="what happens between the keys")
     _decoding(inb)
+    _cleanup(inb)
     inb.set_defaults(func=_cmd_inbetween)
 
     regen = commands.add_parser("regenerate", help="regenerate a frame range of a take with a new prompt",
@@ -137,6 +147,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     regen.add_argument("--range", required=True, help="START:END, END not included (e.g. 30:90)")
     regen.add_argument("--text", required=True)
     _decoding(regen)
+    _cleanup(regen)
     regen.set_defaults(func=_cmd_range_edit)
 
     upper = commands.add_parser("edit-upper", help="regenerate the upper body in a range; the legs keep their footwork",
@@ -153,4 +164,5 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
                                "between segments are generated from both neighbours.")
     long.add_argument("segments", nargs="+", metavar="PROMPT FRAMES")
     _decoding(long)
+    _cleanup(long)
     long.set_defaults(func=_cmd_long)

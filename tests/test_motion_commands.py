@@ -25,6 +25,18 @@ def test_generate_is_deterministic_for_a_seed(wave, tmp_path):
     assert again.read_text() == wave.read_text()
 
 
+def test_no_cleanup_leaves_the_feet_sliding_that_the_default_holds(tmp_path):
+    from app.engine import metrics
+    from app.engine.skeleton import BANDAI_NAMCO_21
+
+    takes = {}
+    for flag in ([], ["--no-cleanup"]):
+        out = tmp_path / f"walk{len(flag)}.bvh"
+        assert main(["generate", "a person walks forward", "--frames", "120", "-o", str(out), *flag]) == 0
+        takes[len(flag)] = metrics.foot_skating(read_take(out).positions, BANDAI_NAMCO_21)["skate_speed_cm_s"]
+    assert takes[0] < 0.8 * takes[1]
+
+
 def test_inbetween_keeps_the_locked_frames(wave, tmp_path, capsys):
     out = tmp_path / "jump.bvh"
     assert main(["inbetween", str(wave), "--lock", "0,60,119", "--text", "a person jumps", "-o", str(out)]) == 0

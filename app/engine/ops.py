@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from app.engine.cleanup import clean_up
 from app.engine.editing import Decoding, chain, edit_upper_body, inpaint_with_diffusion, refill
 from app.engine.models.pipeline import TextToMotion, load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
@@ -33,6 +34,7 @@ def generate(
     device: str = "cpu",
     engine: str = "masked",
     model: TextToMotion | DiffusionPipeline | None = None,
+    cleanup: bool = True,
 ) -> Motion:
     """A motion for `text`, from nothing.
 
@@ -44,6 +46,7 @@ def generate(
     engine: "masked" (MMM: tokens decoded in parallel) or "diffusion" (Motion Mamba: latent DDIM, `steps` denoising
     steps; temperature and top_k do not apply to it).
     model: a loaded pipeline of that engine (tests, or a caller holding one); default: the shipped checkpoints.
+    cleanup: hold planted feet still and re-solve the legs (app.engine.cleanup), as every verb here does.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; available: {', '.join(map(repr, ENGINES))}")
@@ -61,7 +64,7 @@ def generate(
             features = pipeline.generate(text, n_frames, seed, guidance, steps)
         else:
             features = pipeline.generate(text, n_frames, seed, guidance, steps, temperature, top_k)
-    return Motion(features, pipeline.fps, pipeline.skeleton_name)
+    return _cleaned(Motion(features, pipeline.fps, pipeline.skeleton_name), cleanup)
 
 
 def inbetween(
@@ -76,6 +79,7 @@ def inbetween(
     device: str = "cpu",
     model: TextToMotion | DiffusionPipeline | None = None,
     engine: str = "masked",
+    cleanup: bool = True,
 ) -> Motion:
     """The take with every frame but the locked ones regenerated for `text` (MMM in-betweening, or the diffusion
     engine's in-painting with engine="diffusion", for takes of at most 196 frames; `steps` are then its DDIM steps).
@@ -99,13 +103,13 @@ def inbetween(
                              f"has {motion.n_frames}: use the masked engine, which works window by window")
         with torch.inference_mode():
             features = inpaint_with_diffusion(pipeline, motion.features, keep, text, decoding, motion.skeleton)
-        return Motion(features, motion.fps, motion.skeleton_name)
+        return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
     if engine != "masked":
         raise ValueError(f"unknown engine {engine!r}; available: {', '.join(map(repr, ENGINES))}")
     pipeline = model if model is not None else load_pipeline(device=device)
     with torch.inference_mode():
         features = refill(pipeline, motion.features, keep, text, decoding, motion.skeleton)
-    return Motion(features, motion.fps, motion.skeleton_name)
+    return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
 
 
 def regenerate(
@@ -119,6 +123,7 @@ def regenerate(
     top_k: int | None = None,
     device: str = "cpu",
     model: TextToMotion | None = None,
+    cleanup: bool = True,
 ) -> Motion:
     """The take with frames [start, end) regenerated for `text`, every frame outside the range locked.
 
@@ -133,7 +138,7 @@ def regenerate(
     with torch.inference_mode():
         features = refill(pipeline, motion.features, keep, text, Decoding(seed, guidance, steps, temperature, top_k),
                           motion.skeleton)
-    return Motion(features, motion.fps, motion.skeleton_name)
+    return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
 
 
 def edit_upper(
@@ -172,6 +177,7 @@ def long_sequence(
     top_k: int | None = None,
     device: str = "cpu",
     model: TextToMotion | None = None,
+    cleanup: bool = True,
 ) -> Motion:
     """One take of several prompts in order, each (text, n_frames), joined by generated transitions.
 
@@ -191,7 +197,15 @@ def long_sequence(
                              f"{pipeline.max_frames}")
     with torch.inference_mode():
         features = chain(pipeline, [(t, int(n)) for t, n in segments], Decoding(seed, guidance, steps, temperature, top_k))
-    return Motion(features, pipeline.fps, pipeline.skeleton_name)
+    return _cleaned(Motion(features, pipeline.fps, pipeline.skeleton_name), cleanup)
+
+
+def _cleaned(motion: Motion, cleanup: bool, locked: np.ndarray | None = None) -> Motion:
+    """The motion with planted feet held and legs re-solved by IK (app.engine.cleanup) when `cleanup` is on; the
+    joint positions of `locked` frames (T,) stay exact. edit_upper has no clean-up: it keeps the legs bit for bit."""
+    if not cleanup:
+        return motion
+    return Motion(clean_up(motion.features, motion.skeleton, locked), motion.fps, motion.skeleton_name)
 
 
 def _check_decoding(text: str, guidance: float, steps: int, temperature: float, top_k: int | None) -> None:

@@ -106,7 +106,7 @@ class EditActions(QObject):
 
     def generate(self, p: dict) -> None:
         self._run(f"Generate “{_short(p['text'])}”", lambda model: ops.generate(
-            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model),
+            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model, cleanup=p["cleanup"]),
             lambda: self.model(p["engine"]))
 
     def make_variations(self, p: dict) -> None:
@@ -118,7 +118,8 @@ class EditActions(QObject):
             takes = []
             for i, seed in enumerate(seeds):
                 progress(10 + 85 * i // len(seeds), f"Variation {i + 1} of {len(seeds)} (seed {seed})…")
-                motion = ops.generate(p["text"], p["n_frames"], seed, p["guidance"], engine=p["engine"], model=model)
+                motion = ops.generate(p["text"], p["n_frames"], seed, p["guidance"], engine=p["engine"], model=model,
+                                      cleanup=p["cleanup"])
                 if cancel.is_set():
                     raise Cancelled
                 takes.append((seed, take_from_motion(motion)))
@@ -148,15 +149,15 @@ class EditActions(QObject):
             engine = p["engine"]  # both engines in-between: MMM's masked tokens or diffusion in-painting
             self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
                 motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-                engine=engine), lambda: self.model(engine), edited=take)
+                engine=engine, cleanup=p["cleanup"]), lambda: self.model(engine), edited=take)
 
     def regenerate(self, p: dict) -> None:
         take, selection = self.document.take, p["selection"]
         if take is not None and selection is not None:
             first, last = selection
             self._run(f"Regenerate frames {first}–{last}", lambda model: ops.regenerate(
-                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model),
-                edited=take)
+                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
+                cleanup=p["cleanup"]), edited=take)
 
     def edit_upper(self, p: dict) -> None:
         take, selection = self.document.take, p["selection"]
@@ -173,5 +174,6 @@ class EditActions(QObject):
         laid_out = [Segment(s.text, start, s.length) for s, start in zip(ordered, starts)]
         if laid_out:
             self._run(f"Long take from {len(laid_out)} segments", lambda model: ops.long_sequence(
-                [(s.text, s.length) for s in laid_out], seed=p["seed"], guidance=p["guidance"], model=model),
+                [(s.text, s.length) for s in laid_out], seed=p["seed"], guidance=p["guidance"], model=model,
+                cleanup=p["cleanup"]),
                 segments=laid_out)
