@@ -87,7 +87,8 @@ class EvalRow:
 COLUMNS = [
     ("R@1", "r_precision_top1"), ("R@2", "r_precision_top2"), ("R@3", "r_precision_top3"), ("FID", "fid"),
     ("MM-Dist", "mm_dist"), ("Diversity", "diversity"), ("MModality", "multimodality"),
-    ("MPJPE mm", "mpjpe_mm"), ("pose MPJPE mm", "pose_mpjpe_mm"), ("skate cm/s", "skate_speed_cm_s"), ("skate %", "skate_percent"), ("jerk m/s3", "jerk"),
+    ("MPJPE mm", "mpjpe_mm"), ("pose MPJPE mm", "pose_mpjpe_mm"), ("skate cm/s", "skate_speed_cm_s"), ("skate %", "skate_percent"),
+    ("straight knee %", "straight_knee_percent"), ("jerk m/s3", "jerk"),
     ("lock err mm", "lock_error_mm"), ("key jerk/p99", "key_jerk_rel_p99"), ("keys<=p99 %", "key_jerk_within_p99"),
     ("legs drift mm", "lower_drift_mm"), ("join jerk/p99", "boundary_jerk_rel_p99"), ("joins<=p99 %", "boundary_jerk_within_p99"),
 ]
@@ -100,6 +101,7 @@ def _motion_quality(motions: list[np.ndarray], n_joints: int, skeleton: Skeleton
         skates = [metrics.foot_skating(p, skeleton) for p in positions]
         out["skate_speed_cm_s"] = float(np.mean([s["skate_speed_cm_s"] for s in skates]))
         out["skate_percent"] = 100.0 * float(np.mean([s["skate_ratio"] for s in skates]))
+        out["straight_knee_percent"] = 100.0 * float(np.mean([metrics.straight_knees(p, skeleton) for p in positions]))
     return out
 
 
