@@ -86,7 +86,20 @@ def _read(path: str):
 def _cmd_generate(args: argparse.Namespace) -> None:
     from app.engine.ops import generate
 
-    _run(generate, args, args.text, n_frames=args.frames, engine=args.engine, cleanup=not args.no_cleanup)
+    _run(generate, args, args.text, n_frames=args.frames, engine=args.engine, cleanup=not args.no_cleanup,
+         constraints=_constraints(args))
+
+
+def _constraints(args: argparse.Namespace):
+    """--waypoints and --pin as engine constraints (None when neither is given)."""
+    from app.engine.constraints import Constraints, parse_pin, parse_waypoints
+
+    try:
+        waypoints = parse_waypoints(args.waypoints) if args.waypoints else ()
+        pins = tuple(parse_pin(p) for p in args.pin or ())
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return Constraints(waypoints, pins) if waypoints or pins else None
 
 
 def _cmd_inbetween(args: argparse.Namespace) -> None:
@@ -127,6 +140,12 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("text", help='what the person does, e.g. "a person waves with the left hand"')
     gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..196); default: predicted from the text")
     gen.add_argument("--engine", choices=["masked", "diffusion"], default="masked")
+    gen.add_argument("--waypoints", metavar="X,Z@FRAME;...", help="points the root passes, in metres (the take starts "
+                     "at 0,0 facing +Z; the character's left is +X); @FRAME ties a point to a frame, untied points "
+                     "get frames by their distance along the path, e.g. \"0,1.5@30;1,3@60;2,4\"")
+    gen.add_argument("--pin", action="append", metavar="JOINT@FRAME=X,Y,Z", help="put a hand, foot, toe or the head "
+                     "(BVH joint names: Hand_L, Foot_R, Toes_L, Head...) at a point at a frame, e.g. Hand_R@60=0.3,1.2,0.5; "
+                     "repeat for more pins (a foot pinned at neighbouring frames to one point stays planted)")
     _decoding(gen)
     _cleanup(gen)
     gen.set_defaults(func=_cmd_generate)

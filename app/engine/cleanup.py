@@ -169,22 +169,32 @@ def plant_feet(positions: np.ndarray, skeleton: Skeleton, contact: np.ndarray, l
     return np.where(locked[:, None, None], p, out)
 
 
+def clean_up_positions(positions: np.ndarray, skeleton: Skeleton, channels: np.ndarray | None = None,
+                       locked: np.ndarray | None = None, config: CleanupConfig = CleanupConfig()) -> np.ndarray:
+    """positions (T, J, 3) with planted feet held (`foot_contacts` from them and the contact `channels` (T, 4)),
+    the frames where `locked` (T,) is True unchanged; the same array when no foot is planted."""
+    contact = foot_contacts(positions, skeleton, channels, config)
+    if not contact.any():
+        return positions
+    return plant_feet(positions, skeleton, contact, locked, config)
+
+
 def clean_up(features: np.ndarray, skeleton: Skeleton, locked: np.ndarray | None = None,
              config: CleanupConfig = CleanupConfig()) -> np.ndarray:
     """Features (T, D) of a take with its planted feet held and legs re-solved (see the module docstring). The
     joint positions of frames where `locked` (T,) is True are kept (to float precision); a take with no contact
     comes back as it was."""
-    layout = FeatureLayout(skeleton.n_joints)
-    x = np.asarray(features, dtype=np.float64)
-    positions = positions_from_features(x, skeleton.n_joints, append_last=True)  # (T + 1, J, 3)
-    channels = x[:, layout.contacts]
-    channels = np.concatenate([channels, channels[-1:]])  # the appended frame shares the last frame's contacts
-    contact = foot_contacts(positions, skeleton, channels, config)
-    if not contact.any():
-        return features
-    keep = np.zeros(len(positions), bool)
+    positions = positions_from_features(np.asarray(features, dtype=np.float64), skeleton.n_joints, append_last=True)
+    keep = None
     if locked is not None:
-        keep[: len(features)] = locked
-        keep[-1] = locked[-1]  # the appended frame carries the last frame's velocities
-    cleaned = plant_feet(positions, skeleton, contact, keep, config)
+        keep = np.append(locked, locked[-1])  # the appended frame carries the last frame's velocities
+    cleaned = clean_up_positions(positions, skeleton, contact_channels(features, skeleton), keep, config)
+    if cleaned is positions:
+        return features
     return features_from_positions(cleaned, skeleton).astype(features.dtype)
+
+
+def contact_channels(features: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """The features' contact channels (T, 4), with the last repeated for the frame `append_last` adds: (T + 1, 4)."""
+    channels = np.asarray(features[:, FeatureLayout(skeleton.n_joints).contacts], dtype=np.float64)
+    return np.concatenate([channels, channels[-1:]])

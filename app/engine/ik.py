@@ -51,7 +51,7 @@ def two_bone_ik(root: np.ndarray, mid: np.ndarray, end: np.ndarray, target: np.n
     return new_mid, new_end
 
 
-def chain_ik(chain: np.ndarray, target: np.ndarray, iterations: int = 300, tolerance: float = 1e-6) -> np.ndarray:
+def chain_ik(chain: np.ndarray, target: np.ndarray, iterations: int = 100, tolerance: float = 1e-6) -> np.ndarray:
     """Positions (..., n, 3) of a chain of n >= 2 joints whose last joint reaches `target` (..., 3): FABRIK
     (Aristidou & Lasenby 2011). The first joint stays and every bone keeps its length; the chain bends as little
     as the iterations need from its current shape. A target beyond reach gets the straight chain pointing at it."""

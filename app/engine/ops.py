@@ -12,10 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.engine.cleanup import clean_up
+from app.engine.constraints import Constraints, check_constraints, constrain
 from app.engine.editing import Decoding, chain, edit_upper_body, inpaint_with_diffusion, refill
 from app.engine.models.pipeline import TextToMotion, load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
 from app.engine.motion import Motion
+from app.engine.skeleton import skeleton_by_name
 
 if TYPE_CHECKING:
     from app.engine.models.diffusion_pipeline import DiffusionPipeline
@@ -35,6 +37,7 @@ def generate(
     engine: str = "masked",
     model: TextToMotion | DiffusionPipeline | None = None,
     cleanup: bool = True,
+    constraints: Constraints | None = None,
 ) -> Motion:
     """A motion for `text`, from nothing.
 
@@ -47,6 +50,9 @@ def generate(
     steps; temperature and top_k do not apply to it).
     model: a loaded pipeline of that engine (tests, or a caller holding one); default: the shipped checkpoints.
     cleanup: hold planted feet still and re-solve the legs (app.engine.cleanup), as every verb here does.
+    constraints: root waypoints and effector pins (app.engine.constraints), made exact after generation: the root
+    passes each waypoint tied to a frame at that frame, each pinned joint is at its pin; refuses waypoints or pins
+    outside the take, joints that cannot be pinned.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; available: {', '.join(map(repr, ENGINES))}")
@@ -59,12 +65,18 @@ def generate(
         pipeline = model if model is not None else load_pipeline(device=device)
     if n_frames is not None and not 4 <= n_frames <= pipeline.max_frames:
         raise ValueError(f"n_frames must be between 4 and {pipeline.max_frames} (the model's maximum), got {n_frames}")
+    if constraints and n_frames is not None:  # before generating; a predicted length is checked by constrain
+        check_constraints(constraints, skeleton_by_name(pipeline.skeleton_name), n_frames)
     with torch.inference_mode():
         if engine == "diffusion":
             features = pipeline.generate(text, n_frames, seed, guidance, steps)
         else:
             features = pipeline.generate(text, n_frames, seed, guidance, steps, temperature, top_k)
-    return _cleaned(Motion(features, pipeline.fps, pipeline.skeleton_name), cleanup)
+    motion = Motion(features, pipeline.fps, pipeline.skeleton_name)
+    if constraints:
+        return Motion(constrain(features, motion.skeleton, constraints, cleanup, motion.fps), motion.fps,
+                      motion.skeleton_name)
+    return _cleaned(motion, cleanup)
 
 
 def inbetween(

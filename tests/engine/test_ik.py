@@ -55,7 +55,7 @@ def test_two_bone_ik_points_a_straight_limb_at_a_target_out_of_reach():
 
 
 def test_chain_ik_reaches_the_target_from_a_fixed_base_and_keeps_lengths():
-    chain = np.array([[0.0, 1.0, 0.0], [0.0, 1.157, 0.0], [0.0, 1.247, 0.0], [0.0, 1.41, 0.0], [0.0, 1.475, 0.0]])
+    chain = np.array([[0.0, 1.0, 0.0], [0.0, 1.157, 0.01], [0.0, 1.247, 0.02], [0.0, 1.41, 0.01], [0.0, 1.475, 0.03]])
     target = np.array([0.15, 1.40, 0.2])
     solved = chain_ik(chain, target)
     assert np.linalg.norm(solved[-1] - target) < 1e-5
