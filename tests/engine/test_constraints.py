@@ -92,3 +92,14 @@ def test_constrain_makes_path_and_pins_exact_through_the_features(walk):
     assert np.abs(out[30, 0, [0, 2]] - [0.3, 1.5]).max() < 1e-3
     assert np.abs(out[79, 0, [0, 2]] - [1.0, 3.0]).max() < 1e-3  # untied: at the last frame
     assert np.linalg.norm(out[50, SK.index("Hand_R")] - [0.6, 1.3, 2.5]) < 1e-3
+
+
+def test_eval_constraints_come_from_the_real_take(walk):
+    from app.engine.evaluate_constraints import real_constraints
+
+    c = real_constraints(walk, SK, spacing=20, pins=True)
+    assert [w.frame for w in c.waypoints] == [20, 40, 60, 80]
+    assert all(np.allclose([w.x, w.z], walk[w.frame, 0, [0, 2]]) for w in c.waypoints)
+    assert {p.joint for p in c.pins} == {"Hand_L", "Foot_R"}  # 81 frames: odd, the left hand and the right foot
+    assert all(np.allclose(p.position, walk[p.frame, SK.index(p.joint)]) for p in c.pins)
+    assert real_constraints(walk, SK, spacing=20, pins=False).pins == ()
