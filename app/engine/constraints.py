@@ -165,15 +165,19 @@ def follow_path(positions: np.ndarray, waypoints: tuple[Waypoint, ...], fps: flo
     # turn the body where the path heads elsewhere than the motion did, by the smoothed change of heading
     old_v = gaussian_filter1d(np.gradient(root, axis=0), TURN_SMOOTHING, axis=0, mode="nearest")
     new_v = gaussian_filter1d(np.gradient(new_root, axis=0), TURN_SMOOTHING, axis=0, mode="nearest")
-    moving = np.minimum(np.linalg.norm(old_v, axis=-1), np.linalg.norm(new_v, axis=-1)) * fps > MIN_TURN_SPEED
+    speed = np.minimum(np.linalg.norm(old_v, axis=-1), np.linalg.norm(new_v, axis=-1)) * fps
+    moving = speed > MIN_TURN_SPEED
     turn = np.angle(np.exp(1j * (_yaw(new_v) - _yaw(old_v))))
-    turn = np.where(moving, turn, np.nan)
-    if np.isnan(turn).all():
+    if not moving.any():
         turn = np.zeros(n)
-    else:  # where the root stands still, keep the turn of the nearest moving frames
-        valid = np.flatnonzero(~np.isnan(turn))
+    else:  # where the root stands still its direction is noise: keep the turn of the nearest moving frames
+        valid = np.flatnonzero(moving)
         turn = np.interp(t, valid, np.unwrap(turn[valid]))
-    turn = gaussian_filter1d(turn, TURN_SMOOTHING, mode="nearest")
+    # a turn is trusted as the root moves faster (a walk in place sways its root from side to side)
+    trust = np.clip((speed - MIN_TURN_SPEED) / MIN_TURN_SPEED, 0.0, 1.0)
+    trust = gaussian_filter1d(trust, 2 * TURN_SMOOTHING, mode="nearest")
+    turn = gaussian_filter1d(turn * trust, 2 * TURN_SMOOTHING, mode="nearest") / np.maximum(trust, 1e-3) * \
+        np.minimum(1.0, trust / 0.5)
     turn -= turn[0]  # the first frame keeps facing +Z
     c, s = np.cos(turn)[:, None], np.sin(turn)[:, None]
     local = positions - positions[:, :1] * [1.0, 0.0, 1.0]  # about the root's vertical axis
