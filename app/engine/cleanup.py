@@ -75,11 +75,12 @@ def foot_contacts(positions: np.ndarray, skeleton: Skeleton, channels: np.ndarra
     return contact
 
 
-def _distance_to(frames: np.ndarray, n: int) -> np.ndarray:
-    """Frames (n,) of distance to the nearest of `frames` (inf where there are none)."""
-    if len(frames) == 0:
-        return np.full(n, np.inf)
-    return np.abs(np.arange(n)[:, None] - frames[None, :]).min(1).astype(np.float64)
+def _distance_to(flags: np.ndarray) -> np.ndarray:
+    """Frames (T,) of distance to the nearest frame where flags (T,) is True (inf where there is none)."""
+    t = np.arange(len(flags), dtype=np.float64)
+    before = np.maximum.accumulate(np.where(flags, t, -np.inf))
+    after = np.minimum.accumulate(np.where(flags, t, np.inf)[::-1])[::-1]
+    return np.minimum(t - before, after - t)
 
 
 def _hold_offsets(toe: np.ndarray, contact: np.ndarray, locked: np.ndarray, blend: int, max_hold: float) -> np.ndarray:
@@ -90,7 +91,7 @@ def _hold_offsets(toe: np.ndarray, contact: np.ndarray, locked: np.ndarray, blen
     offset_sum = np.zeros((n, 2))
     weight_sum = np.zeros(n)
     t = np.arange(n)
-    near_lock = _distance_to(np.flatnonzero(locked), n)
+    near_lock = _distance_to(locked)
     for a, b in _runs(contact):
         nearest = a + int(np.argmin(near_lock[a:b]))
         # next to a locked frame the foot stays where it stands there (the correction is zero at the key, no pop);
@@ -133,7 +134,7 @@ def plant_feet(positions: np.ndarray, skeleton: Skeleton, contact: np.ndarray, l
     p = np.asarray(positions, dtype=np.float64)
     n = len(p)
     locked = np.zeros(n, bool) if locked is None else np.asarray(locked, bool)
-    free = _smoothstep(_distance_to(np.flatnonzero(locked), n) / (config.blend_frames + 1.0))  # 0 at locked frames
+    free = _smoothstep(_distance_to(locked) / (config.blend_frames + 1.0))  # 0 at locked frames
     legs = _legs(skeleton)
     up = np.array([0.0, 1.0, 0.0])
 
