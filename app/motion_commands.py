@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli import CommandError
+from app.errors import CommandError
 
 DECODING_HELP = "decoding: --seed, --guidance (classifier-free scale), --steps, --temperature, --top-k"
 
@@ -52,18 +52,28 @@ def _range(text: str, n_frames: int) -> tuple[int, int]:
         raise CommandError(f"cannot read the range {text!r}: use START:END, e.g. 30:90 (END not included)") from None
 
 
-def _warn_long_prompts(*texts: str) -> None:
-    """A prompt longer than the text encoder reads gets a warning on stderr naming what it ignores."""
-    from app.engine.text import MAX_TOKENS, TextEncoderUnavailable, ignored_words
+def _warn_about_prompts(*texts: str) -> None:
+    """Warnings on stderr, before the work starts: a prompt longer than the text encoder reads (naming what it
+    ignores), and a prompt far from every training caption (naming the nearest known actions)."""
+    from app.engine.models.checkpoint import CheckpointError
+    from app.engine.text import MAX_TOKENS, TextEncoderUnavailable, get_text_encoder, ignored_words
+    from app.engine.vocabulary import load_vocabulary
 
-    for text in texts:
-        try:
+    try:
+        for text in texts:
             ignored = ignored_words(text)
-        except TextEncoderUnavailable:
-            return  # the operation itself will say the encoder is missing
-        if ignored:
-            print(f"kinema: warning: the text encoder reads the first {MAX_TOKENS} tokens of a prompt; it ignores "
-                  f"\"{ignored}\" (shorten the prompt, or split it into segments with `kinema long`)", file=sys.stderr)
+            if ignored:
+                print(f"kinema: warning: the text encoder reads the first {MAX_TOKENS} tokens of a prompt; it ignores "
+                      f"\"{ignored}\" (shorten the prompt, or split it into segments with `kinema long`)", file=sys.stderr)
+        vocabulary = load_vocabulary()
+        for text in dict.fromkeys(t for t in texts if t.strip()):
+            message = vocabulary.check(text, get_text_encoder()).message()
+            if message:
+                print(f"kinema: warning: {message}", file=sys.stderr)
+    except TextEncoderUnavailable:
+        return  # the operation itself will say the encoder is missing
+    except CheckpointError as exc:  # no vocabulary file, or one built with another encoder: the check is advisory
+        print(f"kinema: warning: cannot check the prompt against the training captions: {exc}", file=sys.stderr)
 
 
 def _run(op, args: argparse.Namespace, *positional, placement=None, **keyword) -> None:
@@ -101,7 +111,7 @@ def _read(path: str):
 def _cmd_generate(args: argparse.Namespace) -> None:
     from app.engine.ops import generate
 
-    _warn_long_prompts(args.text)
+    _warn_about_prompts(args.text)
     _run(generate, args, args.text, n_frames=args.frames, engine=args.engine, cleanup=not args.no_cleanup,
          constraints=_constraints(args))
 
@@ -122,7 +132,7 @@ def _cmd_inbetween(args: argparse.Namespace) -> None:
     from app.engine.ops import inbetween
 
     motion, placement = _read(args.input)
-    _warn_long_prompts(args.text)
+    _warn_about_prompts(args.text)
     _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text, placement=placement,
          extend=args.extend, cleanup=not args.no_cleanup)
 
@@ -135,7 +145,7 @@ def _cmd_range_edit(args: argparse.Namespace) -> None:
     regenerate = args.command == "regenerate"  # edit-upper keeps the legs bit for bit: nothing to clean up
     keyword = {"cleanup": not args.no_cleanup} if regenerate else {}
     locked = _frames(args.lock, motion.n_frames) if args.lock else ()
-    _warn_long_prompts(args.text)
+    _warn_about_prompts(args.text)
     _run(ops.regenerate if regenerate else ops.edit_upper, args, motion, _range(args.range, motion.n_frames), args.text,
          placement=placement, locked=locked, **keyword)
 
@@ -150,7 +160,7 @@ def _cmd_long(args: argparse.Namespace) -> None:
         segments = [(items[i], int(items[i + 1])) for i in range(0, len(items), 2)]
     except ValueError:
         raise CommandError("each prompt must be followed by its length in frames, e.g. \"walk forward\" 80") from None
-    _warn_long_prompts(*(text for text, _ in segments))
+    _warn_about_prompts(*(text for text, _ in segments))
     _run(long_sequence, args, segments, cleanup=not args.no_cleanup)
 
 

@@ -220,3 +220,16 @@ def test_an_installed_wheel_finds_its_models_from_any_folder(tmp_path):
     where = subprocess.run([sys.executable, "-c", "import app.engine.models.checkpoint as c; print(c.SHIPPED)"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
     assert where.stdout.strip().startswith(str(tmp_path / "prefix")), where.stderr
+
+
+def test_generate_warns_on_stderr_about_a_prompt_far_from_the_training_captions(tmp_path, capsys):
+    assert main(["generate", "a person rows a boat", "--frames", "16", "-o", str(tmp_path / "row.bvh")]) == 0
+    err = capsys.readouterr().err
+    assert "kinema: warning: “a person rows a boat” is far from everything the models were trained on" in err
+    assert "Nearest known actions:" in err
+
+
+def test_long_is_quiet_about_known_actions(tmp_path, capsys):
+    assert main(["long", "a person walks forward", "40", "someone waves with the left hand", "40",
+                 "-o", str(tmp_path / "long.bvh")]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from app.engine.ik import joint_angle
 from app.engine.skeleton import Skeleton
 
 FPS = 20
@@ -213,19 +212,6 @@ def foot_skating(
     if on_floor.size == 0:
         return {"skate_speed_cm_s": 0.0, "skate_ratio": 0.0}
     return {"skate_speed_cm_s": float(on_floor.mean()), "skate_ratio": float((on_floor > slide_threshold_cm_s).mean())}
-
-
-STRAIGHT_KNEE_DEG = 175.0  # a knee opened beyond this is locked straight
-
-
-def straight_knees(positions: np.ndarray, skeleton: Skeleton, threshold_deg: float = STRAIGHT_KNEE_DEG) -> float:
-    """Share of leg-frames (both legs, every frame of one take (T, J, 3) or a batch (B, T, J, 3)) whose knee
-    angle (between thigh and shin, 180 = straight) exceeds `threshold_deg`: a foot clean-up that holds feet by
-    locking the knees raises it."""
-    p = np.asarray(positions, dtype=np.float64)
-    angles = [joint_angle(p[..., skeleton.parents[skeleton.parents[ankle]], :], p[..., skeleton.parents[ankle], :],
-                          p[..., ankle, :]) for ankle in (skeleton.foot_left[0], skeleton.foot_right[0])]
-    return float((np.stack(angles) > threshold_deg).mean())
 
 
 # -- smoothness ---------------------------------------------------------------------------------------------

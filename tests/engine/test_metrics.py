@@ -351,17 +351,3 @@ def test_lower_body_drift_ignores_the_upper_body(skeleton):
     assert lower_body_drift(before, after, skeleton) == pytest.approx(0.02, rel=1e-9)
     after[9, skeleton.foot_left[1]] += [0.0, 0.03, 0.04]  # a toe moved 5 cm
     assert lower_body_drift(before, after, skeleton) == pytest.approx(0.05, rel=1e-9)
-
-
-def test_straight_knees_counts_leg_frames_opened_beyond_175_degrees():
-    from app.engine.metrics import straight_knees
-    from app.engine.skeleton import BANDAI_NAMCO_21 as sk
-
-    p = np.zeros((4, sk.n_joints, 3))
-    for hip, knee, ankle in ((13, 14, 15), (17, 18, 19)):
-        p[:, hip] = [0.0, 0.8, 0.0]
-        p[:, knee] = [0.0, 0.4, 0.0]
-        p[:, ankle] = [0.0, 0.0, 0.0]  # straight: 180 degrees
-    p[:2, 14] = [0.0, 0.4, 0.1]  # left knee bent (~152 degrees) in the first two frames
-    p[0, 18] = [0.0, 0.4, 0.02]  # right knee at ~174.3 degrees: not straight
-    assert straight_knees(p, sk) == pytest.approx(5 / 8)
