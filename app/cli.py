@@ -325,7 +325,12 @@ def _motion_source(name: str, checkpoints: str, test):
         reference = evaluate_edits.real_jerk_reference(test.records, test.info.n_joints)
         source = evaluate_edits.InbetweenSource if name == "inbetween" else evaluate_edits.LongTakeSource
         return source(skeleton, reference)
-    raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion, inbetween, edit-upper, long")
+    if name in ("path", "pins"):
+        from app.engine.evaluate_constraints import ConstrainedSource
+
+        return ConstrainedSource(test.info.skeleton, pins=name == "pins", name=name)
+    raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion, inbetween, edit-upper, "
+                     "long, path, pins")
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
@@ -493,7 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "`real` is the reference row and adds the real train-vs-test FID.")
     evaluation.add_argument("--model", action="append", required=True,
                             help="real, tokenizer, masked, diffusion, or an edit: inbetween, edit-upper, long; "
-                            "repeat for several rows")
+                            "or generation steered by each test take's own root path (path) and also its hand and "
+                            "foot positions (pins); repeat for several rows")
     evaluation.add_argument("--data", required=True)
     evaluation.add_argument("--split", default="test")
     evaluation.add_argument("--repeats", type=int, default=3)

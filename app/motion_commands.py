@@ -27,6 +27,11 @@ def _decoding(parser: argparse.ArgumentParser) -> None:
                         help="include the mannequin body, skinned to the rig (.fbx, .glb and .gltf)")
 
 
+def _cleanup(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cleanup", action="store_true", help="keep the model's feet as they come (by default "
+                        "planted feet are held still and the legs re-solved by IK; locked frames never move)")
+
+
 def _frames(text: str, n_frames: int) -> list[int]:
     """'0,60,100:110' -> [0, 60, 100, ..., 109]; a:b is frames a to b-1."""
     frames: list[int] = []
@@ -118,7 +123,20 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     from app.engine.ops import generate
 
     _warn_about_prompts(args.text)
-    _run(generate, args, args.text, n_frames=args.frames, engine=args.engine)
+    _run(generate, args, args.text, n_frames=args.frames, engine=args.engine, cleanup=not args.no_cleanup,
+         constraints=_constraints(args))
+
+
+def _constraints(args: argparse.Namespace):
+    """--waypoints and --pin as engine constraints (None when neither is given)."""
+    from app.engine.constraints import Constraints, parse_pin, parse_waypoints
+
+    try:
+        waypoints = parse_waypoints(args.waypoints) if args.waypoints else ()
+        pins = tuple(parse_pin(p) for p in args.pin or ())
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return Constraints(waypoints, pins) if waypoints or pins else None
 
 
 def _cmd_inbetween(args: argparse.Namespace) -> None:
@@ -127,7 +145,7 @@ def _cmd_inbetween(args: argparse.Namespace) -> None:
     motion, placement = _read(args.input)
     _warn_about_prompts(args.text)
     _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text, placement=placement,
-         extend=args.extend)
+         extend=args.extend, cleanup=not args.no_cleanup)
 
 
 def _cmd_range_edit(args: argparse.Namespace) -> None:
@@ -135,10 +153,12 @@ def _cmd_range_edit(args: argparse.Namespace) -> None:
     from app.engine import ops
 
     motion, placement = _read(args.input)
-    op = ops.regenerate if args.command == "regenerate" else ops.edit_upper
+    regenerate = args.command == "regenerate"  # edit-upper keeps the legs bit for bit: nothing to clean up
+    keyword = {"cleanup": not args.no_cleanup} if regenerate else {}
     locked = _frames(args.lock, motion.n_frames) if args.lock else ()
     _warn_about_prompts(args.text)
-    _run(op, args, motion, _range(args.range, motion.n_frames), args.text, placement=placement, locked=locked)
+    _run(ops.regenerate if regenerate else ops.edit_upper, args, motion, _range(args.range, motion.n_frames), args.text,
+         placement=placement, locked=locked, **keyword)
 
 
 def _cmd_long(args: argparse.Namespace) -> None:
@@ -152,7 +172,7 @@ def _cmd_long(args: argparse.Namespace) -> None:
     except ValueError:
         raise CommandError("each prompt must be followed by its length in frames, e.g. \"walk forward\" 80") from None
     _warn_about_prompts(*(text for text, _ in segments))
-    _run(long_sequence, args, segments)
+    _run(long_sequence, args, segments, cleanup=not args.no_cleanup)
 
 
 def add_motion_commands(commands: argparse._SubParsersAction) -> None:
@@ -163,7 +183,14 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..6000, i.e. up to 5 minutes; takes over "
                      "196 frames are made in windows joined by generated transitions); default: predicted from the text")
     gen.add_argument("--engine", choices=["masked", "diffusion"], default="masked")
+    gen.add_argument("--waypoints", metavar="X,Z@FRAME;...", help="points the root passes, in metres (the take starts "
+                     "at 0,0 facing +Z; the character's left is +X); @FRAME ties a point to a frame, untied points "
+                     "get frames by their distance along the path, e.g. \"0,1.5@30;1,3@60;2,4\"")
+    gen.add_argument("--pin", action="append", metavar="JOINT@FRAME=X,Y,Z", help="put a hand, foot, toe or the head "
+                     "(BVH joint names: Hand_L, Foot_R, Toes_L, Head...) at a point at a frame, e.g. Hand_R@60=0.3,1.2,0.5; "
+                     "repeat for more pins (a foot pinned at neighbouring frames to one point stays planted)")
     _decoding(gen)
+    _cleanup(gen)
     gen.set_defaults(func=_cmd_generate)
 
     inb = commands.add_parser("inbetween", help="keep locked keyframes of a take, regenerate what lies between",
@@ -176,6 +203,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     inb.add_argument("--extend", action="store_true", help="also regenerate the frames before the first key and "
                      "after the last (default: they stay as they are)")
     _decoding(inb)
+    _cleanup(inb)
     inb.set_defaults(func=_cmd_inbetween)
 
     regen = commands.add_parser("regenerate", help="regenerate a frame range of a take with a new prompt",
@@ -186,6 +214,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     regen.add_argument("--text", required=True)
     regen.add_argument("--lock", help="keys inside the range to keep exactly, e.g. 60 or 45,60 (a:b = a to b-1)")
     _decoding(regen)
+    _cleanup(regen)
     regen.set_defaults(func=_cmd_range_edit)
 
     upper = commands.add_parser("edit-upper", help="regenerate the upper body in a range; the legs keep their footwork",
@@ -203,4 +232,5 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
                                "between segments are generated from both neighbours.")
     long.add_argument("segments", nargs="+", metavar="PROMPT FRAMES")
     _decoding(long)
+    _cleanup(long)
     long.set_defaults(func=_cmd_long)
