@@ -27,6 +27,34 @@ def test_generate_is_deterministic_for_a_seed(wave, tmp_path):
     assert again.read_text() == wave.read_text()
 
 
+def test_no_cleanup_leaves_the_feet_sliding_that_the_default_holds(tmp_path):
+    from app.engine import metrics
+    from app.engine.skeleton import BANDAI_NAMCO_21
+
+    takes = {}
+    for flag in ([], ["--no-cleanup"]):
+        out = tmp_path / f"walk{len(flag)}.bvh"
+        assert main(["generate", "a person walks forward", "--frames", "120", "-o", str(out), *flag]) == 0
+        takes[len(flag)] = metrics.foot_skating(read_take(out).positions, BANDAI_NAMCO_21)["skate_speed_cm_s"]
+    assert takes[0] < 0.8 * takes[1]
+
+
+def test_generate_follows_waypoints_and_pins(tmp_path):
+    from app.engine.constraints import Constraints, Pin, Waypoint
+    from app.engine.ops import generate
+
+    out = tmp_path / "path.bvh"
+    assert main(["generate", "a person walks forward", "--frames", "100", "--waypoints", "0.5,1.5@40;1.5,3@99",
+                 "-o", str(out)]) == 0
+    bvh = read_bvh(out)
+    hips = bvh.world_positions()[:, bvh.names.index("Hips")]  # cm, the take's own frame
+    assert np.abs(hips[[40, 99]][:, [0, 2]] - [[50, 150], [150, 300]]).max() < 0.1
+    motion = generate("a person walks forward", 100, constraints=Constraints(
+        (Waypoint(0.5, 1.5, 40),), (Pin("Hand_R", 60, (0.8, 1.3, 2.2)), Pin("Foot_L", 80, (1.2, 0.1, 2.6)))))
+    p = motion.positions
+    assert np.linalg.norm(p[60, 12] - [0.8, 1.3, 2.2]) < 0.01 and np.linalg.norm(p[80, 15] - [1.2, 0.1, 2.6]) < 0.01
+
+
 def test_inbetween_keeps_the_locked_frames(wave, tmp_path, capsys):
     out = tmp_path / "jump.bvh"
     assert main(["inbetween", str(wave), "--lock", "0,60,119", "--text", "a person jumps", "-o", str(out)]) == 0
@@ -139,6 +167,9 @@ def test_every_verb_works_from_any_folder(wave, tmp_path, monkeypatch, capsys):
     (["inbetween", "{wave}", "--lock", "60", "--text", "jump"], "between the first and the last key"),
     (["long", "walk", "80", "run"], "pairs"),
     (["inbetween", "{missing}", "--lock", "0", "--text", "jump"], "no such file"),
+    (["generate", "walk", "--frames", "40", "--waypoints", "1,2@60"], "frame 60 is outside the take (0–39)"),
+    (["generate", "walk", "--frames", "40", "--waypoints", "1;2"], "cannot read the waypoint"),
+    (["generate", "walk", "--frames", "40", "--pin", "Spine@3=0,1,0"], "cannot pin 'Spine'"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(wave, tmp_path, capsys, argv, message):
     out = tmp_path / "out.bvh"

@@ -143,6 +143,17 @@ def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> d
         return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device,
                                    engine="diffusion")
 
+    def generate_constrained():
+        needs("masked.safetensors")
+        from app.engine.constraints import Constraints, Pin, parse_waypoints
+        from app.engine.ops import generate as generate_op
+
+        constraints = Constraints(parse_waypoints("0.5,2@60;1.5,4@130;2.5,6"),
+                                  (Pin("Hand_R", 90, (1.2, 1.3, 3.2)), Pin("Foot_L", 150, (2.0, 0.1, 4.9))))
+        counter = iter(range(10**6))
+        return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device,
+                                   constraints=constraints)
+
     def edit(name: str):
         """An editing verb on the sample motion: keys every ~65 frames, the middle 100 frames, four prompts."""
         def setup():
@@ -175,6 +186,7 @@ def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> d
         "long_sequence (4 prompts)": edit("long_sequence"),
         "generate (masked)": generate,
         "generate (diffusion)": generate_diffusion,
+        "generate (masked, path + 2 pins)": generate_constrained,
     }
 
 

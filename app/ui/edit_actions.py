@@ -109,7 +109,7 @@ class EditActions(QObject):
 
     def generate(self, p: dict) -> None:
         self._run(f"Generate “{_short(p['text'])}”", lambda model: ops.generate(
-            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model),
+            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model, cleanup=p["cleanup"]),
             lambda: self.model(p["engine"]))
 
     def make_variations(self, p: dict) -> None:
@@ -121,7 +121,8 @@ class EditActions(QObject):
             takes = []
             for i, seed in enumerate(seeds):
                 progress(10 + 85 * i // len(seeds), f"Variation {i + 1} of {len(seeds)} (seed {seed})…")
-                motion = ops.generate(p["text"], p["n_frames"], seed, p["guidance"], engine=p["engine"], model=model)
+                motion = ops.generate(p["text"], p["n_frames"], seed, p["guidance"], engine=p["engine"], model=model,
+                                      cleanup=p["cleanup"])
                 if cancel.is_set():
                     raise Cancelled
                 takes.append((seed, take_from_motion(motion)))
@@ -158,7 +159,7 @@ class EditActions(QObject):
         engine = p["engine"]  # both engines in-between: MMM's masked tokens or diffusion in-painting
         self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
             motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-            engine=engine, extend=extend), lambda: self.model(engine), edited=take)
+            engine=engine, extend=extend, cleanup=p["cleanup"]), lambda: self.model(engine), edited=take)
 
     def regenerate(self, p: dict) -> None:
         """The selection, its locked keys kept; the upper body only when the scope is "upper"."""
@@ -171,7 +172,7 @@ class EditActions(QObject):
             return
         self._run(f"Regenerate frames {first}–{last}", lambda model: ops.regenerate(
             motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-            locked=p["locked_frames"]), edited=take)
+            locked=p["locked_frames"], cleanup=p["cleanup"]), edited=take)
 
     def edit_upper(self, p: dict) -> None:
         take, selection = self.document.take, p["selection"]
@@ -190,5 +191,6 @@ class EditActions(QObject):
         laid_out = placed(p["segments"])
         if laid_out:
             self._run(f"Long take from {len(laid_out)} segments", lambda model: ops.long_sequence(
-                [(s.text, s.length) for s in laid_out], seed=p["seed"], guidance=p["guidance"], model=model),
+                [(s.text, s.length) for s in laid_out], seed=p["seed"], guidance=p["guidance"], model=model,
+                cleanup=p["cleanup"]),
                 segments=laid_out)

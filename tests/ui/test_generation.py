@@ -127,3 +127,21 @@ def test_ctrl_enter_in_the_prompt_generates(window: MainWindow, qtbot) -> None:
     _finish(window, qtbot)
     assert window.document.take.n_frames == 40 and window.undo_action.text() == "Undo Generate “a person kicks”"
     assert window.prompt_panel.prompt.toPlainText() == "a person kicks"  # the key did not type a new line
+
+
+def test_the_feet_clean_up_toggle_reaches_the_engine_and_is_remembered(window: MainWindow, qtbot) -> None:
+    """On by default; unticked, Generate gives the model's own feet, as ops.generate(cleanup=False) does."""
+    panel = window.prompt_panel
+    assert panel.cleanup.isChecked() and panel.parameters()["cleanup"] is True
+    panel.cleanup.setChecked(False)
+    _ask(window, "a person walks forward", 60, 3)
+    panel.buttons["generateButton"].click()
+    _finish(window, qtbot)
+    model = window.edit_actions.model()
+    raw = ops.generate("a person walks forward", 60, 3, 4.0, model=model, cleanup=False)
+    cleaned = ops.generate("a person walks forward", 60, 3, 4.0, model=model)
+    np.testing.assert_allclose(window.document.take.features, raw.features, atol=1e-5)
+    assert np.abs(raw.positions - cleaned.positions).max() > 1e-3  # the toggle makes a difference on this walk
+    assert panel.settings()["cleanup"] is False
+    panel.apply_settings({"cleanup": True})
+    assert panel.cleanup.isChecked()

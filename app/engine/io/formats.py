@@ -52,9 +52,9 @@ class Format:
 
 FORMATS: dict[str, Format] = {f.suffix: f for f in (
     Format(".bvh", "BVH", _write_bvh, reads=True),
-    Format(".fbx", "FBX", _write_fbx, reads=False, carries_body=True),
-    Format(".glb", "glTF binary", _write_gltf, reads=False, carries_body=True),
-    Format(".gltf", "glTF", _write_gltf, reads=False, carries_body=True),
+    Format(".fbx", "FBX", _write_fbx, reads=True, carries_body=True),
+    Format(".glb", "glTF binary", _write_gltf, reads=True, carries_body=True),
+    Format(".gltf", "glTF", _write_gltf, reads=True, carries_body=True),
     Format(".npy", "Joint positions", None, reads=True),
 )}
 

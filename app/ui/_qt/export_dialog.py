@@ -23,6 +23,7 @@ class ExportOptions:
     first: int  # inclusive, as the user sees frames on the timeline
     last: int  # inclusive
     fps: float
+    body: bool = False  # the mannequin, skinned to Kinema's rig (FBX and glTF)
 
     @property
     def frame_range(self) -> tuple[int, int]:
@@ -69,6 +70,10 @@ class ExportDialog(QDialog):
         form.addRow("First frame", self.first)
         form.addRow("Last frame", self.last)
         form.addRow("Frame rate", self.fps)
+        self.body = QCheckBox("Include the body (FBX, glTF; on Kinema's rig)")
+        self.body.setObjectName("exportBody")
+        self.body.setChecked(defaults.body)
+        form.addRow("", self.body)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -92,4 +97,5 @@ class ExportDialog(QDialog):
             self.path.setText(chosen)
 
     def options(self) -> ExportOptions:
-        return ExportOptions(Path(self.path.text().strip()), self.first.value(), self.last.value(), self.fps.value())
+        return ExportOptions(Path(self.path.text().strip()), self.first.value(), self.last.value(), self.fps.value(),
+                             self.body.isChecked())

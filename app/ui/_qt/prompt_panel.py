@@ -71,12 +71,18 @@ class PromptPanel(QWidget):
         self.guidance.setSingleStep(0.5)
         self.guidance.setValue(4.0)
         self.guidance.setToolTip("Classifier-free guidance: higher follows the text more closely, with less variety")
+        self.cleanup = QCheckBox("Clean up feet")
+        self.cleanup.setObjectName("cleanupCheck")
+        self.cleanup.setChecked(True)
+        self.cleanup.setToolTip("Hold planted feet still and re-solve the legs by IK after every generation and edit "
+                                "(locked keys never move; Edit upper body keeps the legs as they are)")
 
         form = QFormLayout()
         form.addRow("Length", self.length)
         form.addRow("Seed", self.seed)
         form.addRow("Engine", self.engine)
         form.addRow("Guidance", self.guidance)
+        form.addRow("", self.cleanup)
 
         self.buttons: dict[str, QPushButton] = {}
         generate = QGroupBox("Generate")
@@ -209,6 +215,7 @@ class PromptPanel(QWidget):
             "seed": self.seed.value(),
             "engine": self.engine.currentText(),
             "guidance": self.guidance.value(),
+            "cleanup": self.cleanup.isChecked(),
             "selection": doc.selection,
             "locked_frames": doc.locked_frames,
             "segments": list(doc.segments),
@@ -219,7 +226,7 @@ class PromptPanel(QWidget):
     def settings(self) -> dict:
         """What a project remembers of the panel."""
         return {"prompt": self.prompt.toPlainText(), "length": self.length.value(), "seed": self.seed.value(),
-                "engine": self.engine.currentText(), "guidance": self.guidance.value()}
+                "engine": self.engine.currentText(), "guidance": self.guidance.value(), "cleanup": self.cleanup.isChecked()}
 
     def apply_settings(self, settings: dict) -> None:
         """Restore a project's panel values; values of the wrong kind (a hand-edited file) are skipped."""
@@ -230,6 +237,8 @@ class PromptPanel(QWidget):
                 spin.setValue(settings[key])
         if isinstance(settings.get("guidance"), (int, float)) and not isinstance(settings["guidance"], bool):
             self.guidance.setValue(float(settings["guidance"]))
+        if isinstance(settings.get("cleanup"), bool):
+            self.cleanup.setChecked(settings["cleanup"])
         if settings.get("engine") in ENGINES:
             self.engine.setCurrentText(settings["engine"])
 

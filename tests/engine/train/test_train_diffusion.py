@@ -58,7 +58,7 @@ def test_generation_is_deterministic_for_a_seed_and_varies_with_it(trained):
 
 def test_ops_generate_routes_to_the_diffusion_engine(trained):
     pipeline = load_diffusion_pipeline(trained)
-    motion = generate("a person jumps", n_frames=22, seed=1, steps=4, engine="diffusion", model=pipeline)
+    motion = generate("a person jumps", n_frames=22, seed=1, steps=4, engine="diffusion", model=pipeline, cleanup=False)
     assert motion.features.shape == (22, 251)
     expected = pipeline.generate("a person jumps", 22, seed=1, guidance=4.0, steps=4)
     np.testing.assert_array_equal(motion.features, expected)
