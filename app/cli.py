@@ -334,6 +334,11 @@ def _motion_source(name: str, checkpoints: str, test):
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
+    if args.long_take:
+        from app.engine.long_take import format_long_take, run_long_take
+
+        print(format_long_take(run_long_take()))
+        return
     if args.startup:
         from app.ui.bench import bench_startup
 
@@ -526,6 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ui", action="store_true", help="instead: the studio viewport's playback frame rate for a "
                        "200-frame take (needs a display, or Xvfb with pyvirtualdisplay)")
     bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
+    bench.add_argument("--long-take", action="store_true", help="instead: build a 10-minute take (12,000 frames, 60 "
+                       "prompt segments), save, reopen and export it (BVH, FBX, glTF); each step's time and the "
+                       "process's peak memory")
     bench.add_argument("--startup", action="store_true", help="instead: seconds from launching the studio to its "
                        "window on screen and to its models loaded (a new process per start; needs a display or Xvfb)")
     bench.add_argument("--display", choices=["skeleton", "body", "both"], default="both",

@@ -39,7 +39,8 @@ def run_long_take(frames: int = 12_000, segments: int = 60, out_dir: str | Path 
     """Build the take with the masked engine's long_sequence, save it as a project, export it as BVH, FBX and
     glTF, and read the BVH back; every step timed."""
     from app.engine import ops
-    from app.engine.document import Document, Segment, take_from_positions
+    from app.engine.document import Document, Segment
+    from app.engine.document.takes import take_from_motion
     from app.engine.document.files import export_take, load_document, save_document
     from app.engine.io.bvh import read_bvh
 
@@ -54,7 +55,7 @@ def run_long_take(frames: int = 12_000, segments: int = 60, out_dir: str | Path 
         return value
 
     motion = timed("build", lambda: ops.long_sequence(prompts, seed=0, model=model))
-    take = take_from_positions(motion.positions, motion.fps, features=motion.features)
+    take = take_from_motion(motion)
     doc = Document()
     starts = np.cumsum([0, *lengths[:-1]])
     doc.reset(take, [Segment(text, int(s), n) for (text, n), s in zip(prompts, starts)])
