@@ -28,13 +28,14 @@ def test_joint_model_runs_each_named_network_and_keeps_module_dict_keys():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("what", ["diffusion", "masked"])
+@pytest.mark.parametrize("what", ["diffusion", "masked", "tokenizer", "vae"])
 def test_torchrun_trains_on_two_processes(what, sample_dataset, tmp_path):
-    """Two gloo processes, each drawing its own batch shapes. The diffusion trainer used to hang here (two DDP
-    wrappers all-reducing in a different order on each rank), then stop on a Mamba decay unused by a 1-latent level."""
+    """Two gloo processes of the one training loop, each drawing its own batch shapes. The diffusion trainer used to
+    hang here (two DDP wrappers all-reducing in a different order on each rank), then stop on a Mamba decay unused by
+    a 1-latent level."""
     out = tmp_path / f"{what}.safetensors"
-    model_args = ["--vae", str(REPO / "checkpoints/vae.safetensors")] if what == "diffusion" else \
-        ["--tokenizer", str(REPO / "checkpoints/tokenizer.safetensors")]
+    model_args = {"diffusion": ["--vae", str(REPO / "checkpoints/vae.safetensors")],
+                  "masked": ["--tokenizer", str(REPO / "checkpoints/tokenizer.safetensors")]}.get(what, [])
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "app.cli",
                "train", what, "--data", str(sample_dataset), "--out", str(out), "--runs", str(tmp_path / "runs"),
                "--steps", "6", "--batch-size", "4", "--threads", "1", *model_args]
