@@ -18,7 +18,8 @@ from app.engine.arrays import normalised_batch
 from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
-from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
+from app.engine.models.masked_mamba import masked_model
+from app.engine.models.masked_transformer import MaskedTransformer
 from app.engine.text import TextEmbedding, get_text_encoder
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def load_text_to_motion(masked_path: str | Path, tokenizer_path: str | Path | No
     if "tokenizer_sha256" not in meta or "length_config" not in meta:
         raise CheckpointError(f"{masked_path}: not a masked-transformer checkpoint (no tokenizer/length metadata)")
     tokenizer_path = checked_tokenizer_path(masked_path, meta, "tokenizer", tokenizer_path)
-    transformer = MaskedTransformer(MaskedTransformerConfig(**config))
+    transformer = masked_model(config)
     length = LengthPredictor(LengthPredictorConfig(**meta["length_config"]))
     try:
         transformer.load_state_dict(state)
