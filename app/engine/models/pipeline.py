@@ -16,6 +16,7 @@ import torch
 
 from app.engine.arrays import normalised_batch
 from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
+from app.engine.models.int8 import for_inference
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
 from app.engine.models.masked_mamba import masked_model
@@ -110,7 +111,8 @@ def checked_tokenizer_path(model_path: Path, meta: dict, key: str, path: str | P
 
 def load_text_to_motion(masked_path: str | Path, tokenizer_path: str | Path | None = None,
                         device: str = "cpu") -> TextToMotion:
-    """The pipeline from a masked-model checkpoint and the tokenizer it names (beside it unless given)."""
+    """The pipeline from a masked-model checkpoint and the tokenizer it names (beside it unless given); on the CPU
+    the masked model runs in int8 (app.engine.models.int8)."""
     from app.engine.models.tokenizer import MotionTokenizer
 
     masked_path = Path(masked_path)
@@ -125,8 +127,9 @@ def load_text_to_motion(masked_path: str | Path, tokenizer_path: str | Path | No
         length.load_state_dict({k[7:]: v for k, v in extra.items() if k.startswith("length.")})
     except RuntimeError as exc:
         raise CheckpointError(f"{masked_path}: weights do not match the config in its header: {exc}") from None
+    transformer = for_inference(transformer, device)
     return TextToMotion(
-        MotionTokenizer.load(tokenizer_path, device), transformer.to(device).eval(), length.to(device).eval(),
+        MotionTokenizer.load(tokenizer_path, device), transformer, length.to(device).eval(),
         extra["mean"].numpy(), extra["std"].numpy(), meta.get("skeleton") or "bandai-namco21", float(meta.get("fps", 20.0)),
     )
 

@@ -16,6 +16,7 @@ import torch
 
 from app.engine.arrays import normalised_batch
 from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
+from app.engine.models.int8 import for_inference
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
 from app.engine.models.masked_mamba import masked_model
 from app.engine.models.masked_transformer import MaskedTransformer
@@ -87,7 +88,8 @@ def load_upper_editor_from(path: str | Path, device: str = "cpu") -> UpperBodyEd
         transformer.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not match the config in its header: {exc}") from None
-    return UpperBodyEditor(upper, lower, transformer.to(device).eval(), extra["mean"].numpy(), extra["std"].numpy(),
+    transformer = for_inference(transformer, device)
+    return UpperBodyEditor(upper, lower, transformer, extra["mean"].numpy(), extra["std"].numpy(),
                            meta.get("skeleton") or "bandai-namco21", float(meta.get("fps", 20.0)))
 
 
