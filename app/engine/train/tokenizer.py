@@ -17,6 +17,7 @@ extends a finished run. `batch_size` is the global batch: under torchrun each ra
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -90,28 +91,47 @@ def tokenizer_losses(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor
 
 
 @torch.inference_mode()
-def reconstruction_mpjpe(model: MotionTokenizer, folder: MotionFolder, device: str | torch.device = "cpu") -> float:
-    """Mean per-joint position error (mm) of encode -> decode over the folder's whole motions (each cropped to a
-    multiple of 4 frames), joints from positions_from_features on de-normalised features. A part tokenizer
-    replaces only its dims; the others keep their real values."""
+def mpjpe_mm(model: torch.nn.Module, folder: MotionFolder, unit: int, reconstruct: Callable[[torch.Tensor], torch.Tensor],
+             limit: int | None = None) -> float:
+    """Mean per-joint position error (mm) of `reconstruct` (normalised features (1, T, D) -> (T, D)) over (up to
+    `limit`) whole motions of the folder, each cropped to a multiple of `unit` frames; joints from
+    positions_from_features on de-normalised features, as app.engine.evaluate measures them."""
     was_training = model.training
     model.eval()
-    index = model.feature_index.cpu().numpy()
-    unit, n_joints = model.config.unit, folder.info.n_joints
     errors = []
-    for record in folder.records:
+    for record in folder.records[:limit]:
         n = len(record.features) // unit * unit
         if n == 0:
             continue
         real = record.features[:n]
-        x = torch.from_numpy(folder.normalize(real)).to(device)[None]
-        recon = folder.normalize(real)
-        recon[:, index] = model.decode(model.encode(x))[0].float().cpu().numpy()
-        pred = positions_from_features(folder.denormalize(recon).astype(np.float64), n_joints)
-        true = positions_from_features(real.astype(np.float64), n_joints)
+        recon = reconstruct(torch.from_numpy(folder.normalize(real))[None]).float().cpu().numpy()
+        pred = positions_from_features(folder.denormalize(recon).astype(np.float64), folder.info.n_joints)
+        true = positions_from_features(real.astype(np.float64), folder.info.n_joints)
         errors.append(np.linalg.norm(pred - true, axis=-1).mean())
     model.train(was_training)
     return 1000.0 * float(np.mean(errors))
+
+
+def reconstruction_mpjpe(model: MotionTokenizer, folder: MotionFolder, device: str | torch.device = "cpu") -> float:
+    """mpjpe_mm of encode -> decode over every motion. A part tokenizer replaces only its dims; the others keep
+    their real values."""
+    index = model.feature_index.cpu()
+
+    def reconstruct(x: torch.Tensor) -> torch.Tensor:
+        out = x[0].clone()
+        out[:, index] = model.decode(model.encode(x.to(device)))[0].float().cpu()
+        return out
+
+    return mpjpe_mm(model, folder, model.config.unit, reconstruct)
+
+
+def autoencoder_summary(run: TrainingRun, data_dir: Path, folder: MotionFolder, metrics: dict[str, float], cfg: object) -> dict:
+    """The training summary the tokenizer and the VAE store in their checkpoints' metadata."""
+    info = folder.info
+    return {"steps": run.step, "train_wall_s": round(run.elapsed, 1), "data": str(data_dir), "dataset": info.kind,
+            "fps": info.fps, "world_size": run.world, "val_mpjpe_mm": round(metrics.get("val_mpjpe_mm", float("nan")), 2),
+            "skeleton": info.skeleton.name if info.skeleton else None,
+            "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
 
 
 def train_tokenizer(
@@ -152,10 +172,7 @@ def train_tokenizer(
     metrics = run.loop(step, validate, loop, log_path)
     if run.main and not metrics:  # a rerun of a finished run
         metrics = validate()
-    summary = {"steps": run.step, "train_wall_s": round(run.elapsed, 1), "data": str(data_dir),
-               "dataset": train_folder.info.kind, "fps": train_folder.info.fps, "world_size": run.world,
-               "val_mpjpe_mm": round(metrics.get("val_mpjpe_mm", float("nan")), 2),
-               "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
+    summary = autoencoder_summary(run, data_dir, train_folder, metrics, cfg)
     extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
     run.finish(lambda: save_checkpoint(out_path, model, asdict(mc), extra, summary), keep_resume=True)
     return summary

@@ -21,11 +21,10 @@ import torch
 from torch import nn
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.features import positions_from_features
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
 from app.engine.train.loop import LoopConfig, TrainingRun
-from app.engine.train.tokenizer import _batch, _masked_smooth_l1
+from app.engine.train.tokenizer import _batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm
 
 
 @dataclass
@@ -59,25 +58,9 @@ def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETr
     return loss, {"recon": rec.item(), "vel": vel.item(), "kl": kl.item()}
 
 
-@torch.inference_mode()
 def vae_mpjpe(model: MotionVAE, folder: MotionFolder, device: str | torch.device = "cpu", limit: int = 200) -> float:
-    """Mean per-joint position error (mm) of encode (mean) -> decode over (up to `limit`) whole motions."""
-    was_training = model.training
-    model.eval()
-    unit, n_joints = model.config.unit, folder.info.n_joints
-    errors = []
-    for record in folder.records[:limit]:
-        n = len(record.features) // unit * unit
-        if n == 0:
-            continue
-        real = record.features[:n]
-        x = torch.from_numpy(folder.normalize(real)).to(device)[None]
-        recon = model.decode(model.encode(x)[0])[0].float().cpu().numpy()
-        pred = positions_from_features(folder.denormalize(recon).astype(np.float64), n_joints)
-        true = positions_from_features(real.astype(np.float64), n_joints)
-        errors.append(np.linalg.norm(pred - true, axis=-1).mean())
-    model.train(was_training)
-    return 1000.0 * float(np.mean(errors))
+    """mpjpe_mm of encode (mean) -> decode over (up to `limit`) whole motions."""
+    return mpjpe_mm(model, folder, model.config.unit, lambda x: model.decode(model.encode(x.to(device))[0])[0], limit)
 
 
 def train_vae(
@@ -121,11 +104,7 @@ def train_vae(
     metrics = run.loop(step, validate, loop, log_path)
     if run.main and not metrics:  # a rerun of a finished run
         metrics = validate()
-    summary = {"steps": run.step, "train_wall_s": round(run.elapsed, 1), "data": str(data_dir),
-               "dataset": train_folder.info.kind, "fps": train_folder.info.fps, "world_size": run.world,
-               "val_mpjpe_mm": round(metrics.get("val_mpjpe_mm", float("nan")), 2),
-               "skeleton": train_folder.info.skeleton.name if train_folder.info.skeleton else None,
-               "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
+    summary = autoencoder_summary(run, data_dir, train_folder, metrics, cfg)
     extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
     run.finish(lambda: save_checkpoint(out_path, model, asdict(mc), extra, summary))
     return summary
