@@ -97,7 +97,7 @@ class Document:
         self.history = History(self)
         self.take: Take | None = None
         self.segments: list[Segment] = []
-        self._locked: set[int] = set()
+        self._locked: dict[int, np.ndarray] = {}  # frame -> the pose (J, 3) it was locked with
         self.selection: tuple[int, int] | None = None  # inclusive frame range
         self.scope = "full"
         self._frame = 0
@@ -111,6 +111,10 @@ class Document:
     @property
     def locked_frames(self) -> tuple[int, ...]:
         return tuple(sorted(self._locked))
+
+    def key_pose(self, frame: int) -> np.ndarray:
+        """The pose (J, 3) the key at `frame` was locked with: what every edit keeps, and what its ghost shows."""
+        return self._locked[frame]
 
     @property
     def current_frame(self) -> int:
@@ -126,7 +130,8 @@ class Document:
     def reset(self, take: Take | None = None, segments: list[Segment] | None = None, locked: tuple[int, ...] = (),
               selection: tuple[int, int] | None = None, scope: str = "full") -> None:
         """Start over with this state and an empty history (New, Open): not an edit, so not undoable."""
-        self.take, self.segments, self._locked = take, list(segments or []), set(locked)
+        self.take, self.segments = take, list(segments or [])
+        self._locked = {} if take is None else {f: take.positions[f] for f in locked if 0 <= f < take.n_frames}
         self.selection, self.scope, self._frame = selection, scope, 0
         self.history.undo_stack.clear()
         self.history.redo_stack.clear()
