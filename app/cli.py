@@ -185,7 +185,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     else:
         print(evaluate.format_table(rows, title))
     if args.left_right:
-        _left_right(args.model, args.checkpoints)
+        _left_right(args.model, args.checkpoints or _shipped())
     if args.plot:
         from app.engine.plots import plot_metrics, plot_training_curves
 
