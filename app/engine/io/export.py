@@ -5,6 +5,11 @@ bone of the file points exactly where the generated bone points. Generated posit
 differ slightly from the rig's; the rig keeps its own lengths, so a joint then lands off its generated position
 by the length deviations of the bones above it, added along the chain (at a branching joint, hips or chest, the
 children are placed by the best rigid fit of the rest pose, whose residual adds in the same way).
+The hips are oriented by the hip joints alone, never by the spine (`Skeleton.fit_children`): an `edit-upper`
+result, whose lower body is the input's bit for bit, exports legs identical to the input's export. The price on
+generated takes, whose bone lengths wander, is the spine's: measured on 12 generated takes (6 prompts, masked
+and diffusion) the exported joints sit 16.3 mm from the generated ones on average (12.4 mm with the spine in the
+fit), the legs 0.8 mm closer, the upper body about 9 mm further.
 """
 from __future__ import annotations
 

@@ -13,11 +13,13 @@ sequence gives the same logits alone or in a padded batch, as with the transform
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from app.engine.models.checkpoint import config_from
 from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig, _heads, _merge
 from app.engine.models.ssm import Mamba, MambaConfig, parallel_mamba
 
@@ -87,11 +89,12 @@ class MaskedMamba(MaskedTransformer):
                 self._init(m)
 
 
-def masked_model(config: dict) -> MaskedTransformer:
-    """The masked model a checkpoint's config describes: MaskedMamba when it names the Mamba backbone."""
-    if config.get("backbone") == "mamba":
-        return MaskedMamba(MaskedMambaConfig(**config))
-    return MaskedTransformer(MaskedTransformerConfig(**config))
+def masked_model(config: dict, source: str | Path = "checkpoint") -> MaskedTransformer:
+    """The masked model a checkpoint's config (header JSON of `source`) describes: MaskedMamba when it names the
+    Mamba backbone. A config that does not fit is a CheckpointError (app.engine.models.checkpoint.config_from)."""
+    if isinstance(config, dict) and config.get("backbone") == "mamba":
+        return MaskedMamba(config_from(MaskedMambaConfig, config, source))
+    return MaskedTransformer(config_from(MaskedTransformerConfig, config, source))
 
 
 def mamba_config(transformer: MaskedTransformerConfig, **overrides) -> MaskedMambaConfig:

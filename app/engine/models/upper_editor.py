@@ -83,7 +83,7 @@ def load_upper_editor_from(path: str | Path, device: str = "cpu") -> UpperBodyEd
         raise CheckpointError(f"{path}: not an upper-body editor checkpoint (no lower-body tokenizer in its metadata)")
     upper = MotionTokenizer.load(checked_tokenizer_path(path, meta, "tokenizer"), device)
     lower = MotionTokenizer.load(checked_tokenizer_path(path, meta, "lower_tokenizer"), device)
-    transformer = masked_model(config)
+    transformer = masked_model(config, path)
     try:
         transformer.load_state_dict(state)
     except RuntimeError as exc:
