@@ -89,25 +89,40 @@ def _splash():
 
 
 STARTUP_PROBE = "KINEMA_STARTUP_PROBE"  # `kinema bench --startup` sets it to a file for the timestamps below
+STARTUP_GENERATE = "KINEMA_STARTUP_GENERATE"  # set too: press Generate once the models are in, report the take
 
 
 def _report_startup(app: QApplication, window: MainWindow, out: Path, splash_at: float) -> None:
     """Write when the splash and the window first painted and when the background model load finished
-    (wall-clock seconds), then quit: the measurement `kinema bench --startup` makes of a real start."""
+    (wall-clock seconds), then quit: the measurement `kinema bench --startup` makes of a real start. With
+    STARTUP_GENERATE set, first press Generate as a user would and add the new take's frame count (the frozen
+    application's smoke test)."""
     import json
 
     from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QPushButton
 
     times: dict[str, float] = {"splash_shown": splash_at}
+    before: list = []
 
     def poll() -> None:
         times.setdefault("window_shown", time.time())  # the first timer tick runs after the first paint
-        if window.worker is None:
-            times["models_ready"] = time.time()
-            out.write_text(json.dumps(times))
-            app.quit()
-        else:
+        if window.worker is not None:
             QTimer.singleShot(10, poll)
+            return
+        times.setdefault("models_ready", time.time())
+        if os.environ.get(STARTUP_GENERATE) and "generated_frames" not in times:
+            if "generate_pressed" in times:
+                take = window.document.take
+                times["generated_frames"] = take.n_frames if take is not None and take is not before[0] else 0
+            else:
+                before.append(window.document.take)  # the take a Generate must replace
+                times["generate_pressed"] = time.time()
+                window.findChild(QPushButton, "generateButton").click()
+                QTimer.singleShot(10, poll)
+                return
+        out.write_text(json.dumps(times))
+        app.quit()
 
     QTimer.singleShot(0, poll)
 
