@@ -242,6 +242,8 @@ def _cmd_eval(args: argparse.Namespace) -> None:
                                                    for r in rows]}, indent=1))
     else:
         print(evaluate.format_table(rows, title))
+    if args.left_right:
+        _left_right(args.model, args.checkpoints or _shipped())
     if args.plot:
         from app.engine.plots import plot_agreement, plot_metrics, plot_training_curves
 
@@ -283,6 +285,22 @@ def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
         out = Path(args.plot)
         out.mkdir(parents=True, exist_ok=True)
         print(f"charts: {plot_suite(rows, out)}", file=sys.stderr)
+
+
+def _left_right(models: list[str], checkpoints: str) -> None:
+    """The left/right test (app.engine.left_right) of each generative model in `models`."""
+    from app.engine import ops
+    from app.engine.left_right import PROMPTS, left_right_accuracy
+    from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+    from app.engine.models.pipeline import load_pipeline
+    from app.engine.skeleton import skeleton_by_name
+
+    for name in (m for m in models if m in ("masked", "diffusion")):
+        model = load_pipeline(checkpoints) if name == "masked" else load_diffusion_pipeline(checkpoints)
+        scores = left_right_accuracy(lambda text, seed: ops.generate(text, seed=seed, engine=name, model=model).features,
+                                     skeleton_by_name(model.skeleton_name))
+        parts = ", ".join(f"{k!r} {v:.2f}" for k, v in scores.items() if k != "all")
+        print(f"left/right test ({name}, {len(PROMPTS)} prompt pairs x 5 seeds): {scores['all']:.2f} ({parts})")
 
 
 def _motion_source(name: str, checkpoints: str, test):
@@ -514,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="folder holding the models to evaluate (default: the shipped checkpoints)")
     evaluation.add_argument("--runs", default="runs", help="training logs to chart with --plot")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluation.add_argument("--left-right", action="store_true", help="also the left/right test of the generative "
+                            "models: prompts that differ only in left/right, judged by which hand moves or where "
+                            "the root goes")
     evaluation.add_argument("--plot", metavar="DIR",
                             help="also write PNG charts (metrics, agreement per action, training curves) to DIR")
     evaluation.add_argument("--suite", action="store_true",

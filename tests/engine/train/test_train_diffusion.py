@@ -127,20 +127,20 @@ def test_training_resumes_from_its_saved_state(sample_dataset, trained, tmp_path
     cfg = DiffusionTrainConfig(steps=4, batch_size=4, warmup=1, val_every=2, threads=1, model=TINY_DENOISER)
     vae = trained / "vae.safetensors"
     out = tmp_path / "diffusion.safetensors"
-    import app.engine.train.diffusion as diffusion
+    import app.engine.train.loop as loop
 
-    original = diffusion._save_resume
+    original = loop.save_resume
 
     def stop_after_first_save(*args, **kwargs):
         original(*args, **kwargs)
         raise KeyboardInterrupt
 
-    diffusion._save_resume = stop_after_first_save
+    loop.save_resume = stop_after_first_save
     try:
         with pytest.raises(KeyboardInterrupt):
             train_diffusion(sample_dataset, vae, out, cfg, log_path=tmp_path / "log.jsonl", progress=False)
     finally:
-        diffusion._save_resume = original
+        loop.save_resume = original
     assert (tmp_path / "diffusion.resume.safetensors").exists() and not out.exists()
     summary = train_diffusion(sample_dataset, vae, out, cfg, log_path=tmp_path / "log.jsonl", progress=False)
     steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
