@@ -6,6 +6,9 @@ the UI thread as one undoable command that keeps the take it replaced (a `SetTak
 the prompt track laid out as in the take). Models come from the studio's checkpoints folder through the engine's
 loaders (cached per process). Bad input and engine failures come back as the worker's `failed` message (a
 status-bar line and a dialog), never as a traceback.
+
+The controller knows the document, the prompt panel and two callables of its owner (the window): `run_job` to
+run work on the worker and `apply` to execute a command; it never imports the window.
 """
 from __future__ import annotations
 
@@ -13,21 +16,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
 from app.engine import ops
-from app.engine.document import Batch, Segment, SetSegments, SetTake, Take, motion_from_take, take_from_motion
+from app.engine.document import (
+    Batch, Command, Document, Segment, SetSegments, SetTake, Take, motion_from_take, take_from_motion,
+)
 from app.engine.models.pipeline import load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
 from app.engine.motion import Motion
-from app.ui._qt.workers import Cancelled
-
-if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+from app.ui._qt.prompt_panel import PromptPanel
+from app.ui._qt.workers import Cancelled, Job, Worker
 
 Progress = Callable[[int, str], None]
+RunJob = Callable[[str, Job, Callable[[object], None]], "Worker | None"]  # (label, job, on_finished) -> worker
 
 
 def _short(text: str, width: int = 32) -> str:
@@ -35,14 +38,16 @@ def _short(text: str, width: int = 32) -> str:
 
 
 class EditActions(QObject):
-    def __init__(self, window: MainWindow, checkpoints: Path) -> None:
-        super().__init__(window)
-        self.window = window
-        self.document = window.document
+    def __init__(self, document: Document, panel: PromptPanel, checkpoints: Path, run_job: RunJob,
+                 apply: Callable[[Command], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.panel = panel
         self.checkpoints = Path(checkpoints)
+        self.run_job = run_job
+        self.apply = apply
         self.variations: list[tuple[int, Take]] = []  # (seed, take) of the last Variations run
         self._run_id = object()
-        panel = window.prompt_panel
         panel.generate_requested.connect(self.generate)
         panel.variations_requested.connect(self.make_variations)
         panel.inbetween_requested.connect(self.inbetween)
@@ -87,11 +92,11 @@ class EditActions(QObject):
 
         def apply(take: Take) -> None:
             if segments is None:
-                self.window.apply(SetTake(take, label))
+                self.apply(SetTake(take, label))
             else:
-                self.window.apply(Batch(label, [SetTake(take, label), SetSegments(segments, label)]))
+                self.apply(Batch(label, [SetTake(take, label), SetSegments(segments, label)]))
 
-        self.window.run_job(label, job, apply)
+        self.run_job(label, job, apply)
 
     def warm_up(self) -> None:
         """Load the models and the text encoder in the background, so the first Generate is as quick as the rest."""
@@ -100,7 +105,7 @@ class EditActions(QObject):
             progress(50, "Loading the text encoder…")
             model.encode_text(["warm up"])
 
-        self.window.run_job("Loading models", job, lambda _: None)
+        self.run_job("Loading models", job, lambda _: None)
 
     # -- the buttons -------------------------------------------------------------------------------------
 
@@ -124,23 +129,23 @@ class EditActions(QObject):
                 takes.append((seed, take_from_motion(motion)))
             return takes
 
-        self.window.run_job(f"Variations of “{_short(p['text'])}”", job, self._show_variations)
+        self.run_job(f"Variations of “{_short(p['text'])}”", job, self._show_variations)
 
     def _show_variations(self, takes: list[tuple[int, Take]]) -> None:
         self.variations = takes
         self._run_id = object()  # picks from this run merge into one undo step
-        self.window.prompt_panel.show_variations([f"seed {seed} · {take.n_frames} frames" for seed, take in takes])
+        self.panel.show_variations([f"seed {seed} · {take.n_frames} frames" for seed, take in takes])
         self.pick_variation(0)
 
     def forget_variations(self) -> None:
         """A new or opened document: the last run's takes belong to the old one."""
         self.variations = []
-        self.window.prompt_panel.show_variations([])
+        self.panel.show_variations([])
 
     def pick_variation(self, index: int) -> None:
         if 0 <= index < len(self.variations):
             seed, take = self.variations[index]
-            self.window.apply(SetTake(take, f"Variation (seed {seed})", merge_key=self._run_id))
+            self.apply(SetTake(take, f"Variation (seed {seed})", merge_key=self._run_id))
 
     def inbetween(self, p: dict) -> None:
         take, locked = self.document.take, p["locked_frames"]

@@ -71,8 +71,13 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(widget)
             widget.hide()
 
-        self.edit_actions = EditActions(self, checkpoints)
-        self.projects = ProjectController(self, autosave_s)
+        # The window owns its controllers: they get what they need and report back through signals and callables.
+        self.edit_actions = EditActions(self.document, self.prompt_panel, checkpoints, self.run_job, self.apply, self)
+        self.projects = ProjectController(self.document, self.prompt_panel, self, autosave_s)
+        self.projects.message.connect(self.show_message)
+        self.projects.error.connect(self.show_error)
+        self.projects.state_changed.connect(self.update_title)
+        self.projects.replacing.connect(self._on_document_replacing)
         # Replaced in tests: the import path, and the export choices (None when the user cancels).
         self.ask_import_path: Callable[[], str | None] = self._ask_import_path
         self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
@@ -140,6 +145,11 @@ class MainWindow(QMainWindow):
         """A new take (or a change that comes with one) stops playback first: the frame under it may not exist."""
         self.transport.pause()
         self.document.execute(command)
+
+    def _on_document_replacing(self) -> None:
+        """New, Open or a restore: playback stops and the last run's variations belong to the old document."""
+        self.transport.pause()
+        self.edit_actions.forget_variations()
 
     def toggle_lock(self) -> None:
         try:

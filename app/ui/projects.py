@@ -5,34 +5,41 @@ saves are atomic (`app.engine.io.project`). Every `autosave_s` seconds, if somet
 autosave, the document is written to its recovery file on a pool thread; a clean close removes the file, so a
 recovery file found at start-up means the studio did not close properly. The questions the user is asked are
 attributes (`ask_*`) that tests replace with answers.
+
+The controller tells its owner (the window) what happened through signals: `message` and `error` for the user,
+`state_changed` when the path or the unsaved state changed (the title), `replacing` just before the document is
+replaced by New, Open or a restore (stop playback, forget the last variations). It never imports the window.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.engine.document import DocumentError
+from app.engine.document import Document, DocumentError
 from app.engine.document.files import apply_project, leftover_recoveries, load_document, project_data, save_document
 from app.engine.io.project import ProjectError, recovery_path, save_project
+from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.workers import Worker
-
-if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
 
 PROJECT_FILTER = "Kinema project (*.kinema);;All files (*)"
 AUTOSAVE_S = 60
 
 
 class ProjectController(QObject):
-    def __init__(self, window: MainWindow, autosave_s: float = AUTOSAVE_S) -> None:
-        super().__init__(window)
-        self.window = window
-        self.document = window.document
+    message = Signal(str)
+    error = Signal(str, str)  # title, text
+    state_changed = Signal()  # the path or the unsaved state changed
+    replacing = Signal()  # the document is about to be replaced (New, Open, restore)
+
+    def __init__(self, document: Document, panel: PromptPanel, parent: QWidget, autosave_s: float = AUTOSAVE_S) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent  # the dialogs' parent
+        self.document = document
+        self.panel = panel
         self.path: Path | None = None
         self.revision = 0  # counts edits (commands, undos, redos)
         self._saved_revision = 0
@@ -56,10 +63,10 @@ class ProjectController(QObject):
 
     def _on_edit(self, _doc: object) -> None:
         self.revision += 1
-        self.window.update_title()
+        self.state_changed.emit()
 
     def _settings(self) -> dict:
-        return self.window.prompt_panel.settings()
+        return self.panel.settings()
 
     # -- menu actions ------------------------------------------------------------------------------------
 
@@ -73,9 +80,8 @@ class ProjectController(QObject):
     def new(self) -> bool:
         if not self._settle_unsaved():
             return False
-        self.window.transport.pause()
+        self.replacing.emit()
         self._forget_recovery()
-        self.window.edit_actions.forget_variations()
         self.document.reset()
         self._set_path(None)
         return True
@@ -90,16 +96,15 @@ class ProjectController(QObject):
         try:
             opened = load_document(path)
         except ProjectError as exc:
-            self.window.show_error("Cannot open the project", str(exc))
+            self.error.emit("Cannot open the project", str(exc))
             return False
-        self.window.transport.pause()
+        self.replacing.emit()
         self._forget_recovery()
-        self.window.edit_actions.forget_variations()
         apply_project(self.document, opened)
-        self.window.prompt_panel.apply_settings(opened.settings)
+        self.panel.apply_settings(opened.settings)
         self._set_path(path)
         extra = f" (it has {opened.other_takes} more takes, which this studio does not show)" if opened.other_takes else ""
-        self.window.show_message(f"Opened {path.name}{extra}")
+        self.message.emit(f"Opened {path.name}{extra}")
         return True
 
     def save(self, ask: bool = False) -> bool:
@@ -114,17 +119,17 @@ class ProjectController(QObject):
         try:
             save_document(path, self.document, self._settings())
         except (ProjectError, DocumentError) as exc:
-            self.window.show_error("Cannot save the project", str(exc))
+            self.error.emit("Cannot save the project", str(exc))
             return False
         self._forget_recovery()
         self._set_path(path)
-        self.window.show_message(f"Saved {path.name}")
+        self.message.emit(f"Saved {path.name}")
         return True
 
     def _set_path(self, path: Path | None) -> None:
         self.path = path
         self._saved_revision = self._autosaved_revision = self.revision
-        self.window.update_title()
+        self.state_changed.emit()
 
     # -- autosave and recovery ---------------------------------------------------------------------------
 
@@ -146,7 +151,7 @@ class ProjectController(QObject):
     def _autosaved(self, revision: int | None, error: str = "") -> None:
         self._autosave_running = False
         if revision is None:
-            self.window.show_message(f"Autosave failed: {error}")
+            self.message.emit(f"Autosave failed: {error}")
         else:
             self._autosaved_revision = revision
 
@@ -172,18 +177,19 @@ class ProjectController(QObject):
             opened = load_document(newest)
         except ProjectError as exc:
             newest.rename(newest.with_name(newest.name + ".damaged"))  # kept for inspection, not offered again
-            self.window.show_error("Cannot restore the autosaved work", str(exc))
+            self.error.emit("Cannot restore the autosaved work", str(exc))
             return False
+        self.replacing.emit()
         apply_project(self.document, opened)
-        self.window.prompt_panel.apply_settings(opened.settings)
+        self.panel.apply_settings(opened.settings)
         original = opened.meta.get("project_path")
         self.path = Path(original) if isinstance(original, str) else None
         self._saved_revision = -1  # restored work is unsaved until the user saves it
         for path in leftovers[1:]:
             path.unlink(missing_ok=True)
         newest.unlink(missing_ok=True)
-        self.window.update_title()
-        self.window.show_message("Restored the autosaved work: save it to keep it")
+        self.state_changed.emit()
+        self.message.emit("Restored the autosaved work: save it to keep it")
         return True
 
     def close(self) -> bool:
@@ -197,20 +203,20 @@ class ProjectController(QObject):
     # -- the real dialogs ----------------------------------------------------------------------------------
 
     def _ask_open_path(self) -> str | None:
-        return QFileDialog.getOpenFileName(self.window, "Open project", "", PROJECT_FILTER)[0] or None
+        return QFileDialog.getOpenFileName(self.parent_widget, "Open project", "", PROJECT_FILTER)[0] or None
 
     def _ask_save_path(self, suggested: str) -> str | None:
-        return QFileDialog.getSaveFileName(self.window, "Save project", suggested, PROJECT_FILTER)[0] or None
+        return QFileDialog.getSaveFileName(self.parent_widget, "Save project", suggested, PROJECT_FILTER)[0] or None
 
     def _ask_unsaved(self) -> str:
         buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(self.window, "Unsaved changes", "The take has unsaved changes. Save them first?",
+        answer = QMessageBox.question(self.parent_widget, "Unsaved changes", "The take has unsaved changes. Save them first?",
                                       buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
         return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def _ask_restore(self, path: Path) -> bool:
         when = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-        answer = QMessageBox.question(self.window, "Restore work?",
+        answer = QMessageBox.question(self.parent_widget, "Restore work?",
                                       f"Kinema did not close properly. Restore the work autosaved at {when}?",
                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
