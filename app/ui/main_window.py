@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take, read_take
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions
+from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.property_panel import PropertyPanel
 from app.ui._qt.timeline import Timeline
@@ -83,6 +84,12 @@ class MainWindow(QMainWindow):
         self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
         self._build_menus()
         self._build_transport_keys()
+        self._escape = leave_text_fields_with_escape(self, self.viewport.surface)
+        self.transport_bar.done.connect(self.focus_viewport)
+        for signal in (self.prompt_panel.generate_requested, self.prompt_panel.variations_requested,
+                       self.prompt_panel.inbetween_requested, self.prompt_panel.regenerate_requested,
+                       self.prompt_panel.edit_upper_requested, self.prompt_panel.long_take_requested):
+            signal.connect(lambda _: self.focus_viewport())  # Space plays and Ctrl+Z undoes the edit right after
         self.setAcceptDrops(True)  # a .bvh dropped on the window is imported, a .kinema opened
         self.document.events.history_changed.connect(lambda _: self._update_undo_actions())
         self._update_undo_actions()
@@ -121,6 +128,9 @@ class MainWindow(QMainWindow):
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = self._action(edit, "Undo", self.document.undo, QKeySequence.StandardKey.Undo, "undoAction")
         self.redo_action = self._action(edit, "Redo", self.document.redo, QKeySequence.StandardKey.Redo, "redoAction")
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents,
+                     "shortcutsAction")
 
     def _build_transport_keys(self) -> None:
         """Window-wide keys; text fields still get their own keys (Qt lets a focused editor override)."""
@@ -133,8 +143,17 @@ class MainWindow(QMainWindow):
             (Qt.Key.Key_End, t.go_to_end, "endAction"),
             (Qt.Key.Key_K, self.toggle_lock, "lockAction"),
             (Qt.Key.Key_L, lambda: self.transport_bar.loop_check.toggle(), "loopAction"),
+            ("Ctrl+G", self.transport_bar.focus_go_to, "goToAction"),
         ):
             self._action(None, name, slot, key, name)
+
+    def focus_viewport(self) -> None:
+        self.viewport.surface.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def show_shortcuts(self) -> None:
+        dialog = self.findChild(ShortcutsDialog) or ShortcutsDialog(self)
+        dialog.show()
+        dialog.raise_()
 
     # -- document ----------------------------------------------------------------------------------------
 
