@@ -1,7 +1,9 @@
 """Starting the studio: `run_studio(argv)` makes the QApplication and the window, with a take if a path is given.
 
-The window starts with the example prompt typed in, offers to restore work that a crash left behind, and loads
-the shipped models in the background so that the first Generate is quick.
+The window starts with an example take on screen (a walk that turns left, from the Bandai Namco Research Motion
+Dataset 2, CC BY-NC 4.0: `dataset-2_walk-turn-left_normal_001`, resampled to 20 fps and stored as joint positions
+in `assets/example_take.npy`) and the example prompt typed in, offers to restore work that a crash left behind,
+and loads the shipped models in the background while the window is already usable.
 """
 from __future__ import annotations
 
@@ -9,10 +11,13 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from PySide6.QtWidgets import QApplication
 
+from app.engine.document import Take, take_from_positions
 from app.engine.models.checkpoint import SHIPPED
+from app.engine.skeleton import BANDAI_NAMCO_21
 from app.ui._qt.prompt_panel import EXAMPLE_PROMPT
 from app.ui.main_window import MainWindow
 
@@ -21,6 +26,14 @@ def default_checkpoints() -> Path:
     """$KINEMA_CHECKPOINTS, else the checkpoints shipped with Kinema (as the CLI's operations use), wherever the
     studio is started from."""
     return Path(os.environ["KINEMA_CHECKPOINTS"]) if os.environ.get("KINEMA_CHECKPOINTS") else SHIPPED
+
+
+EXAMPLE_TAKE = Path(__file__).parent / "assets" / "example_take.npy"
+
+
+def example_take() -> Take:
+    """The first screen's take: something to play, scrub, lock and edit before anything is generated."""
+    return take_from_positions(np.load(EXAMPLE_TAKE, allow_pickle=False), 20.0, BANDAI_NAMCO_21)
 
 
 def has_display() -> bool:
@@ -36,6 +49,8 @@ def create_window(checkpoints: Path | None = None) -> MainWindow:
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     window = MainWindow(checkpoints or default_checkpoints())
     window.prompt_panel.prompt.setPlainText(EXAMPLE_PROMPT)
+    window.projects.start_with(example_take())
+    window.show_message("An example take: play it (Space), lock keys (K), or type a prompt and press Ctrl+Enter", 0)
     return window
 
 
@@ -52,8 +67,8 @@ def run_studio(argv: list[str] | None = None) -> int:
     window.show()
     if not window.projects.offer_recovery() and argv:
         window.projects.open(argv[0]) if argv[0].endswith(".kinema") else window.import_take(argv[0])
-    if window.worker is None:
-        window.edit_actions.warm_up()
+    window.edit_actions.warm_up()
+    window.models_label.setVisible(window.edit_actions.warming)
     return app.exec()
 
 

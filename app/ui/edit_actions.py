@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app.engine import ops
 from app.engine.document import (
@@ -38,6 +38,7 @@ def _short(text: str, width: int = 32) -> str:
 
 
 class EditActions(QObject):
+    warmed = Signal(str)  # the background warm-up finished: what to tell the user
     def __init__(self, document: Document, panel: PromptPanel, checkpoints: Path, run_job: RunJob,
                  apply: Callable[[Command], None], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +49,9 @@ class EditActions(QObject):
         self.apply = apply
         self.variations: list[tuple[int, Take]] = []  # (seed, take) of the last Variations run
         self._run_id = object()
+        self._loading = threading.Lock()  # the warm-up and a first Generate load the model once, not twice
+        self._warm_pool = QThreadPool(self)
+        self.warming = False
         panel.generate_requested.connect(self.generate)
         panel.variations_requested.connect(self.make_variations)
         panel.inbetween_requested.connect(self.inbetween)
@@ -59,11 +63,12 @@ class EditActions(QObject):
     def model(self, engine: str = "masked") -> object:
         """The engine's pipeline from the checkpoints folder, loaded once per process (the first call reads the
         files; a missing model raises ModelNotTrained, which the worker reports)."""
-        if engine == "diffusion":
-            from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+        with self._loading:
+            if engine == "diffusion":
+                from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
 
-            return load_diffusion_pipeline(self.checkpoints)
-        return load_pipeline(self.checkpoints)
+                return load_diffusion_pipeline(self.checkpoints)
+            return load_pipeline(self.checkpoints)
 
     def upper_editor(self) -> UpperBodyEditor:
         return load_upper_editor(self.checkpoints)
@@ -99,13 +104,23 @@ class EditActions(QObject):
         self.run_job(label, job, apply)
 
     def warm_up(self) -> None:
-        """Load the models and the text encoder in the background, so the first Generate is as quick as the rest."""
+        """Load the models and the text encoder in the background, so the first Generate is as quick as the rest.
+        It is not a job: the buttons stay usable (a Generate meanwhile waits for the model, then runs)."""
         def job(cancel: threading.Event, progress: Progress) -> None:
-            model = self._model(cancel, progress, self.model)
-            progress(50, "Loading the text encoder…")
-            model.encode_text(["warm up"])
+            self.model().encode_text(["warm up"])
 
-        self.run_job("Loading models", job, lambda _: None)
+        def done(text: str) -> None:
+            self.warming = False
+            self.warmed.emit(text)
+
+        worker = self._warm_worker = Worker(job)  # kept alive until it reports
+        worker.signals.finished.connect(lambda _: done("Models loaded"))
+        worker.signals.failed.connect(lambda text: done(f"The models could not be loaded: {text}"))
+        self.warming = True
+        self._warm_pool.start(worker)
+
+    def wait_for_warm_up(self, timeout_ms: int = 60_000) -> bool:
+        return self._warm_pool.waitForDone(timeout_ms)
 
     # -- the buttons -------------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QThreadPool, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDialog, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout,
+    QWidget,
 )
 
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
@@ -79,6 +80,12 @@ class MainWindow(QMainWindow):
         self.projects.error.connect(self.show_error)
         self.projects.state_changed.connect(self.update_title)
         self.projects.replacing.connect(self._on_document_replacing)
+        self.models_label = QLabel("Loading models in the background…")
+        self.models_label.setObjectName("modelsLabel")
+        self.models_label.setToolTip("Everything works meanwhile; a Generate waits for them, then runs")
+        self.statusBar().addPermanentWidget(self.models_label)
+        self.models_label.hide()
+        self.edit_actions.warmed.connect(lambda text: (self.models_label.hide(), self.show_message(text)))
         # Replaced in tests: the import path, and the export choices (None when the user cancels).
         self.ask_import_path: Callable[[], str | None] = self._ask_import_path
         self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
@@ -128,6 +135,14 @@ class MainWindow(QMainWindow):
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = self._action(edit, "Undo", self.document.undo, QKeySequence.StandardKey.Undo, "undoAction")
         self.redo_action = self._action(edit, "Redo", self.document.redo, QKeySequence.StandardKey.Redo, "redoAction")
+        view = self.menuBar().addMenu("&View")
+        self._action(view, "&Frame character", self.viewport.frame_character, "F", "frameAction")
+        self._action(view, "&Reset view", self.viewport.reset_view, "Shift+Home", "resetViewAction")
+        view.addSeparator()
+        for text, name, keys in (("Fr&ont", "front", ("1", "Num+1")), ("&Side", "side", ("3", "Num+3")),
+                                 ("&Top", "top", ("7", "Num+7"))):
+            action = self._action(view, text, lambda n=name: self.viewport.set_view(n), None, f"{name}ViewAction")
+            action.setShortcuts([QKeySequence(k) for k in keys])
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents,
                      "shortcutsAction")

@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.engine.document import Document, DocumentError
+from app.engine.document import Document, DocumentError, Take
 from app.engine.document.files import apply_project, leftover_recoveries, load_document, project_data, save_document
 from app.engine.io.project import ProjectError, recovery_path, save_project
 from app.ui._qt.prompt_panel import PromptPanel
@@ -85,6 +85,11 @@ class ProjectController(QObject):
         self.document.reset()
         self._set_path(None)
         return True
+
+    def start_with(self, take: Take) -> None:
+        """The first screen: `take` on show, with nothing to save and nothing to undo (it is not the user's work)."""
+        self.document.reset(take)
+        self._set_path(None)
 
     def open(self, path: str | Path | None = None) -> bool:
         if not self._settle_unsaved():

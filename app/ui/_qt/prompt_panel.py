@@ -9,13 +9,16 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QListWidget, QPlainTextEdit, QPushButton, QSpinBox,
-    QVBoxLayout, QWidget,
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QPlainTextEdit, QPushButton,
+    QSpinBox, QVBoxLayout, QWidget,
 )
 
 from app.engine.document import Document
 
 EXAMPLE_PROMPT = "a person walks forward and waves with the right hand"
+SUGGESTED_PROMPTS = ("a person walks forward and waves with the right hand", "a person jumps in place",
+                     "a person walks and turns left", "a person bows", "a person runs forward",
+                     "a person kicks with the right leg")
 ENGINES = ("masked", "diffusion")
 
 
@@ -58,6 +61,13 @@ class PromptPanel(QWidget):
         generate = QGroupBox("Generate")
         generate_layout = QVBoxLayout(generate)
         generate_layout.addWidget(self.prompt)
+        self.suggestions = QLabel("Try: " + " · ".join(f'<a href="{i}">{text.removeprefix("a person ")}</a>'
+                                                       for i, text in enumerate(SUGGESTED_PROMPTS)))
+        self.suggestions.setObjectName("suggestedPrompts")
+        self.suggestions.setWordWrap(True)
+        self.suggestions.setToolTip("Click one to put it in the prompt box, then Generate (Ctrl+Enter)")
+        self.suggestions.linkActivated.connect(lambda index: self.prompt.setPlainText(SUGGESTED_PROMPTS[int(index)]))
+        generate_layout.addWidget(self.suggestions)
         generate_layout.addLayout(form)
         generate_layout.addWidget(self._button("generateButton", "Generate (Ctrl+Enter)", self.generate_requested))
         self.count = self._spin("variationsCount", 2, 12, 4, " takes", "How many takes Variations makes (consecutive seeds)")
