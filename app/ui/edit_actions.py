@@ -39,6 +39,7 @@ def _short(text: str, width: int = 32) -> str:
 
 class EditActions(QObject):
     warmed = Signal(str)  # the background warm-up finished: what to tell the user
+    variations_changed = Signal(list, str)  # [(label, take)] of the last Variations run (empty: none), a title
     def __init__(self, document: Document, panel: PromptPanel, checkpoints: Path, run_job: RunJob,
                  apply: Callable[[Command], None], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -58,7 +59,6 @@ class EditActions(QObject):
         panel.regenerate_requested.connect(self.regenerate)
         panel.edit_upper_requested.connect(self.edit_upper)
         panel.long_take_requested.connect(self.build_long_take)
-        panel.variation_picked.connect(self.pick_variation)
 
     def model(self, engine: str = "masked") -> object:
         """The engine's pipeline from the checkpoints folder, loaded once per process (the first call reads the
@@ -130,32 +130,35 @@ class EditActions(QObject):
             lambda: self.model(p["engine"]))
 
     def make_variations(self, p: dict) -> None:
-        """`count` takes from consecutive seeds; the first replaces the take, the list lets the user pick another."""
+        """`count` takes from consecutive seeds; the first replaces the take, the previews let the user pick another.
+        Cancel keeps the takes that had finished."""
         seeds = [p["seed"] + i for i in range(p["count"])]
 
         def job(cancel: threading.Event, progress: Progress) -> list[tuple[int, Take]]:
             model = self._model(cancel, progress, lambda: self.model(p["engine"]))
-            takes = []
+            takes: list[tuple[int, Take]] = []
             for i, seed in enumerate(seeds):
                 progress(10 + 85 * i // len(seeds), f"Variation {i + 1} of {len(seeds)} (seed {seed})…")
                 motion = ops.generate(p["text"], p["n_frames"], seed, p["guidance"], engine=p["engine"], model=model)
                 if cancel.is_set():
-                    raise Cancelled
+                    raise Cancelled(takes or None)
                 takes.append((seed, take_from_motion(motion)))
             return takes
 
-        self.run_job(f"Variations of “{_short(p['text'])}”", job, self._show_variations)
+        self.run_job(f"Variations of “{_short(p['text'])}”", job, self._show_variations,
+                     lambda kept: self._show_variations(kept, of=len(seeds)))
 
-    def _show_variations(self, takes: list[tuple[int, Take]]) -> None:
+    def _show_variations(self, takes: list[tuple[int, Take]], of: int = 0) -> None:
         self.variations = takes
         self._run_id = object()  # picks from this run merge into one undo step
-        self.panel.show_variations([f"seed {seed} · {take.n_frames} frames" for seed, take in takes])
+        title = f"{len(takes)} of {of} variations (cancelled): click one to use it" if of else ""
+        self.variations_changed.emit([(f"seed {seed} · {take.n_frames} f", take) for seed, take in takes], title)
         self.pick_variation(0)
 
     def forget_variations(self) -> None:
         """A new or opened document: the last run's takes belong to the old one."""
         self.variations = []
-        self.panel.show_variations([])
+        self.variations_changed.emit([], "")
 
     def pick_variation(self, index: int) -> None:
         if 0 <= index < len(self.variations):

@@ -12,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QThreadPool, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout,
-    QWidget,
+    QDialog, QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+    QScrollArea, QVBoxLayout, QWidget,
 )
 
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
@@ -22,6 +22,7 @@ from app.ui._qt.export_dialog import ExportDialog, ExportOptions
 from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.property_panel import PropertyPanel
+from app.ui._qt.take_preview import VariationsStrip
 from app.ui._qt.timeline import Timeline
 from app.ui._qt.transport import Transport, TransportBar
 from app.ui._qt.viewport import Viewport
@@ -31,6 +32,18 @@ from app.ui.projects import AUTOSAVE_S, ProjectController
 
 TAKE_FILTER = "Motion (*.bvh *.npy);;BVH (*.bvh);;Positions (*.npy)"
 DROPPABLE = (".bvh", ".npy", ".kinema")
+TIMELINE_HEIGHT = 190  # pixels, transport bar included, as the window opens
+
+
+def scrolling(widget: QWidget) -> QScrollArea:
+    """`widget` in a frameless scroll area that only scrolls vertically, when the window is too short for it."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMinimumWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -42,7 +55,14 @@ class MainWindow(QMainWindow):
         self.pool = QThreadPool(self)
 
         self.viewport = Viewport(self.document)
-        self.setCentralWidget(self.viewport)
+        self.variations_strip = VariationsStrip()
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        centre_layout.addWidget(self.viewport, 1)
+        centre_layout.addWidget(self.variations_strip)  # under the viewport: the timeline keeps its height
+        self.setCentralWidget(centre)
         self.transport = Transport(self.document, self)
         self.timeline = Timeline(self.document)
         self.timeline.message.connect(self.show_message)
@@ -56,9 +76,14 @@ class MainWindow(QMainWindow):
         bottom_layout.addWidget(self.timeline, 1)
         self.prompt_panel = PromptPanel(self.document)
         self.property_panel = PropertyPanel(self.document)
-        self._dock("timelineDock", "Timeline", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self._dock("promptDock", "Prompt", self.prompt_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("propertyDock", "Take", self.property_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        # The side panels run the window's full height and scroll rather than set it (it fits 1280 x 720); the
+        # timeline sits under the viewport with a height of its own, which nothing else takes away.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        timeline_dock = self._dock("timelineDock", "Timeline", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
+        prompt_dock = self._dock("promptDock", "Prompt", scrolling(self.prompt_panel), Qt.DockWidgetArea.RightDockWidgetArea)
+        take_dock = self._dock("propertyDock", "Take", scrolling(self.property_panel), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([timeline_dock], [TIMELINE_HEIGHT], Qt.Orientation.Vertical)
+        self.resizeDocks([prompt_dock, take_dock], [3, 1], Qt.Orientation.Vertical)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("progressBar")
@@ -75,6 +100,8 @@ class MainWindow(QMainWindow):
 
         # The window owns its controllers: they get what they need and report back through signals and callables.
         self.edit_actions = EditActions(self.document, self.prompt_panel, checkpoints, self.run_job, self.apply, self)
+        self.edit_actions.variations_changed.connect(self.variations_strip.show_takes)
+        self.variations_strip.picked.connect(self.edit_actions.pick_variation)
         self.projects = ProjectController(self.document, self.prompt_panel, self, autosave_s)
         self.projects.message.connect(self.show_message)
         self.projects.error.connect(self.show_error)
@@ -101,7 +128,8 @@ class MainWindow(QMainWindow):
         self.document.events.history_changed.connect(lambda _: self._update_undo_actions())
         self._update_undo_actions()
         self.update_title()
-        self.resize(1400, 860)
+        screen = self.screen().availableGeometry()
+        self.resize(min(1400, screen.width()), min(860, screen.height()))
 
     def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -273,8 +301,10 @@ class MainWindow(QMainWindow):
 
     # -- background jobs -----------------------------------------------------------------------------------
 
-    def run_job(self, label: str, job: Job, on_finished: Callable[[object], None]) -> Worker | None:
-        """Run `job` on a worker thread; `on_finished(result)` runs on the UI thread. One job at a time."""
+    def run_job(self, label: str, job: Job, on_finished: Callable[[object], None],
+                on_partial: Callable[[object], None] | None = None) -> Worker | None:
+        """Run `job` on a worker thread; `on_finished(result)` runs on the UI thread, and `on_partial(kept)` when a
+        cancelled job kept what it had finished. One job at a time."""
         if self.worker is not None:
             self.show_message("Another job is still running")
             return None
@@ -283,6 +313,8 @@ class MainWindow(QMainWindow):
         worker.signals.finished.connect(lambda result: (self._job_done(f"{label}: done"), on_finished(result)))
         worker.signals.failed.connect(lambda text: (self._job_done(""), self.show_error(f"{label} failed", text)))
         worker.signals.cancelled.connect(lambda: self._job_done(f"{label}: cancelled"))
+        if on_partial is not None:
+            worker.signals.partial.connect(on_partial)
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.progress.show()

@@ -150,11 +150,11 @@ def test_unsaved_work_is_saved_kept_or_dropped_as_the_user_answers(window: MainW
     assert window.projects.new()
     assert window.document.take is None and target.is_file()
     assert window.projects.open(target) and window.document.locked_frames == (3,)
-    window.prompt_panel.show_variations(["seed 0 · 40 frames"])
+    window.edit_actions._show_variations([(0, window.document.take)])
     window.document.execute(ToggleLock(4))
     window.projects.ask_unsaved = lambda: "discard"
     assert window.projects.new()
-    assert window.prompt_panel.variations.count() == 0 and not window.prompt_panel.variations.isVisibleTo(window)
+    assert not window.variations_strip.previews and not window.variations_strip.isVisibleTo(window)
     assert load_document(target).locked == (3,)  # dropped work was not written
 
 

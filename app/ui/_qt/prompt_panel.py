@@ -1,15 +1,15 @@
-"""The prompt panel: text, length, seed, engine and guidance, the generate / edit buttons, and the variations.
+"""The prompt panel: text, suggested prompts, length, seed, engine and guidance, the generate / edit buttons.
 
 It decides nothing: each button emits its signal with the parameters as a dict, and `app.ui.edit_actions` runs
 the operation. Buttons whose precondition fails (no take, no selection, no segments...) are disabled, and their
-tooltip says why. A Variations run fills the list; picking an entry emits `variation_picked(index)`.
+tooltip says why. A Variations run's takes are shown as previews under the viewport (`take_preview`).
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QPlainTextEdit, QPushButton,
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
     QSpinBox, QVBoxLayout, QWidget,
 )
 
@@ -29,7 +29,6 @@ class PromptPanel(QWidget):
     regenerate_requested = Signal(dict)
     edit_upper_requested = Signal(dict)
     long_take_requested = Signal(dict)
-    variation_picked = Signal(int)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,13 +74,6 @@ class PromptPanel(QWidget):
         variations_row.addWidget(self._button("variationsButton", "Variations", self.variations_requested), 1)
         variations_row.addWidget(self.count)
         generate_layout.addLayout(variations_row)
-        self.variations = QListWidget()
-        self.variations.setObjectName("variationsList")
-        self.variations.setToolTip("Takes from the last Variations run: pick one to use it (undoable)")
-        self.variations.setMaximumHeight(110)
-        self.variations.hide()
-        self.variations.currentRowChanged.connect(self._variation_row_changed)
-        generate_layout.addWidget(self.variations)
         edit = QGroupBox("Edit the take")
         edit_layout = QVBoxLayout(edit)
         for name, text, signal in (
@@ -151,19 +143,6 @@ class PromptPanel(QWidget):
             self.guidance.setValue(float(settings["guidance"]))
         if settings.get("engine") in ENGINES:
             self.engine.setCurrentText(settings["engine"])
-
-    def show_variations(self, labels: list[str]) -> None:
-        """List a Variations run's takes, the first one current (the caller has applied it)."""
-        self.variations.blockSignals(True)
-        self.variations.clear()
-        self.variations.addItems(labels)
-        self.variations.setCurrentRow(0)
-        self.variations.blockSignals(False)
-        self.variations.setVisible(bool(labels))
-
-    def _variation_row_changed(self, row: int) -> None:
-        if row >= 0:
-            self.variation_picked.emit(row)
 
     def set_busy(self, busy: bool) -> None:
         """While a job runs every button waits, so two jobs never edit the same take."""

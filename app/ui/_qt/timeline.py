@@ -27,6 +27,7 @@ SEGMENT_SPAN = (0.52, 0.96)  # fractions of the plot's height
 SELECTION_SPAN = (0.0, 0.44)
 LOCK_ROW = 0.22
 NEW_SEGMENT_LENGTH = 40
+MIN_HEIGHT = 110  # pixels: the segment and selection rows stay apart and readable (never squashed)
 EMPTY_FRAMES = 120  # the ruler without a take: room for the segments of a long take still to build
 FOLLOW_MS = 50  # the playhead's refresh while playing (20 Hz): the plot is not repainted for every frame
 PALETTE = [(90, 160, 255), (255, 150, 80), (120, 210, 120), (220, 120, 220), (240, 210, 90), (100, 210, 210)]
@@ -131,6 +132,7 @@ class Timeline(QWidget):
             self.plot.addItem(item)
         self.segment_items: list[_SegmentItem] = []
 
+        self.plot.setMinimumHeight(MIN_HEIGHT)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
