@@ -22,6 +22,7 @@ from app.ui._qt.export_dialog import ExportDialog, ExportOptions
 from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.property_panel import PropertyPanel
+from app.ui._qt.take_list import TakeList
 from app.ui._qt.take_preview import VariationsStrip
 from app.ui._qt.timeline import Timeline
 from app.ui._qt.transport import Transport, TransportBar
@@ -81,9 +82,16 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         timeline_dock = self._dock("timelineDock", "Timeline", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
         prompt_dock = self._dock("promptDock", "Prompt", scrolling(self.prompt_panel), Qt.DockWidgetArea.RightDockWidgetArea)
-        take_dock = self._dock("propertyDock", "Take", scrolling(self.property_panel), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.take_list = TakeList(self.document)
+        self.take_list.message.connect(self.show_message)
+        takes = QWidget()
+        takes_layout = QVBoxLayout(takes)
+        takes_layout.setContentsMargins(4, 4, 4, 0)
+        takes_layout.addWidget(self.take_list)
+        takes_layout.addWidget(self.property_panel)
+        take_dock = self._dock("propertyDock", "Takes", scrolling(takes), Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([timeline_dock], [TIMELINE_HEIGHT], Qt.Orientation.Vertical)
-        self.resizeDocks([prompt_dock, take_dock], [3, 1], Qt.Orientation.Vertical)
+        self.resizeDocks([prompt_dock, take_dock], [3, 2], Qt.Orientation.Vertical)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("progressBar")
@@ -321,6 +329,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.show()
         self.cancel_button.setEnabled(True)
         self.prompt_panel.set_busy(True)
+        self.take_list.setEnabled(False)  # the result goes to the take the job started from
         self.show_message(label + "…", 0)
         self.pool.start(worker)
         return worker
@@ -350,6 +359,7 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.cancel_button.hide()
         self.prompt_panel.set_busy(False)
+        self.take_list.setEnabled(True)
         self.show_message(message)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)

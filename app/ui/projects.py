@@ -12,6 +12,7 @@ replaced by New, Open or a restore (stop playback, forget the last variations). 
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.engine.document import Document, DocumentError, Take
 from app.engine.document.files import apply_project, leftover_recoveries, load_document, project_data, save_document
+from app.engine.document.history_file import capture, history_path, restore_history, save_history
 from app.engine.io.project import ProjectError, recovery_path, save_project
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.workers import Worker
@@ -108,7 +110,7 @@ class ProjectController(QObject):
         apply_project(self.document, opened)
         self.panel.apply_settings(opened.settings)
         self._set_path(path)
-        extra = f" (it has {opened.other_takes} more takes, which this studio does not show)" if opened.other_takes else ""
+        extra = f" ({len(opened.takes)} takes: pick one in the take list)" if len(opened.takes) > 1 else ""
         self.message.emit(f"Opened {path.name}{extra}")
         return True
 
@@ -142,11 +144,18 @@ class ProjectController(QObject):
         """Write the document to its recovery file off the UI thread, if it changed since the last autosave."""
         if self.revision == self._autosaved_revision or self._autosave_running or self.document.take is None:
             return
-        meta = {"project_path": str(self.path.absolute()) if self.path else None}
+        autosave_id = uuid.uuid4().hex  # the history beside it belongs to this autosave, not an older one
+        meta = {"project_path": str(self.path.absolute()) if self.path else None, "autosave_id": autosave_id}
         data = project_data(self.document, self._settings(), meta)  # a snapshot: takes are never changed in place
+        history = capture(self.document)
         target = recovery_path(self.path)
         revision = self.revision
-        worker = Worker(lambda cancel, progress: save_project(target, data))
+
+        def job(cancel, progress) -> None:
+            save_history(history_path(target), history, autosave_id)  # first: a crash between leaves no mismatch used
+            save_project(target, data)
+
+        worker = Worker(job)
         worker.signals.finished.connect(lambda _: self._autosaved(revision))
         worker.signals.failed.connect(lambda text: self._autosaved(None, text))
         self._autosave_running = True
@@ -166,7 +175,9 @@ class ProjectController(QObject):
     def _forget_recovery(self) -> None:
         """The work is saved or deliberately dropped: its recovery file is no longer needed."""
         self.pool.waitForDone(5000)
-        recovery_path(self.path).unlink(missing_ok=True)
+        recovery = recovery_path(self.path)
+        recovery.unlink(missing_ok=True)
+        history_path(recovery).unlink(missing_ok=True)
 
     def offer_recovery(self) -> bool:
         """At start-up: if an autosave outlived its studio, offer to restore it. True when restored."""
@@ -177,24 +188,31 @@ class ProjectController(QObject):
         if not self.ask_restore(newest):
             for path in leftovers:
                 path.unlink(missing_ok=True)
+                history_path(path).unlink(missing_ok=True)
             return False
         try:
             opened = load_document(newest)
         except ProjectError as exc:
             newest.rename(newest.with_name(newest.name + ".damaged"))  # kept for inspection, not offered again
+            history_path(newest).unlink(missing_ok=True)
             self.error.emit("Cannot restore the autosaved work", str(exc))
             return False
         self.replacing.emit()
         apply_project(self.document, opened)
+        try:
+            steps = restore_history(self.document, history_path(newest), str(opened.meta.get("autosave_id")))
+            with_history = f" with its {steps} undo steps" if steps else ""
+        except ProjectError as exc:  # the work is back; only its undo history is not
+            with_history = f" (without its undo history: {exc})"
         self.panel.apply_settings(opened.settings)
         original = opened.meta.get("project_path")
         self.path = Path(original) if isinstance(original, str) else None
         self._saved_revision = -1  # restored work is unsaved until the user saves it
-        for path in leftovers[1:]:
+        for path in leftovers:
             path.unlink(missing_ok=True)
-        newest.unlink(missing_ok=True)
+            history_path(path).unlink(missing_ok=True)
         self.state_changed.emit()
-        self.message.emit("Restored the autosaved work: save it to keep it")
+        self.message.emit(f"Restored the autosaved work{with_history}: save it to keep it")
         return True
 
     def close(self) -> bool:
