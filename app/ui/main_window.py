@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         takes_layout.addWidget(self.property_panel)
         take_dock = self._dock("propertyDock", "Takes", scrolling(takes), Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([timeline_dock], [TIMELINE_HEIGHT], Qt.Orientation.Vertical)
-        self.resizeDocks([prompt_dock, take_dock], [3, 2], Qt.Orientation.Vertical)
+        self.resizeDocks([prompt_dock, take_dock], [2, 1], Qt.Orientation.Vertical)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("progressBar")

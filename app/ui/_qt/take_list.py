@@ -25,7 +25,7 @@ class TakeList(QWidget):
         self.list = QListWidget()
         self.list.setObjectName("takeListView")
         self.list.setToolTip("The project's takes: click one to edit it, double-click to rename it")
-        self.list.setMaximumHeight(110)
+        self.list.setMaximumHeight(90)
         self.list.currentRowChanged.connect(self._row_changed)
         self.list.itemDoubleClicked.connect(lambda _: self.rename())
         buttons = QHBoxLayout()
@@ -49,6 +49,7 @@ class TakeList(QWidget):
         layout.addWidget(self.list)
         layout.addLayout(buttons)
         document.events.takes_changed.connect(lambda _: self.refresh())
+        document.events.take_changed.connect(lambda _: self.refresh())  # the frame count shown
         self.refresh()
 
     def run(self, command: Command) -> bool:

@@ -25,7 +25,8 @@ def reset_view(camera: scene.TurntableCamera, pose: np.ndarray | None = None) ->
 
 
 def frame_pose(camera: scene.TurntableCamera, pose: np.ndarray) -> None:
-    """Centre the camera on the pose's bounding box and move in or out until the whole pose fills the view."""
+    """Centre the camera on the pose's bounding box and move in or out until the whole pose fills the view (vispy's
+    field of view spans the view's shorter side, so this holds for wide and tall views alike)."""
     lo, hi = pose.min(axis=0), pose.max(axis=0)
     camera.center = tuple(float(v) for v in (lo + hi) / 2)
     radius = max(float(np.linalg.norm(hi - lo)) / 2, 0.3)

@@ -11,7 +11,7 @@ import numpy as np
 from vispy import scene
 
 GHOST_ALPHA = 0.45
-LABEL_LIFT = 0.28  # metres above the ghost's highest joint
+LABEL_LIFT = 0.12  # metres above the ghost's highest joint
 
 
 def key_colour(frame: int, n_frames: int, alpha: float = 1.0) -> tuple[float, float, float, float]:
