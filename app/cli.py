@@ -239,7 +239,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
             raise CommandError(str(exc)) from None
         print(f"viewport playback: {result['fps']:.1f} fps (target {result['target_fps']:g}) for a "
               f"{result['frames']}-frame take in a {result['window']} studio window; {result['viewport']} viewport, "
-              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame")
+              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame; longest UI stall {result['stall_ms']:.1f} ms "
+              f"({result['stall_work_ms']:.1f} ms of it the UI thread's own work)")
         return
     from app.engine.bench import format_results, run_bench
 
