@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.engine.document.model import Command, Document, DocumentError, Snapshot, Take, TakeState
+from app.engine.document.model import Command, Document, DocumentError, Snapshot
 
 
 class _TakeListCommand(Command):
@@ -104,16 +104,3 @@ class DeleteTake(_TakeListCommand):
         takes = before.takes[: self.index] + before.takes[self.index + 1:]
         active = before.active - (before.active > self.index) if before.active != self.index else min(self.index, len(takes) - 1)
         return Snapshot(takes, active, before.frame if before.active != self.index else 0)
-
-
-class AddTake(_TakeListCommand):
-    """A new take at the end of the list (`take` may be None: an empty take to generate into), then edited."""
-
-    def __init__(self, name: str, take: Take | None = None) -> None:
-        super().__init__("New take")
-        self.name, self.take = name, take
-
-    def _after(self, doc: Document, before: Snapshot) -> Snapshot:
-        name = _unique(self.name.strip() or "take", doc.take_names)
-        self.label = f"New take “{name}”"
-        return Snapshot(before.takes + (TakeState(name, self.take),), len(before.takes), 0)
