@@ -136,8 +136,7 @@ class MainWindow(QMainWindow):
         self.document.events.history_changed.connect(lambda _: self._update_undo_actions())
         self._update_undo_actions()
         self.update_title()
-        screen = self.screen().availableGeometry()
-        self.resize(min(1400, screen.width()), min(860, screen.height()))
+        self.resize(1400, 860)
 
     def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

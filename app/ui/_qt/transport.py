@@ -133,6 +133,8 @@ class TransportBar(QWidget):
         self.frame_label = QLabel()
         self.frame_label.setObjectName("frameLabel")
         self.frame_label.setToolTip("Frame / last frame, and timecode (hours:minutes:seconds:frames)")
+        widest = "frame 00000 / 00000   00:00:00:00 / 00:00:00:00"  # a fixed width: no relayout as the text changes
+        self.frame_label.setMinimumWidth(self.frame_label.fontMetrics().horizontalAdvance(widest) + 8)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         for widget in (self.play_button, self.loop_check, self.fps_spin):
