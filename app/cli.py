@@ -28,6 +28,13 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 2."""
 
 
+def _shipped(name: str = "") -> Path:
+    """A file of the checkpoints shipped with Kinema (or the folder): defaults that work from any folder."""
+    from app.engine.models.checkpoint import SHIPPED
+
+    return SHIPPED / name if name else SHIPPED
+
+
 def _cmd_data_build(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
@@ -137,15 +144,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
             from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
 
             config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation), **overrides)
-            result = train_diffusion(args.data, args.vae or "checkpoints/vae.safetensors", out, config,
+            result = train_diffusion(args.data, args.vae or _shipped("vae.safetensors"), out, config,
                                      log_path=log_path, resume=not args.fresh)
         else:
             from app.engine.train.masked import MaskedTrainConfig, train_masked
 
             config = dataclasses.replace(MaskedTrainConfig(preset=args.preset), **overrides)
             upper = args.what == "masked-upper"
-            tokenizer = args.tokenizer or f"checkpoints/{'tokenizer_upper' if upper else 'tokenizer'}.safetensors"
-            lower = (args.lower_tokenizer or "checkpoints/tokenizer_lower.safetensors") if upper else None
+            tokenizer = args.tokenizer or _shipped(f"{'tokenizer_upper' if upper else 'tokenizer'}.safetensors")
+            lower = (args.lower_tokenizer or _shipped("tokenizer_lower.safetensors")) if upper else None
             result = train_masked(args.data, tokenizer, out, config, log_path=log_path, resume=not args.fresh,
                                   lower_tokenizer_path=lower)
     except (DatasetError, FileNotFoundError, ValueError) as exc:
@@ -160,12 +167,12 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     from app.engine.evaluation import Evaluator, EvaluatorError
 
     try:
-        evaluator = Evaluator.load(args.evaluator)
+        evaluator = Evaluator.load(args.evaluator or _shipped("evaluator.safetensors"))
         test = MotionFolder(args.data, args.split)
         settings = evaluate.EvalSettings(repeats=args.repeats, seed=args.seed)
         rows = []
         for name in args.model:
-            source = _motion_source(name, args.checkpoints, test)
+            source = _motion_source(name, args.checkpoints or _shipped(), test)
             rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=lambda m: print(m, file=sys.stderr)))
             if name == "real":
                 rows.append(evaluate.train_test_fid(MotionFolder(args.data, "train"), test, evaluator))
@@ -244,7 +251,9 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         return
     from app.engine.bench import format_results, run_bench
 
-    results = run_bench(args.checkpoints, runs=args.runs, only=args.only, progress=lambda m: print(m, file=sys.stderr))
+    results = run_bench(args.checkpoints or _shipped(), runs=args.runs, only=args.only, progress=lambda m: print(m, file=sys.stderr))
+    if not results:
+        raise CommandError(f"no operation's name contains {args.only!r}")
     print(format_results(results))
 
 
@@ -327,13 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--part", choices=["upper", "lower"],
                        help="tokenizer: a body-part tokenizer (for upper-body edits); default output "
                        "checkpoints/tokenizer_<part>.safetensors")
-    train.add_argument("--tokenizer", help="masked: its tokenizer (default checkpoints/tokenizer.safetensors); "
-                       "masked-upper: the upper-body one (default checkpoints/tokenizer_upper.safetensors)")
-    train.add_argument("--vae", help="diffusion: its motion VAE (default checkpoints/vae.safetensors)")
+    train.add_argument("--tokenizer", help="masked: its tokenizer (default: the shipped checkpoints/tokenizer.safetensors); "
+                       "masked-upper: the upper-body one (default: the shipped checkpoints/tokenizer_upper.safetensors)")
+    train.add_argument("--vae", help="diffusion: its motion VAE (default: the shipped checkpoints/vae.safetensors)")
     train.add_argument("--ablation", choices=["no-hierarchy", "no-backward-bsm"],
                        help="diffusion: train Motion Mamba without HTM's hierarchy or without BSM's backward scan")
     train.add_argument("--lower-tokenizer", help="masked-upper: the lower-body tokenizer "
-                       "(default checkpoints/tokenizer_lower.safetensors)")
+                       "(default: the shipped checkpoints/tokenizer_lower.safetensors)")
     train.add_argument("--steps", type=int, help="training steps (default: the preset's)")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--threads", type=int, help="CPU threads per process (default 2; 1 when sharing the cores)")
@@ -352,8 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--split", default="test")
     evaluation.add_argument("--repeats", type=int, default=3)
     evaluation.add_argument("--seed", type=int, default=0)
-    evaluation.add_argument("--evaluator", default="checkpoints/evaluator.safetensors")
-    evaluation.add_argument("--checkpoints", default="checkpoints", help="folder holding the models to evaluate")
+    evaluation.add_argument("--evaluator", help="the evaluator's weights (default: the shipped one)")
+    evaluation.add_argument("--checkpoints",
+                            help="folder holding the models to evaluate (default: the shipped checkpoints)")
     evaluation.add_argument("--runs", default="runs", help="training logs to chart with --plot")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
     evaluation.add_argument("--plot", metavar="DIR", help="also write PNG charts (metrics, training curves) to DIR")
@@ -362,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="time every operation for one 196-frame motion",
                                 description="Median time per operation (batch 1, after warm-up) on the CPU, and on "
                                 "CUDA when present, with frames per second and the machine's CPU and threads.")
-    bench.add_argument("--checkpoints", default="checkpoints")
+    bench.add_argument("--checkpoints", help="folder holding the models (default: the shipped checkpoints)")
     bench.add_argument("--runs", type=int, default=20)
     bench.add_argument("--only", help="only operations whose name contains this text")
     bench.add_argument("--ui", action="store_true", help="instead: the studio viewport's playback frame rate for a "

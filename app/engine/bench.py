@@ -16,6 +16,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from app.engine.models.checkpoint import SHIPPED
+
 FRAMES = 196
 
 
@@ -219,7 +221,7 @@ def _time(fn: Callable[[], object], device: str, warmup: int, runs: int) -> list
     return times
 
 
-def run_bench(checkpoints: str | Path = "checkpoints", runs: int = 20, warmup: int = 3, only: str | None = None,
+def run_bench(checkpoints: str | Path = SHIPPED, runs: int = 20, warmup: int = 3, only: str | None = None,
               progress: Callable[[str], None] = lambda message: None) -> list[BenchResult]:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     results = []

@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from safetensors import safe_open
 
+from app.engine.models.checkpoint import SHIPPED
 from app.engine.models.evaluator import EvaluatorConfig, TextMotionEvaluator
 
-DEFAULT_PATH = "checkpoints/evaluator.safetensors"
+DEFAULT_PATH = SHIPPED / "evaluator.safetensors"  # the shipped evaluator, wherever Kinema runs
 FORMAT = "kinema-evaluator-1"
 RETRAIN_HINT = "retrain with `kinema train evaluator --data <dir>`"
 

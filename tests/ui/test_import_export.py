@@ -1,5 +1,5 @@
-"""Import and export through the window: the export dialog offers the selection (or the whole take) at the take's
-rate; imports (menu or drop) replace the take in one undoable step; bad choices and bad files are messages."""
+"""Import and export through the window: the export dialog offers the whole take (the selection when chosen) at
+the source file's rate; imports (menu or drop) replace the take in one undoable step; bad choices and bad files are messages."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,14 +12,14 @@ from app.ui._qt.export_dialog import ExportDialog, ExportOptions
 from app.ui.main_window import MainWindow
 
 
-def test_the_dialog_offers_the_whole_take_or_the_selection(window: MainWindow, tmp_path: Path) -> None:
+def test_the_dialog_offers_the_whole_take_even_with_a_selection(window: MainWindow, tmp_path: Path) -> None:
     offered = []
     window.ask_export = lambda defaults: offered.append(defaults)
     window.export_take()
     window.document.execute(SetSelection((12, 40)))
     window.export_take()
     n = window.document.n_frames
-    assert [(o.first, o.last, o.fps) for o in offered] == [(0, n - 1, 20.0), (12, 40, 20.0)]
+    assert [(o.first, o.last, o.fps) for o in offered] == [(0, n - 1, 20.0), (0, n - 1, 20.0)]
     dialog = ExportDialog(ExportOptions(tmp_path / "a.bvh", 12, 40, 20.0), n, window)
     assert (dialog.first.maximum(), dialog.last.maximum()) == (n - 1, n - 1)
     dialog.last.setValue(n + 50)  # clamped to the take

@@ -35,12 +35,13 @@ def read_take(path: str | Path) -> Take:
             raise ValueError(f"{path.name}: positions of shape {positions.shape} fit no known skeleton")
         return take_from_positions(positions, 20.0, skeleton)
     text = path.read_text(encoding="utf-8", errors="replace")
+    bvh = parse_bvh(text, source=path.name)
     try:
         placed = take_positions(text, source=path.name, canonical=False)
     except DatasetSourceError:  # another rig: map its joints by name onto ours
-        placed = import_bvh(parse_bvh(text, source=path.name), BANDAI_NAMCO_21, canonical=False)
+        placed = import_bvh(bvh, BANDAI_NAMCO_21, canonical=False)
     positions, placement = placement_of(placed, BANDAI_NAMCO_21)
-    return replace(take_from_positions(positions, 20.0, BANDAI_NAMCO_21), placement=placement)
+    return replace(take_from_positions(positions, 20.0, BANDAI_NAMCO_21), placement=replace(placement, fps=round(bvh.fps, 3)))
 
 
 def export_take(take: Take, path: str | Path, frame_range: tuple[int, int] | None = None, fps: float | None = None) -> None:
@@ -74,7 +75,7 @@ def take_data(state: TakeState) -> kinema_project.TakeData:
         state.name, take.skeleton.name, take.fps, features,
         [{"text": s.text, "start": s.start, "length": s.length} for s in state.segments],
         list(state.locked), selection, state.scope, take.positions,
-        None if take.placement.is_identity else take.placement.to_dict())
+        None if take.placement == Placement() else take.placement.to_dict())
 
 
 def project_data(doc: Document, settings: dict | None = None, meta: dict | None = None) -> kinema_project.ProjectData:

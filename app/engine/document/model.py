@@ -101,6 +101,15 @@ class TakeState:
     locked: tuple[int, ...] = ()
     selection: tuple[int, int] | None = None  # inclusive
     scope: str = "full"
+    poses: tuple[np.ndarray, ...] | None = None  # the keys' locked poses (J, 3), one per `locked` frame; None: the take's
+
+    def key_poses(self) -> dict[int, np.ndarray]:
+        """frame -> locked pose, as the document keeps its keys (frames outside the take are dropped)."""
+        if self.take is None:
+            return {}
+        if self.poses is not None:
+            return dict(zip(self.locked, self.poses))
+        return {f: self.take.positions[f] for f in self.locked if 0 <= f < self.take.n_frames}
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ class Document:
         self.history = History(self)
         self.take: Take | None = None
         self.segments: list[Segment] = []
-        self._locked: set[int] = set()
+        self._locked: dict[int, np.ndarray] = {}  # frame -> the pose (J, 3) it was locked with
         self.selection: tuple[int, int] | None = None  # inclusive frame range
         self.scope = "full"
         self._frame = 0
@@ -140,6 +149,10 @@ class Document:
     def locked_frames(self) -> tuple[int, ...]:
         return tuple(sorted(self._locked))
 
+    def key_pose(self, frame: int) -> np.ndarray:
+        """The pose (J, 3) the key at `frame` was locked with: what every edit keeps, and what its ghost shows."""
+        return self._locked[frame]
+
     @property
     def current_frame(self) -> int:
         return self._frame
@@ -153,7 +166,8 @@ class Document:
 
     def reset(self, take: Take | None = None, segments: list[Segment] | None = None, locked: tuple[int, ...] = (),
               selection: tuple[int, int] | None = None, scope: str = "full", name: str = "take") -> None:
-        """Start over with one take and an empty history (New, Open): not an edit, so not undoable."""
+        """Start over with one take and an empty history (New, Open): not an edit, so not undoable. Keys are
+        locked with the take's own poses at their frames."""
         self.reset_takes([TakeState(name, take, tuple(segments or ()), tuple(locked), selection, scope)])
 
     def reset_takes(self, takes: list[TakeState], active: int = 0) -> None:
@@ -174,8 +188,9 @@ class Document:
 
     def active_state(self) -> TakeState:
         """The edited take as it is now (its entry in `takes` is as it was when last left)."""
-        return TakeState(self.takes[self.active].name, self.take, tuple(self.segments), self.locked_frames,
-                         self.selection, self.scope)
+        frames = self.locked_frames
+        return TakeState(self.takes[self.active].name, self.take, tuple(self.segments), frames, self.selection,
+                         self.scope, tuple(self._locked[f] for f in frames))
 
     def take_states(self) -> list[TakeState]:
         """Every take as it is now, in order."""
@@ -190,7 +205,7 @@ class Document:
         """Make the document `snapshot`, emitting every event (not an edit: commands call it, or reset)."""
         self.takes, self.active = list(snapshot.takes), snapshot.active
         state = self.takes[self.active]
-        self.take, self.segments, self._locked = state.take, list(state.segments), set(state.locked)
+        self.take, self.segments, self._locked = state.take, list(state.segments), state.key_poses()
         self.selection, self.scope = state.selection, state.scope
         self._frame = int(min(max(snapshot.frame, 0), max(self.n_frames - 1, 0)))
         events = self.events

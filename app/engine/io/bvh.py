@@ -30,7 +30,10 @@ _FRAME_TIME = re.compile(r"\s*Frame\s+Time\s*:\s*(.*?)\s*")
 
 
 def _quote(token: str) -> str:
-    """A token for an error message, cut short so a binary file cannot flood the message."""
+    """A token for an error message, cut short so a long line cannot flood the message; a binary file's bytes
+    mean nothing to the user and are named, not printed."""
+    if not token.replace("\t", " ").isprintable() or "\ufffd" in token:
+        return "binary data: this is not a BVH text file"
     return repr(token if len(token) <= 40 else token[:40] + "...")
 
 
@@ -404,11 +407,21 @@ def write_bvh(bvh: BVH, path: str | os.PathLike, precision: int = 6) -> None:
 
     A crash or error at any point leaves either the old file or the new one, never half of one.
     The file keeps the permissions of the one it replaces (mkstemp's 0600 would hide it from others).
+    Failures are OSErrors that name `path` in plain words, never the temp file.
     """
     path = Path(path)
     data = format_bvh(bvh, precision).encode("utf-8")
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder; choose a file name ending in .bvh")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # e.g. a folder that takes no new files (/proc), or no permission
+        reason = "the folder does not accept new files" if isinstance(exc, FileNotFoundError) else \
+            (exc.strerror or str(exc)).lower()
+        raise type(exc)(f"cannot write {path}: {reason}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -416,6 +429,9 @@ def write_bvh(bvh: BVH, path: str | os.PathLike, precision: int = 6) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise type(exc)(f"cannot write {path}: {(exc.strerror or str(exc)).lower()}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,27 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 EXTRA = "extra."  # key prefix of the extra tensors; model weights carry no prefix
-SHIPPED = Path(__file__).resolve().parents[3] / "checkpoints"  # the trained models that come with Kinema
+
+
+def _shipped_folder() -> Path:
+    """The trained models that come with Kinema: beside the source tree (a checkout, an editable install), else
+    where a wheel installs them (its data files: <prefix>/share/kinema/checkpoints, found through the installed
+    distribution's file list, so `pip install --prefix` and --user work too)."""
+    beside_source = Path(__file__).resolve().parents[3] / "checkpoints"
+    if beside_source.is_dir():
+        return beside_source
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        for file in distribution("kinema").files or ():
+            if file.parent.name == "checkpoints" and file.name == "masked.safetensors":
+                return Path(file.locate()).resolve().parent
+    except PackageNotFoundError:
+        pass
+    return Path(sys.prefix) / "share" / "kinema" / "checkpoints"
+
+
+SHIPPED = _shipped_folder()
 
 
 class CheckpointError(ValueError):

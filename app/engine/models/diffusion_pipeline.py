@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from app.engine.arrays import normalised_batch, pad_to_multiple
-from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
 from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.motion_mamba import MotionMambaDenoiser, config_from_dict
@@ -161,8 +161,9 @@ def _cached(checkpoints_dir: str, device: str) -> DiffusionPipeline:
     return load_diffusion(Path(checkpoints_dir) / DIFFUSION_FILE, device=device)
 
 
-def load_diffusion_pipeline(checkpoints_dir: str | Path = "checkpoints", device: str = "cpu") -> DiffusionPipeline:
-    """The trained diffusion pipeline in `checkpoints_dir`, loaded once per folder and device."""
+def load_diffusion_pipeline(checkpoints_dir: str | Path = SHIPPED, device: str = "cpu") -> DiffusionPipeline:
+    """The trained diffusion pipeline in `checkpoints_dir` (default: the shipped one, wherever Kinema runs),
+    loaded once per folder and device."""
     folder = Path(checkpoints_dir)
     if not (folder / DIFFUSION_FILE).is_file():
         raise ModelNotTrained(f"no trained diffusion model in {folder}/: train one with `kinema train vae --data <dir>`, "

@@ -9,11 +9,13 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
     QSpinBox, QVBoxLayout, QWidget,
 )
 
+from app.engine.any_length import LONGEST_TAKE_S
 from app.engine.document import Document
+from app.engine.text import MAX_TOKENS, TextEncoderUnavailable, ignored_words
 
 EXAMPLE_PROMPT = "a person walks forward and waves with the right hand"
 SUGGESTED_PROMPTS = ("a person walks forward and waves with the right hand", "a person jumps in place",
@@ -38,7 +40,14 @@ class PromptPanel(QWidget):
         self.prompt.setObjectName("promptText")
         self.prompt.setPlaceholderText(EXAMPLE_PROMPT)
         self.prompt.setMaximumHeight(90)
-        self.length = self._spin("lengthFrames", 8, 2000, 120, " frames", "Length of a generated take")
+        self.length = self._spin("lengthFrames", 4, LONGEST_TAKE_S * 20, 120, " frames",
+                                 f"Length of a generated take at 20 fps, up to {LONGEST_TAKE_S // 60} minutes (longer "
+                                 "than 196 frames: made in windows joined by generated transitions)")
+        self.prompt_notice = QLabel()  # what the text encoder does not read of a long prompt
+        self.prompt_notice.setObjectName("promptNotice")
+        self.prompt_notice.setWordWrap(True)
+        self.prompt_notice.setStyleSheet("color: #e0a040")
+        self.prompt_notice.hide()
         self.seed = self._spin("seedSpin", 0, 2**31 - 1, 0, "", "Same seed and settings, same motion")
         self.engine = QComboBox()
         self.engine.setObjectName("engineCombo")
@@ -67,6 +76,7 @@ class PromptPanel(QWidget):
         self.suggestions.setToolTip("Click one to put it in the prompt box, then Generate (Ctrl+Enter)")
         self.suggestions.linkActivated.connect(lambda index: self.prompt.setPlainText(SUGGESTED_PROMPTS[int(index)]))
         generate_layout.addWidget(self.suggestions)
+        generate_layout.addWidget(self.prompt_notice)
         generate_layout.addLayout(form)
         generate_layout.addWidget(self._button("generateButton", "Generate (Ctrl+Enter)", self.generate_requested))
         self.count = self._spin("variationsCount", 2, 12, 4, " takes", "How many takes Variations makes (consecutive seeds)")
@@ -83,6 +93,13 @@ class PromptPanel(QWidget):
             ("longTakeButton", "Build long take from segments", self.long_take_requested),
         ):
             edit_layout.addWidget(self._button(name, text, signal))
+            if name == "inbetweenButton":
+                self.extend = QCheckBox("Also before the first and after the last key")
+                self.extend.setObjectName("extendCheck")
+                self.extend.setToolTip("In-between fills the frames between the first and the last key; checked, it "
+                                       "regenerates every unlocked frame of the take")
+                self.extend.toggled.connect(self.update_buttons)
+                edit_layout.addWidget(self.extend)
         layout = QVBoxLayout(self)
         layout.addWidget(generate)
         layout.addWidget(edit)
@@ -93,6 +110,7 @@ class PromptPanel(QWidget):
                        document.events.selection_changed, document.events.segments_changed):
             signal.connect(lambda *_: self.update_buttons())
         self.prompt.textChanged.connect(self.update_buttons)
+        self.prompt.textChanged.connect(self._update_prompt_notice)
         generate_key = QShortcut(QKeySequence("Ctrl+Return"), self.prompt, context=Qt.ShortcutContext.WidgetShortcut)
         generate_key.activated.connect(self.buttons["generateButton"].animateClick)  # only when the button is enabled
         self.update_buttons()
@@ -125,6 +143,7 @@ class PromptPanel(QWidget):
             "locked_frames": doc.locked_frames,
             "segments": list(doc.segments),
             "count": self.count.value(),
+            "extend": self.extend.isChecked(),
         }
 
     def settings(self) -> dict:
@@ -144,6 +163,16 @@ class PromptPanel(QWidget):
         if settings.get("engine") in ENGINES:
             self.engine.setCurrentText(settings["engine"])
 
+    def _update_prompt_notice(self) -> None:
+        """A prompt longer than the encoder reads says, under the box, which words it ignores."""
+        try:
+            ignored = ignored_words(self.prompt.toPlainText())
+        except TextEncoderUnavailable:
+            ignored = ""
+        self.prompt_notice.setText(f"The text encoder reads the first {MAX_TOKENS} tokens; it ignores “{ignored}”. "
+                                   "Shorten the prompt, or split it into segments." if ignored else "")
+        self.prompt_notice.setVisible(bool(ignored))
+
     def set_busy(self, busy: bool) -> None:
         """While a job runs every button waits, so two jobs never edit the same take."""
         self._busy = busy
@@ -157,6 +186,8 @@ class PromptPanel(QWidget):
             "variationsButton": "" if has_text else "Type a prompt first",
             "inbetweenButton": "No take yet" if doc.take is None else
             "Lock a keyframe first (K at the playhead)" if not doc.locked_frames else
+            "Lock two keys with frames between them (or check “Also before the first and after the last key”)"
+            if not self.extend.isChecked() and doc.locked_frames[-1] - doc.locked_frames[0] < 2 else
             "" if has_text else "Type a prompt for the frames between the keys",
             "regenerateButton": "No take yet" if doc.take is None else
             "" if doc.selection and has_text else "Select frames (shift-drag on the timeline) and type a prompt",

@@ -127,14 +127,13 @@ class SkeletonVisual:
         if self.pose is not None:
             self.joints.set_data(self.pose, face_color=colours, edge_width=0, size=9)
 
-    def set_ghosts(self, frames: tuple[int, ...], poses: np.ndarray | None = None) -> None:
-        """Translucent, tinted and labelled poses of the locked keyframes (`poses` (K, J, 3); default: the take's
-        own frames)."""
+    def set_ghosts(self, frames: tuple[int, ...], poses: np.ndarray) -> None:
+        """Translucent poses (K, J, 3) of the locked keyframes `frames`, as they were locked (not the take's
+        frames: a key that moved would show it), each tinted by its place in the take and labelled with its frame."""
         if self.positions is None or not frames:
             self.key_ghosts.set_keys((), np.zeros((0, 1, 3), np.float32), self._bone_index, 1)
             return
-        poses = self.positions[list(frames)] if poses is None else np.asarray(poses, np.float32)  # (K, J, 3)
-        self.key_ghosts.set_keys(tuple(frames), poses, self._bone_index, len(self.positions))
+        self.key_ghosts.set_keys(tuple(frames), np.asarray(poses, np.float32), self._bone_index, len(self.positions))
 
     def show_frame(self, frame: int) -> None:
         """Upload one pose: the only work done per frame during playback."""
