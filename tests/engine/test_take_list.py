@@ -64,7 +64,7 @@ def test_rename_and_delete_are_undoable_and_refuse_nonsense(doc: Document) -> No
 
 def test_a_project_keeps_every_take_and_which_one_was_edited(doc: Document, tmp_path) -> None:
     doc.execute(DuplicateTake(0))
-    doc.execute(SetTake(_take(25, 2.0)))
+    doc.execute(SetTake(_take(25, 2.0), carry=True))  # an edit of the copy: its key at 10 stays
     doc.execute(ToggleLock(3))
     doc.execute(RenameTake(1, "jump"))
     save_document(tmp_path / "p.kinema", doc)
@@ -92,7 +92,7 @@ def test_the_history_file_gives_back_every_step(doc: Document, tmp_path) -> None
     assert again.undo_label == "Generate" and again.redo_label == "Toggle lock at frame 20"
     assert again.take_names == ["walk", "walk copy"] and again.n_frames == 30
     again.redo()
-    assert again.locked_frames == (10, 20)
+    assert again.locked_frames == (20,)  # the new take started clean, then got its own key
     for _ in range(5):
         again.undo()
     assert again.take_names == ["walk"] and again.locked_frames == () and again.segments == []
