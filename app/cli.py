@@ -6,6 +6,10 @@ import json
 import sys
 from pathlib import Path
 
+from app.errors import CommandError
+
+BENCH_RUNS = 20
+
 EXAMPLES = """examples:
   kinema generate "a person waves with the left hand" --frames 120 -o wave.bvh
   kinema inbetween wave.bvh --lock 0,60,119 --text "a person jumps" -o jump.bvh
@@ -16,16 +20,13 @@ EXAMPLES = """examples:
   kinema convert take.bvh take-20fps.bvh --fps 20
   kinema train evaluator --data data/bandai-namco
   kinema eval --model real --data data/bandai-namco --plot docs/eval
+  kinema eval --model masked --model diffusion --suite --data data/bandai-namco
   kinema bench
   kinema bench --ui
   kinema render take.bvh -o take.gif
   kinema render take.bvh -o take.mp4 --size 1280x720
   kinema                      (no command: opens the studio)
 """
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
 
 
 def _shipped(name: str = "") -> Path:
@@ -104,7 +105,7 @@ def _cmd_convert(args: argparse.Namespace) -> None:
 
     try:
         bvh = read_bvh(args.input)
-        if args.fps:
+        if args.fps is not None:
             bvh = resample_bvh(bvh, args.fps)
         write_bvh(bvh, args.output)
     except (BVHError, OSError, ValueError) as exc:
@@ -166,16 +167,23 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     from app.engine.data.dataset import DatasetError, MotionFolder
     from app.engine.evaluation import Evaluator, EvaluatorError
 
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr)
+
     try:
-        evaluator = Evaluator.load(args.evaluator or _shipped("evaluator.safetensors"))
         test = MotionFolder(args.data, args.split)
+        train = MotionFolder(args.data, "train")
+        reference = _physical_reference(train, test, progress)
+        if args.suite:
+            return _eval_suite(args, test, reference, progress)
+        evaluator = Evaluator.load(args.evaluator or _shipped("evaluator.safetensors"))
         settings = evaluate.EvalSettings(repeats=args.repeats, seed=args.seed)
         rows = []
         for name in args.model:
             source = _motion_source(name, args.checkpoints or _shipped(), test)
-            rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=lambda m: print(m, file=sys.stderr)))
+            rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=progress, reference=reference))
             if name == "real":
-                rows.append(evaluate.train_test_fid(MotionFolder(args.data, "train"), test, evaluator))
+                rows.append(evaluate.train_test_fid(train, test, evaluator))
     except (DatasetError, EvaluatorError, FileNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     title = f"{Path(args.data).name}, {args.split} split: {len(test)} motions, {args.repeats} repeats, mean ± 95% interval"
@@ -185,12 +193,46 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     else:
         print(evaluate.format_table(rows, title))
     if args.plot:
-        from app.engine.plots import plot_metrics, plot_training_curves
+        from app.engine.plots import plot_agreement, plot_metrics, plot_training_curves
 
         out = Path(args.plot)
         out.mkdir(parents=True, exist_ok=True)
-        written = [plot_metrics(rows, out, title), *plot_training_curves(Path(args.runs), out)]
-        print("charts: " + ", ".join(str(p) for p in written), file=sys.stderr)
+        written = [plot_metrics(rows, out, title), plot_agreement(rows, out, title), *plot_training_curves(Path(args.runs), out)]
+        print("charts: " + ", ".join(str(p) for p in written if p is not None), file=sys.stderr)
+
+
+def _physical_reference(train, test, progress):
+    """Bands per action label from the real training takes; None for datasets without labels or skeleton."""
+    from app.engine import physical
+    from app.engine.evaluate import MAX_FRAMES
+
+    if test.info.skeleton is None or not any(physical.action_label(r) for r in train.records):
+        return None
+    progress(f"physical bands from {len(train)} real training takes")
+    return physical.real_reference(train.records, test.info.skeleton, MAX_FRAMES)
+
+
+def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
+    from dataclasses import asdict
+
+    from app.engine.prompt_suite import format_suite, run_suite
+
+    if reference is None:
+        raise CommandError(f"{args.data} has no action labels: the prompt suite needs them (a Bandai Namco dataset has)")
+    rows = []
+    for name in args.model:
+        if name not in ("masked", "diffusion"):
+            raise CommandError(f"the prompt suite scores text-to-motion engines (masked, diffusion), not {name!r}")
+        source = _motion_source(name, args.checkpoints or _shipped(), test)
+        rows.extend(run_suite(name, source.fn, reference, test.info.skeleton, seeds=args.seeds, progress=progress))
+    title = f"prompt suite on {Path(args.data).name}'s bands: {args.seeds} seeds per prompt"
+    print(json.dumps({"title": title, "rows": [asdict(r) for r in rows]}, indent=1) if args.json else format_suite(rows, title))
+    if args.plot:
+        from app.engine.plots import plot_suite
+
+        out = Path(args.plot)
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"charts: {plot_suite(rows, out)}", file=sys.stderr)
 
 
 def _motion_source(name: str, checkpoints: str, test):
@@ -237,6 +279,18 @@ def _motion_source(name: str, checkpoints: str, test):
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
+    if args.startup:
+        from app.ui.bench import bench_startup
+
+        try:
+            result = bench_startup(args.runs if args.runs != BENCH_RUNS else 3)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"studio start ({result['runs']} starts): splash screen after {result['splash_first_s']:.2f} s the first "
+              f"time, {result['splash_median_s']:.2f} s median; window on screen after {result['window_first_s']:.2f} s the "
+              f"first time, {result['window_median_s']:.2f} s median; models loaded in the background after "
+              f"{result['models_first_s']:.2f} s, {result['models_median_s']:.2f} s median")
+        return
     if args.ui:
         from app.ui.bench import bench_playback
 
@@ -277,6 +331,18 @@ def _cmd_render(args: argparse.Namespace) -> None:
         raise CommandError(str(exc)) from None
     width, height = output_size(args.output, (width, height))
     print(f"wrote {args.output}: {n} pictures of {take.n_frames} frames, {width}x{height}")
+
+
+def _cmd_doctor(args: argparse.Namespace) -> None:
+    from app.doctor import MISSING, format_report, run_checks
+
+    rows = run_checks(Path(args.checkpoints) if args.checkpoints else _shipped())
+    if args.json:
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+    else:
+        print(format_report(rows))
+    if args.strict and any(row.status == MISSING for row in rows):
+        raise CommandError("some pieces are missing (see above)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation = commands.add_parser("eval", help="score real motions and models with the text-motion evaluator",
                                      description="Print the field's table (R-precision, FID, MM-Dist, Diversity, "
-                                     "MultiModality) plus foot skating and jerk, mean ± 95%% interval over repeats. "
+                                     "MultiModality), physical agreement with the real takes of each action, the speed ratio of locomotion, "
+                                     "foot skating, straight-knee frames and jerk, mean ± 95%% interval over repeats. "
                                      "`real` is the reference row and adds the real train-vs-test FID.")
     evaluation.add_argument("--model", action="append", required=True,
                             help="real, tokenizer, masked, diffusion, or an edit: inbetween, edit-upper, long; "
@@ -366,18 +433,25 @@ def build_parser() -> argparse.ArgumentParser:
                             help="folder holding the models to evaluate (default: the shipped checkpoints)")
     evaluation.add_argument("--runs", default="runs", help="training logs to chart with --plot")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
-    evaluation.add_argument("--plot", metavar="DIR", help="also write PNG charts (metrics, training curves) to DIR")
+    evaluation.add_argument("--plot", metavar="DIR",
+                            help="also write PNG charts (metrics, agreement per action, training curves) to DIR")
+    evaluation.add_argument("--suite", action="store_true",
+                            help="instead of the table, score the plain one-line prompt suite (one prompt per action) "
+                            "against the real takes' bands; for masked and diffusion")
+    evaluation.add_argument("--seeds", type=int, default=4, help="seeds per prompt with --suite")
     evaluation.set_defaults(func=_cmd_eval)
 
     bench = commands.add_parser("bench", help="time every operation for one 196-frame motion",
                                 description="Median time per operation (batch 1, after warm-up) on the CPU, and on "
                                 "CUDA when present, with frames per second and the machine's CPU and threads.")
     bench.add_argument("--checkpoints", help="folder holding the models (default: the shipped checkpoints)")
-    bench.add_argument("--runs", type=int, default=20)
+    bench.add_argument("--runs", type=int, default=BENCH_RUNS, help="timed runs per operation (--startup: starts, default 3)")
     bench.add_argument("--only", help="only operations whose name contains this text")
     bench.add_argument("--ui", action="store_true", help="instead: the studio viewport's playback frame rate for a "
                        "200-frame take (needs a display, or Xvfb with pyvirtualdisplay)")
     bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
+    bench.add_argument("--startup", action="store_true", help="instead: seconds from launching the studio to its "
+                       "window on screen and to its models loaded (a new process per start; needs a display or Xvfb)")
     bench.set_defaults(func=_cmd_bench)
 
     render = commands.add_parser("render", help="draw a take as the studio's viewport shows it, to a GIF or an MP4",
@@ -390,6 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in "
                         "real time; a GIF shows at most 50)")
     render.set_defaults(func=_cmd_render)
+
+    doctor = commands.add_parser("doctor", help="what this machine offers and what Kinema will use",
+                                 description="CPU threads, CUDA, mamba-ssm kernels, EGL, ffmpeg, a C++ compiler, the "
+                                 "text encoder, Qt, and every checkpoint with its sha256 and training summary; each "
+                                 "missing piece with the one command that adds it.")
+    doctor.add_argument("--checkpoints", help="the models folder to check (default: the shipped one)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--strict", action="store_true", help="exit with status 2 when anything is missing")
+    doctor.set_defaults(func=_cmd_doctor)
 
     from app.motion_commands import add_motion_commands
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli import CommandError
+from app.errors import CommandError
 
 DECODING_HELP = "decoding: --seed, --guidance (classifier-free scale), --steps, --temperature, --top-k"
 

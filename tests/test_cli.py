@@ -49,3 +49,19 @@ def test_data_build_and_info_on_the_sample(bandai_namco_sample, tmp_path, capsys
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "kinema" in result.stdout
+
+
+def test_eval_suite_refuses_rows_that_are_not_text_to_motion_engines(sample_dataset, capsys):
+    assert main(["eval", "--model", "inbetween", "--suite", "--data", str(sample_dataset), "--split", "train"]) == 2
+    err = capsys.readouterr().err
+    assert "the prompt suite scores text-to-motion engines (masked, diffusion), not 'inbetween'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("fps", ["0", "-5", "nan", "inf", "1e9"])
+def test_convert_refuses_absurd_frame_rates_in_one_line(shared_data, tmp_path, capsys, fps):
+    out = tmp_path / "out.bvh"
+    assert main(["convert", str(shared_data / "cmu-sample" / "02_01.bvh"), str(out), "--fps", fps]) == 2
+    err = capsys.readouterr().err
+    assert "frame rate must be a number above 0 and at most 1000" in err and "Traceback" not in err
+    assert not out.exists()

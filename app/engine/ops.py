@@ -3,6 +3,7 @@ what is allowed, runs under torch.inference_mode(), draws randomness only from a
 global RNG, so the same call gives the same motion), and returns a Motion (app.engine.motion)."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from app.engine.models.diffusion_pipeline import DiffusionPipeline
 
 ENGINES = ("masked", "diffusion")
+MAX_STEPS = 1000  # decoding or denoising iterations: past this a call only burns time
 
 
 def generate(
@@ -228,12 +230,12 @@ def long_sequence(
 def _check_decoding(text: str, guidance: float, steps: int, temperature: float, top_k: int | None) -> None:
     if not text or not text.strip():
         raise ValueError("empty prompt: describe the motion, e.g. 'a person walks forward'")
-    if guidance < 0:
-        raise ValueError(f"guidance must be >= 0, got {guidance}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not (math.isfinite(guidance) and guidance >= 0):
+        raise ValueError(f"guidance must be a number >= 0, got {guidance}")
+    if not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a number >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
 

@@ -251,3 +251,9 @@ def test_long_take_segments_start_where_they_were_placed() -> None:
     overlapping = [Segment("walks", 0, 80), Segment("waves", 60, 40)]  # the later segment wins the overlap
     assert placed(overlapping) == [Segment("walks", 0, 60), Segment("waves", 60, 40)]
     assert placed([]) == []
+
+
+@pytest.mark.parametrize("fps", [0.0, -20.0, float("nan"), float("inf"), 1e9])
+def test_a_take_refuses_an_absurd_frame_rate(fps):
+    with pytest.raises(DocumentError, match="frame rate must be a number above 0 and at most 1000"):
+        Take(np.zeros((4, BANDAI_NAMCO_21.n_joints, 3), np.float32), fps)

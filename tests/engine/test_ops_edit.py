@@ -183,6 +183,25 @@ def test_edit_upper_keeps_the_lower_body_and_root_exact(editor, walk):
     assert np.abs(out.features[40:80][:, upper] - walk.features[40:80][:, upper]).max() > 0.05
 
 
+def test_exported_edit_upper_keeps_every_lower_body_joint_of_the_input_export(editor, walk, tmp_path):
+    """The hips' rotation in the file comes from the hip joints only, so a new spine cannot turn the legs."""
+    from app.engine.io.bvh import read_bvh
+    from app.engine.io.export import export_bvh
+
+    out = edit_upper(walk, (0, walk.n_frames), "a person bows deeply", model=editor, steps=3)
+
+    def exported(motion: Motion, name: str) -> np.ndarray:
+        export_bvh(motion.positions, BANDAI_NAMCO_21, tmp_path / name)
+        bvh = read_bvh(tmp_path / name)
+        return bvh.world_positions()[:, [bvh.names.index(n) for n in BANDAI_NAMCO_21.joint_names]] / 100.0
+
+    before, after = exported(walk, "input.bvh"), exported(out, "edited.bvh")
+    lower = sorted(BANDAI_NAMCO_21.lower_body)
+    head = BANDAI_NAMCO_21.index("Head")
+    assert np.abs(before[:, head] - after[:, head]).max() > 0.01  # the upper body did move (by more than a cm)
+    assert 1000 * np.linalg.norm(before[:, lower] - after[:, lower], axis=-1).max() <= 0.01
+
+
 def test_edit_upper_blends_at_the_range_edges(editor, walk):
     out = edit_upper(walk, (30, 90), "a person waves", model=editor, steps=3)
     upper = body_part_dims(21, BANDAI_NAMCO_21, "upper")

@@ -98,10 +98,19 @@ def test_diffusion_makes_two_minutes_in_overlapping_windows():
 
 @pytest.mark.parametrize("kw, match", [({"guidance": -1.0}, "guidance"), ({"steps": 0}, "steps"),
                                        ({"temperature": -0.5}, "temperature"), ({"top_k": 0}, "top_k"),
-                                       ({"engine": "keyframe-magic"}, "engine")])
+                                       ({"engine": "keyframe-magic"}, "engine"), ({"guidance": float("nan")}, "guidance"),
+                                       ({"guidance": float("inf")}, "guidance"), ({"temperature": float("nan")}, "temperature"),
+                                       ({"steps": 10**9}, "steps must be between 1 and 1000")])
 def test_bad_arguments(tiny, kw, match):
     with pytest.raises(ValueError, match=match):
         generate("a person walks", n_frames=20, model=tiny, **kw)
+
+
+@pytest.mark.parametrize("text", ["a person walks forward and waves " * 320, "一个人向前走 🚶 e\u0301 \x00 \u202e"])
+def test_huge_and_non_ascii_prompts_give_a_take(tiny, text):
+    assert len(text) >= 20 or not text.isascii()
+    motion = generate(text, n_frames=16, model=tiny, steps=2)
+    assert motion.n_frames == 16 and np.isfinite(motion.features).all()
 
 
 def test_missing_checkpoints_say_how_to_train(tmp_path):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine.data.resample import check_fps
 from app.engine.placement import Placement
 from app.engine.skeleton import BANDAI_NAMCO_21, Skeleton
 
@@ -82,8 +83,10 @@ class Take:
             raise DocumentError(f"positions of shape {p.shape} do not fit {self.skeleton.name} (frames, {self.skeleton.n_joints}, 3)")
         if self.features is not None and self.features.shape[0] != p.shape[0]:
             raise DocumentError(f"{self.features.shape[0]} feature frames for {p.shape[0]} position frames")
-        if self.fps <= 0:
-            raise DocumentError(f"the frame rate must be positive, got {self.fps}")
+        try:
+            check_fps(self.fps)
+        except ValueError as exc:
+            raise DocumentError(str(exc)) from None
 
     @property
     def n_frames(self) -> int:

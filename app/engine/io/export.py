@@ -5,6 +5,11 @@ bone of the file points exactly where the generated bone points. Generated posit
 differ slightly from the rig's; the rig keeps its own lengths, so a joint then lands off its generated position
 by the length deviations of the bones above it, added along the chain (at a branching joint, hips or chest, the
 children are placed by the best rigid fit of the rest pose, whose residual adds in the same way).
+The hips are oriented by the hip joints alone, never by the spine (`Skeleton.fit_children`): an `edit-upper`
+result, whose lower body is the input's bit for bit, exports legs identical to the input's export. The price on
+generated takes, whose bone lengths wander, is the spine's: measured on 12 generated takes (6 prompts, masked
+and diffusion) the exported joints sit 16.3 mm from the generated ones on average (12.4 mm with the spine in the
+fit), the legs 0.8 mm closer, the upper body about 9 mm further.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import os
 import numpy as np
 import torch
 
-from app.engine.data.resample import resample_animation
+from app.engine.data.resample import check_fps, resample_animation
 from app.engine.io.bvh import BVH, bvh_from_rotations, write_bvh
 from app.engine.skeleton import Skeleton
 
@@ -34,12 +39,6 @@ def _rig_animation(positions: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarra
     return root.numpy(), local.numpy()
 
 
-def _check_fps(fps: float) -> float:
-    if not (np.isfinite(fps) and fps > 0):
-        raise ValueError(f"frame rate must be a positive number, got {fps}")
-    return float(fps)
-
-
 def _rig_bvh(root: np.ndarray, local: np.ndarray, skeleton: Skeleton, fps: float, units: str, order: str) -> BVH:
     if units not in UNITS:
         raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
@@ -47,7 +46,7 @@ def _rig_bvh(root: np.ndarray, local: np.ndarray, skeleton: Skeleton, fps: float
     end_sites = [None if j not in skeleton.end_sites else np.asarray(skeleton.end_sites[j]) * scale
                  for j in range(skeleton.n_joints)]
     return bvh_from_rotations(skeleton.joint_names, skeleton.parents, skeleton.offsets * scale, root * scale,
-                              local, 1.0 / _check_fps(fps), order=order, end_sites=end_sites)
+                              local, 1.0 / check_fps(fps), order=order, end_sites=end_sites)
 
 
 def positions_to_bvh(positions: np.ndarray, skeleton: Skeleton, fps: float = 20.0, units: str = "cm",
@@ -82,6 +81,6 @@ def export_bvh(positions: np.ndarray, skeleton: Skeleton, path: str | os.PathLik
     """
     root, local = _rig_animation(_select(np.asarray(positions), frame_range), skeleton)
     if out_fps is not None and out_fps != fps:
-        root, local = resample_animation(root, local, _check_fps(fps), _check_fps(out_fps))
+        root, local = resample_animation(root, local, check_fps(fps), check_fps(out_fps))
         fps = out_fps
     write_bvh(_rig_bvh(root, local, skeleton, fps, units, "ZXY"), path)

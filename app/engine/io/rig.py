@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from app.engine.data.resample import check_fps
 from app.engine.skeleton import Skeleton, forward_kinematics
 
 
@@ -53,8 +54,7 @@ class RigAnimation:
         if self.root_positions.shape != (t, 3) or self.local_rotations.shape != (t, self.rig.n_joints, 3, 3):
             raise ValueError(f"animation of {t} frames has root positions {self.root_positions.shape} and local "
                              f"rotations {self.local_rotations.shape} for a rig of {self.rig.n_joints} joints")
-        if not (np.isfinite(self.fps) and self.fps > 0):
-            raise ValueError(f"frame rate must be a positive number, got {self.fps}")
+        check_fps(self.fps)
 
     @property
     def n_frames(self) -> int:
