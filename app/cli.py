@@ -17,7 +17,10 @@ EXAMPLES = """examples:
   kinema long "a person walks forward" 80 "a person waves the right hand" 60 -o long.bvh
   kinema data build bandai-namco ../shared/data/bandai-namco --out data/bandai-namco
   kinema data info data/bandai-namco
+  kinema data vocab data/bandai-namco
   kinema convert take.bvh take-20fps.bvh --fps 20
+  kinema convert take.bvh take.fbx
+  kinema generate "a person walks" -o walk.glb
   kinema train evaluator --data data/bandai-namco
   kinema eval --model real --data data/bandai-namco --plot docs/eval
   kinema eval --model masked --model diffusion --suite --data data/bandai-namco
@@ -99,18 +102,65 @@ def _cmd_data_info(args: argparse.Namespace) -> None:
         print(f"test split holds out these (content/style) pairs: {pairs}")
 
 
+def _cmd_data_vocab(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from app.engine.data.dataset import DatasetError
+    from app.engine.text import TextEncoderUnavailable, get_text_encoder
+    from app.engine.vocabulary import actions_markdown, build_vocabulary
+
+    out = Path(args.out) if args.out else _shipped("vocabulary.safetensors")
+    try:
+        vocabulary, calibration = build_vocabulary(args.folder, get_text_encoder(), args.threshold, progress=lambda it:
+                                                   tqdm(it, desc="actions", unit="action", disable=args.quiet))
+    except (DatasetError, TextEncoderUnavailable, OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    vocabulary.save(out)
+    how = ("as given" if args.threshold is not None else f"calibrated: least similar known paraphrase "
+           f"{calibration['lowest_known']:.3f}, most similar absent action {calibration['highest_absent']:.3f}")
+    print(f"{len(vocabulary.captions)} distinct captions of {len(vocabulary.known_actions())} actions; threshold "
+          f"{vocabulary.threshold:.3f} ({how})")
+    print(actions_markdown(vocabulary))
+    print(f"written to {out}")
+
+
 def _cmd_convert(args: argparse.Namespace) -> None:
+    """BVH to BVH keeps the file exactly as it is (channels, End Sites); to FBX or glTF the file's own rig is kept
+    (its unit guessed from its size unless --scale says it); --kinema-rig reads the take as the studio imports it
+    (onto Kinema's rig) first."""
     from app.engine.io.bvh import BVHError, read_bvh, write_bvh
+    from app.engine.io.bvh_rig import bvh_animation, guess_unit
     from app.engine.io.convert import resample_bvh
+    from app.engine.io.formats import export_positions, reader_for, write_animation, writer_for
 
     try:
+        fmt, source = writer_for(args.output), reader_for(args.input)
+        if not Path(args.input).is_file():
+            raise CommandError(f"{args.input}: no such file")
+        if args.kinema_rig or source.suffix != ".bvh":
+            from app.engine.document.files import read_take
+
+            take = read_take(args.input)
+            fps = args.fps if args.fps is not None else take.placement.fps or take.fps  # the source's rate, as the studio
+            export_positions(take.placement.to_world(take.positions), take.skeleton, args.output, fps=take.fps,
+                             out_fps=fps, units=args.units)
+            print(f"wrote {args.output} ({fmt.name}): Kinema's {take.skeleton.n_joints}-joint rig, "
+                  f"{take.n_frames} frames edited at {take.fps:g} fps, written at {fps:g} fps")
+            return
         bvh = read_bvh(args.input)
-        if args.fps is not None:
-            bvh = resample_bvh(bvh, args.fps)
-        write_bvh(bvh, args.output)
+        if fmt.suffix == ".bvh":
+            if args.fps is not None:
+                bvh = resample_bvh(bvh, args.fps)
+            write_bvh(bvh, args.output)
+            print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")
+            return
+        unit, scale = ("given by --scale", args.scale) if args.scale else guess_unit(bvh)
+        anim = bvh_animation(bvh, scale).resampled(args.fps)
+        write_animation(anim, args.output, units=args.units)
     except (BVHError, OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")
+    print(f"wrote {args.output} ({fmt.name}): {anim.rig.n_joints} joints, {anim.n_frames} frames at {anim.fps:g} fps "
+          f"(file unit: {unit}, {scale:g} m)")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -374,6 +424,18 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=_cmd_data_build)
 
+    vocab = data_commands.add_parser(
+        "vocab", help="embed a dataset's training captions for the prompt check (what the models know)",
+        description="Embed the distinct training captions of a built dataset with MiniLM, keep a few hundred per "
+        "action, calibrate the out-of-vocabulary threshold, and write the vocabulary file the studio and the CLI use "
+        "to warn about prompts far from everything the models were trained on. Prints the known-actions table.")
+    vocab.add_argument("folder", help="dataset folder from `kinema data build`")
+    vocab.add_argument("--out", help="the file to write (default: the shipped checkpoints/vocabulary.safetensors)")
+    vocab.add_argument("--threshold", type=float, help="similarity below which a prompt is out of vocabulary (default: "
+                       "calibrated on built-in paraphrases of known actions and prompts about absent ones)")
+    vocab.add_argument("--quiet", action="store_true", help="no progress bar")
+    vocab.set_defaults(func=_cmd_data_vocab)
+
     info = data_commands.add_parser("info", help="summarise a dataset folder (ours, HumanML3D or KIT-ML)",
                                     description="Print the dataset's kind, skeleton, frame rate, and per split the "
                                     "number of motions, caption records and hours.")
@@ -381,12 +443,21 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=_cmd_data_info)
 
-    convert = commands.add_parser("convert", help="read a BVH file and write it again (optionally at another fps)",
-                                  description="Read any BVH (any channel order, 3 or 6 channels, CRLF, tabs) and write "
-                                  "a clean one; --fps resamples the animation (rotations slerped).")
-    convert.add_argument("input")
-    convert.add_argument("output")
+    convert = commands.add_parser("convert", help="write a take in another format (by extension: .bvh, .fbx, .glb, "
+                                  ".gltf), optionally at another fps",
+                                  description="Read any BVH (any channel order, 3 or 6 channels, CRLF, tabs) or .npy "
+                                  "positions and write it in the format the output's extension names. BVH to BVH "
+                                  "writes a clean copy of the same rig; BVH to FBX or glTF keeps the file's rig and "
+                                  "names. --fps resamples the animation (rotations slerped).")
+    convert.add_argument("input", help="a .bvh take or .npy positions")
+    convert.add_argument("output", help="the file to write: .bvh, .fbx, .glb or .gltf")
     convert.add_argument("--fps", type=float, help="resample to this frame rate")
+    convert.add_argument("--units", choices=["cm", "m"], default="cm",
+                         help="lengths in the written BVH or FBX file (default cm; glTF is always metres)")
+    convert.add_argument("--scale", type=float, help="metres per unit of the input BVH (default: guessed from "
+                         "the body's size)")
+    convert.add_argument("--kinema-rig", action="store_true", help="put the take on Kinema's rig first, as the "
+                         "studio imports it (for rigs whose bones stretch, such as the Bandai Namco files)")
     convert.set_defaults(func=_cmd_convert)
 
     train = commands.add_parser("train", help="train a model on a built dataset",
@@ -484,7 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        from app.ui.app import run_studio  # only the studio needs Qt: the engine commands never import it
+        from app.ui.app import (
+            run_studio,  # only the studio needs Qt: the engine commands never import it
+        )
 
         return run_studio([])
     if getattr(args, "workers", 1) is None:

@@ -149,6 +149,23 @@ def test_bad_input_is_one_line_and_writes_nothing(wave, tmp_path, capsys, argv, 
     assert not out.exists()
 
 
+@pytest.mark.parametrize("suffix", [".fbx", ".glb"])
+def test_generate_writes_the_format_its_extension_names(tmp_path, suffix):
+    """`-o walk.fbx` is a real FBX (it used to be BVH text under that name), `-o walk.glb` a real glTF."""
+    out = tmp_path / f"walk{suffix}"
+    assert main(["generate", "a person walks", "--frames", "40", "-o", str(out), "--units", "m"]) == 0
+    if suffix == ".fbx":
+        ufbx = pytest.importorskip("ufbx")
+        scene = ufbx.load_file(str(out))
+        assert scene.settings.unit_meters == pytest.approx(1.0)
+        assert sum(n.bone is not None for n in list(scene.nodes)) == 21
+        assert next(iter(scene.anim_stacks)).time_end == pytest.approx(39 / 20)
+    else:
+        gl = pytest.importorskip("pygltflib")
+        gltf = gl.GLTF2().load(str(out))
+        assert len(gltf.skins[0].joints) == 21 and gltf.accessors[1].count == 40
+
+
 @pytest.mark.slow
 def test_an_installed_wheel_finds_its_models_from_any_folder(tmp_path):
     """A non-editable install (the wheel, under another prefix) carries the checkpoints and finds them outside any
@@ -189,3 +206,16 @@ def test_an_installed_wheel_finds_its_models_from_any_folder(tmp_path):
     where = subprocess.run([sys.executable, "-c", "import app.engine.models.checkpoint as c; print(c.SHIPPED)"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
     assert where.stdout.strip().startswith(str(tmp_path / "prefix")), where.stderr
+
+
+def test_generate_warns_on_stderr_about_a_prompt_far_from_the_training_captions(tmp_path, capsys):
+    assert main(["generate", "a person rows a boat", "--frames", "16", "-o", str(tmp_path / "row.bvh")]) == 0
+    err = capsys.readouterr().err
+    assert "kinema: warning: “a person rows a boat” is far from everything the models were trained on" in err
+    assert "Nearest known actions:" in err
+
+
+def test_long_is_quiet_about_known_actions(tmp_path, capsys):
+    assert main(["long", "a person walks forward", "40", "someone waves with the left hand", "40",
+                 "-o", str(tmp_path / "long.bvh")]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take, read_take
+from app.engine.io.formats import file_filter
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_options
 from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
 from app.ui._qt.prompt_panel import PromptPanel
@@ -31,7 +32,7 @@ from app.ui._qt.workers import Job, Worker
 from app.ui.edit_actions import EditActions
 from app.ui.projects import AUTOSAVE_S, ProjectController
 
-TAKE_FILTER = "Motion (*.bvh *.npy);;BVH (*.bvh);;Positions (*.npy)"
+TAKE_FILTER = file_filter(writing=False)
 DROPPABLE = (".bvh", ".npy", ".kinema")
 TIMELINE_HEIGHT = 190  # pixels, transport bar included, as the window opens
 

@@ -4,8 +4,18 @@
 `Motion`, `files` reading and writing takes and projects. Nothing here knows about Qt.
 """
 from app.engine.document.commands import (
-    AddSegment, Batch, EditSegmentText, MoveSegment, RemoveSegment, ReplaceFrames, ResizeSegment, SetScope,
-    SetSegments, SetSelection, SetTake, ToggleLock,
+    AddSegment,
+    Batch,
+    EditSegmentText,
+    MoveSegment,
+    RemoveSegment,
+    ReplaceFrames,
+    ResizeSegment,
+    SetScope,
+    SetSegments,
+    SetSelection,
+    SetTake,
+    ToggleLock,
 )
 from app.engine.document.model import (
     SCOPES, Command, Document, DocumentError, Events, History, Segment, Signal, Snapshot, Take, TakeState,
