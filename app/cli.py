@@ -378,7 +378,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
             raise CommandError(str(exc)) from None
         print(f"viewport playback: {result['fps']:.1f} fps (target {result['target_fps']:g}) for a "
               f"{result['frames']}-frame take in a {result['window']} studio window; {result['viewport']} viewport, "
-              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame, drawing {result['display'].lower()}")
+              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame, drawing {result['display'].lower()}; longest UI "
+              f"stall {result['stall_ms']:.1f} ms ({result['stall_work_ms']:.1f} ms of it the UI thread's own work)")
         return
     from app.engine.bench import format_results, run_bench
 

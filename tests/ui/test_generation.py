@@ -39,21 +39,21 @@ def test_generate_replaces_the_take_and_undo_brings_back_the_old_one(window: Mai
     np.testing.assert_allclose(doc.take.features, expected.features, atol=1e-5)
 
 
-def test_variations_list_takes_from_consecutive_seeds_to_pick_from(window: MainWindow, qtbot) -> None:
+def test_variations_preview_takes_from_consecutive_seeds_to_pick_from(window: MainWindow, qtbot) -> None:
     before = window.document.take
     _ask(window, "a person walks forward", 40, 3)
     window.prompt_panel.count.setValue(3)
     window.prompt_panel.buttons["variationsButton"].click()
     _finish(window, qtbot)
-    listing = window.findChild(object, "variationsList")
-    assert listing.isVisible() and [listing.item(i).text() for i in range(3)] == [
-        "seed 3 · 40 frames", "seed 4 · 40 frames", "seed 5 · 40 frames"]
+    strip = window.variations_strip
+    assert strip.isVisible() and [p.label for p in strip.previews] == [
+        "seed 3 · 40 f", "seed 4 · 40 f", "seed 5 · 40 f"]
     takes = [take for _, take in window.edit_actions.variations]
     assert min(np.abs(a.positions - b.positions).max() for a, b in ((takes[0], takes[1]), (takes[1], takes[2]))) > 0.01
     assert window.document.take is takes[0]
-    listing.setCurrentRow(2)
+    qtbot.mouseClick(strip.previews[2], Qt.MouseButton.LeftButton)
     assert window.document.take is takes[2] and window.undo_action.text() == "Undo Variation (seed 5)"
-    listing.setCurrentRow(1)
+    qtbot.mouseClick(strip.previews[1], Qt.MouseButton.LeftButton)
     assert window.document.take is takes[1]
     window.document.undo()  # trying variations out is one step: undo goes back to before the run
     assert window.document.take is before and window.undo_action.text() == "Undo Load take"

@@ -18,24 +18,14 @@ from app.engine.document.commands import (
     ToggleLock,
 )
 from app.engine.document.model import (
-    SCOPES,
-    Command,
-    Document,
-    DocumentError,
-    Events,
-    History,
-    Segment,
-    Signal,
-    Take,
+    SCOPES, Command, Document, DocumentError, Events, History, Segment, Signal, Snapshot, Take, TakeState,
 )
-from app.engine.document.takes import (
-    motion_from_take,
-    take_from_motion,
-    take_from_positions,
-)
+from app.engine.document.take_commands import DeleteTake, DuplicateTake, RenameTake, SwitchTake
+from app.engine.document.takes import motion_from_take, take_from_motion, take_from_positions
 
 __all__ = [
-    "SCOPES", "AddSegment", "Batch", "Command", "Document", "DocumentError", "EditSegmentText", "Events", "History",
+    "SCOPES", "AddSegment", "DeleteTake", "DuplicateTake", "RenameTake", "Snapshot", "SwitchTake",
+    "TakeState", "Batch", "Command", "Document", "DocumentError", "EditSegmentText", "Events", "History",
     "MoveSegment", "RemoveSegment", "ReplaceFrames", "ResizeSegment", "Segment", "SetScope", "SetSegments",
     "SetSelection", "SetTake", "Signal", "Take", "ToggleLock", "motion_from_take", "take_from_motion",
     "take_from_positions",
