@@ -31,12 +31,13 @@ def test_no_cleanup_leaves_the_feet_sliding_that_the_default_holds(tmp_path):
     from app.engine import metrics
     from app.engine.skeleton import BANDAI_NAMCO_21
 
-    takes = {}
-    for flag in ([], ["--no-cleanup"]):
-        out = tmp_path / f"walk{len(flag)}.bvh"
-        assert main(["generate", "a person walks forward", "--frames", "120", "-o", str(out), *flag]) == 0
-        takes[len(flag)] = metrics.foot_skating(read_take(out).positions, BANDAI_NAMCO_21)["skate_speed_cm_s"]
-    assert takes[0] < 0.8 * takes[1]
+    skating = {0: 0.0, 1: 0.0}  # share of contact frames that skate, summed over three seeds' exported walks
+    for seed in ("0", "1", "2"):
+        for flag in ([], ["--no-cleanup"]):
+            out = tmp_path / f"walk{seed}-{len(flag)}.bvh"
+            assert main(["generate", "a person walks forward", "--frames", "120", "--seed", seed, "-o", str(out), *flag]) == 0
+            skating[len(flag)] += metrics.foot_skating(read_take(out).positions, BANDAI_NAMCO_21)["skate_ratio"]
+    assert skating[0] < 0.8 * skating[1]
 
 
 def test_generate_follows_waypoints_and_pins(tmp_path):
