@@ -81,8 +81,10 @@ def inbetween(
     engine's in-painting with engine="diffusion", for takes of at most 196 frames; `steps` are then its DDIM steps).
 
     Exact: the joint positions of every locked frame (to float precision, far under 1 mm). Changes: all other
-    frames; around each key a smooth correction (largest at the key, fading over ~10 frames; the root offset
-    spread over the whole gap) removes the model's small error at the key without a pop. Keys may be at the first
+    frames; a masked model that reads root keys (the shipped one does) is told where the root stands and faces at
+    each key, so its sample travels towards the next key; around each key a smooth correction (largest at the
+    key, fading over ~10 frames; the remaining root offset spread over the whole gap) removes the model's error at
+    the key without a pop. Keys may be at the first
     or last frame, adjacent, or alone. Refuses: no keys, a key outside the take, an empty prompt; takes longer
     than the model's window (196 frames) are fine as long as no unlocked stretch is longer than 164 frames.
     """
