@@ -6,6 +6,10 @@ import json
 import sys
 from pathlib import Path
 
+from app.errors import CommandError
+
+BENCH_RUNS = 20
+
 EXAMPLES = """examples:
   kinema generate "a person waves with the left hand" --frames 120 -o wave.bvh
   kinema inbetween wave.bvh --lock 0,60,119 --text "a person jumps" -o jump.bvh
@@ -13,9 +17,13 @@ EXAMPLES = """examples:
   kinema long "a person walks forward" 80 "a person waves the right hand" 60 -o long.bvh
   kinema data build bandai-namco ../shared/data/bandai-namco --out data/bandai-namco
   kinema data info data/bandai-namco
+  kinema data vocab data/bandai-namco
   kinema convert take.bvh take-20fps.bvh --fps 20
+  kinema convert take.bvh take.fbx
+  kinema generate "a person walks" -o walk.glb
   kinema train evaluator --data data/bandai-namco
   kinema eval --model real --data data/bandai-namco --plot docs/eval
+  kinema eval --model masked --model diffusion --suite --data data/bandai-namco
   kinema bench
   kinema bench --ui
   kinema render take.bvh -o take.gif
@@ -24,8 +32,11 @@ EXAMPLES = """examples:
 """
 
 
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
+def _shipped(name: str = "") -> Path:
+    """A file of the checkpoints shipped with Kinema (or the folder): defaults that work from any folder."""
+    from app.engine.models.checkpoint import SHIPPED
+
+    return SHIPPED / name if name else SHIPPED
 
 
 def _cmd_data_build(args: argparse.Namespace) -> None:
@@ -91,18 +102,65 @@ def _cmd_data_info(args: argparse.Namespace) -> None:
         print(f"test split holds out these (content/style) pairs: {pairs}")
 
 
+def _cmd_data_vocab(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from app.engine.data.dataset import DatasetError
+    from app.engine.text import TextEncoderUnavailable, get_text_encoder
+    from app.engine.vocabulary import actions_markdown, build_vocabulary
+
+    out = Path(args.out) if args.out else _shipped("vocabulary.safetensors")
+    try:
+        vocabulary, calibration = build_vocabulary(args.folder, get_text_encoder(), args.threshold, progress=lambda it:
+                                                   tqdm(it, desc="actions", unit="action", disable=args.quiet))
+    except (DatasetError, TextEncoderUnavailable, OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    vocabulary.save(out)
+    how = ("as given" if args.threshold is not None else f"calibrated: least similar known paraphrase "
+           f"{calibration['lowest_known']:.3f}, most similar absent action {calibration['highest_absent']:.3f}")
+    print(f"{len(vocabulary.captions)} distinct captions of {len(vocabulary.known_actions())} actions; threshold "
+          f"{vocabulary.threshold:.3f} ({how})")
+    print(actions_markdown(vocabulary))
+    print(f"written to {out}")
+
+
 def _cmd_convert(args: argparse.Namespace) -> None:
+    """BVH to BVH keeps the file exactly as it is (channels, End Sites); to FBX or glTF the file's own rig is kept
+    (its unit guessed from its size unless --scale says it); --kinema-rig reads the take as the studio imports it
+    (onto Kinema's rig) first."""
     from app.engine.io.bvh import BVHError, read_bvh, write_bvh
+    from app.engine.io.bvh_rig import bvh_animation, guess_unit
     from app.engine.io.convert import resample_bvh
+    from app.engine.io.formats import export_positions, reader_for, write_animation, writer_for
 
     try:
+        fmt, source = writer_for(args.output), reader_for(args.input)
+        if not Path(args.input).is_file():
+            raise CommandError(f"{args.input}: no such file")
+        if args.kinema_rig or source.suffix != ".bvh":
+            from app.engine.document.files import read_take
+
+            take = read_take(args.input)
+            fps = args.fps if args.fps is not None else take.placement.fps or take.fps  # the source's rate, as the studio
+            export_positions(take.placement.to_world(take.positions), take.skeleton, args.output, fps=take.fps,
+                             out_fps=fps, units=args.units)
+            print(f"wrote {args.output} ({fmt.name}): Kinema's {take.skeleton.n_joints}-joint rig, "
+                  f"{take.n_frames} frames edited at {take.fps:g} fps, written at {fps:g} fps")
+            return
         bvh = read_bvh(args.input)
-        if args.fps:
-            bvh = resample_bvh(bvh, args.fps)
-        write_bvh(bvh, args.output)
+        if fmt.suffix == ".bvh":
+            if args.fps is not None:
+                bvh = resample_bvh(bvh, args.fps)
+            write_bvh(bvh, args.output)
+            print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")
+            return
+        unit, scale = ("given by --scale", args.scale) if args.scale else guess_unit(bvh)
+        anim = bvh_animation(bvh, scale).resampled(args.fps)
+        write_animation(anim, args.output, units=args.units)
     except (BVHError, OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")
+    print(f"wrote {args.output} ({fmt.name}): {anim.rig.n_joints} joints, {anim.n_frames} frames at {anim.fps:g} fps "
+          f"(file unit: {unit}, {scale:g} m)")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -137,15 +195,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
             from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
 
             config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation), **overrides)
-            result = train_diffusion(args.data, args.vae or "checkpoints/vae.safetensors", out, config,
+            result = train_diffusion(args.data, args.vae or _shipped("vae.safetensors"), out, config,
                                      log_path=log_path, resume=not args.fresh)
         else:
             from app.engine.train.masked import MaskedTrainConfig, train_masked
 
             config = dataclasses.replace(MaskedTrainConfig(preset=args.preset), **overrides)
             upper = args.what == "masked-upper"
-            tokenizer = args.tokenizer or f"checkpoints/{'tokenizer_upper' if upper else 'tokenizer'}.safetensors"
-            lower = (args.lower_tokenizer or "checkpoints/tokenizer_lower.safetensors") if upper else None
+            tokenizer = args.tokenizer or _shipped(f"{'tokenizer_upper' if upper else 'tokenizer'}.safetensors")
+            lower = (args.lower_tokenizer or _shipped("tokenizer_lower.safetensors")) if upper else None
             result = train_masked(args.data, tokenizer, out, config, log_path=log_path, resume=not args.fresh,
                                   lower_tokenizer_path=lower)
     except (DatasetError, FileNotFoundError, ValueError) as exc:
@@ -159,16 +217,23 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     from app.engine.data.dataset import DatasetError, MotionFolder
     from app.engine.evaluation import Evaluator, EvaluatorError
 
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr)
+
     try:
-        evaluator = Evaluator.load(args.evaluator)
         test = MotionFolder(args.data, args.split)
+        train = MotionFolder(args.data, "train")
+        reference = _physical_reference(train, test, progress)
+        if args.suite:
+            return _eval_suite(args, test, reference, progress)
+        evaluator = Evaluator.load(args.evaluator or _shipped("evaluator.safetensors"))
         settings = evaluate.EvalSettings(repeats=args.repeats, seed=args.seed)
         rows = []
         for name in args.model:
-            source = _motion_source(name, args.checkpoints, test)
-            rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=lambda m: print(m, file=sys.stderr)))
+            source = _motion_source(name, args.checkpoints or _shipped(), test)
+            rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=progress, reference=reference))
             if name == "real":
-                rows.append(evaluate.train_test_fid(MotionFolder(args.data, "train"), test, evaluator))
+                rows.append(evaluate.train_test_fid(train, test, evaluator))
     except (DatasetError, EvaluatorError, FileNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     title = f"{Path(args.data).name}, {args.split} split: {len(test)} motions, {args.repeats} repeats, mean ± 95% interval"
@@ -178,12 +243,46 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     else:
         print(evaluate.format_table(rows, title))
     if args.plot:
-        from app.engine.plots import plot_metrics, plot_training_curves
+        from app.engine.plots import plot_agreement, plot_metrics, plot_training_curves
 
         out = Path(args.plot)
         out.mkdir(parents=True, exist_ok=True)
-        written = [plot_metrics(rows, out, title), *plot_training_curves(Path(args.runs), out)]
-        print("charts: " + ", ".join(str(p) for p in written), file=sys.stderr)
+        written = [plot_metrics(rows, out, title), plot_agreement(rows, out, title), *plot_training_curves(Path(args.runs), out)]
+        print("charts: " + ", ".join(str(p) for p in written if p is not None), file=sys.stderr)
+
+
+def _physical_reference(train, test, progress):
+    """Bands per action label from the real training takes; None for datasets without labels or skeleton."""
+    from app.engine import physical
+    from app.engine.evaluate import MAX_FRAMES
+
+    if test.info.skeleton is None or not any(physical.action_label(r) for r in train.records):
+        return None
+    progress(f"physical bands from {len(train)} real training takes")
+    return physical.real_reference(train.records, test.info.skeleton, MAX_FRAMES)
+
+
+def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
+    from dataclasses import asdict
+
+    from app.engine.prompt_suite import format_suite, run_suite
+
+    if reference is None:
+        raise CommandError(f"{args.data} has no action labels: the prompt suite needs them (a Bandai Namco dataset has)")
+    rows = []
+    for name in args.model:
+        if name not in ("masked", "diffusion"):
+            raise CommandError(f"the prompt suite scores text-to-motion engines (masked, diffusion), not {name!r}")
+        source = _motion_source(name, args.checkpoints or _shipped(), test)
+        rows.extend(run_suite(name, source.fn, reference, test.info.skeleton, seeds=args.seeds, progress=progress))
+    title = f"prompt suite on {Path(args.data).name}'s bands: {args.seeds} seeds per prompt"
+    print(json.dumps({"title": title, "rows": [asdict(r) for r in rows]}, indent=1) if args.json else format_suite(rows, title))
+    if args.plot:
+        from app.engine.plots import plot_suite
+
+        out = Path(args.plot)
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"charts: {plot_suite(rows, out)}", file=sys.stderr)
 
 
 def _motion_source(name: str, checkpoints: str, test):
@@ -230,6 +329,18 @@ def _motion_source(name: str, checkpoints: str, test):
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
+    if args.startup:
+        from app.ui.bench import bench_startup
+
+        try:
+            result = bench_startup(args.runs if args.runs != BENCH_RUNS else 3)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"studio start ({result['runs']} starts): splash screen after {result['splash_first_s']:.2f} s the first "
+              f"time, {result['splash_median_s']:.2f} s median; window on screen after {result['window_first_s']:.2f} s the "
+              f"first time, {result['window_median_s']:.2f} s median; models loaded in the background after "
+              f"{result['models_first_s']:.2f} s, {result['models_median_s']:.2f} s median")
+        return
     if args.ui:
         from app.ui.bench import bench_playback
 
@@ -243,7 +354,9 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         return
     from app.engine.bench import format_results, run_bench
 
-    results = run_bench(args.checkpoints, runs=args.runs, only=args.only, progress=lambda m: print(m, file=sys.stderr))
+    results = run_bench(args.checkpoints or _shipped(), runs=args.runs, only=args.only, progress=lambda m: print(m, file=sys.stderr))
+    if not results:
+        raise CommandError(f"no operation's name contains {args.only!r}")
     print(format_results(results))
 
 
@@ -267,6 +380,18 @@ def _cmd_render(args: argparse.Namespace) -> None:
         raise CommandError(str(exc)) from None
     width, height = output_size(args.output, (width, height))
     print(f"wrote {args.output}: {n} pictures of {take.n_frames} frames, {width}x{height}")
+
+
+def _cmd_doctor(args: argparse.Namespace) -> None:
+    from app.doctor import MISSING, format_report, run_checks
+
+    rows = run_checks(Path(args.checkpoints) if args.checkpoints else _shipped())
+    if args.json:
+        print(json.dumps([row.__dict__ for row in rows], indent=2))
+    else:
+        print(format_report(rows))
+    if args.strict and any(row.status == MISSING for row in rows):
+        raise CommandError("some pieces are missing (see above)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,6 +423,18 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=_cmd_data_build)
 
+    vocab = data_commands.add_parser(
+        "vocab", help="embed a dataset's training captions for the prompt check (what the models know)",
+        description="Embed the distinct training captions of a built dataset with MiniLM, keep a few hundred per "
+        "action, calibrate the out-of-vocabulary threshold, and write the vocabulary file the studio and the CLI use "
+        "to warn about prompts far from everything the models were trained on. Prints the known-actions table.")
+    vocab.add_argument("folder", help="dataset folder from `kinema data build`")
+    vocab.add_argument("--out", help="the file to write (default: the shipped checkpoints/vocabulary.safetensors)")
+    vocab.add_argument("--threshold", type=float, help="similarity below which a prompt is out of vocabulary (default: "
+                       "calibrated on built-in paraphrases of known actions and prompts about absent ones)")
+    vocab.add_argument("--quiet", action="store_true", help="no progress bar")
+    vocab.set_defaults(func=_cmd_data_vocab)
+
     info = data_commands.add_parser("info", help="summarise a dataset folder (ours, HumanML3D or KIT-ML)",
                                     description="Print the dataset's kind, skeleton, frame rate, and per split the "
                                     "number of motions, caption records and hours.")
@@ -305,12 +442,21 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=_cmd_data_info)
 
-    convert = commands.add_parser("convert", help="read a BVH file and write it again (optionally at another fps)",
-                                  description="Read any BVH (any channel order, 3 or 6 channels, CRLF, tabs) and write "
-                                  "a clean one; --fps resamples the animation (rotations slerped).")
-    convert.add_argument("input")
-    convert.add_argument("output")
+    convert = commands.add_parser("convert", help="write a take in another format (by extension: .bvh, .fbx, .glb, "
+                                  ".gltf), optionally at another fps",
+                                  description="Read any BVH (any channel order, 3 or 6 channels, CRLF, tabs) or .npy "
+                                  "positions and write it in the format the output's extension names. BVH to BVH "
+                                  "writes a clean copy of the same rig; BVH to FBX or glTF keeps the file's rig and "
+                                  "names. --fps resamples the animation (rotations slerped).")
+    convert.add_argument("input", help="a .bvh take or .npy positions")
+    convert.add_argument("output", help="the file to write: .bvh, .fbx, .glb or .gltf")
     convert.add_argument("--fps", type=float, help="resample to this frame rate")
+    convert.add_argument("--units", choices=["cm", "m"], default="cm",
+                         help="lengths in the written BVH or FBX file (default cm; glTF is always metres)")
+    convert.add_argument("--scale", type=float, help="metres per unit of the input BVH (default: guessed from "
+                         "the body's size)")
+    convert.add_argument("--kinema-rig", action="store_true", help="put the take on Kinema's rig first, as the "
+                         "studio imports it (for rigs whose bones stretch, such as the Bandai Namco files)")
     convert.set_defaults(func=_cmd_convert)
 
     train = commands.add_parser("train", help="train a model on a built dataset",
@@ -326,13 +472,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--part", choices=["upper", "lower"],
                        help="tokenizer: a body-part tokenizer (for upper-body edits); default output "
                        "checkpoints/tokenizer_<part>.safetensors")
-    train.add_argument("--tokenizer", help="masked: its tokenizer (default checkpoints/tokenizer.safetensors); "
-                       "masked-upper: the upper-body one (default checkpoints/tokenizer_upper.safetensors)")
-    train.add_argument("--vae", help="diffusion: its motion VAE (default checkpoints/vae.safetensors)")
+    train.add_argument("--tokenizer", help="masked: its tokenizer (default: the shipped checkpoints/tokenizer.safetensors); "
+                       "masked-upper: the upper-body one (default: the shipped checkpoints/tokenizer_upper.safetensors)")
+    train.add_argument("--vae", help="diffusion: its motion VAE (default: the shipped checkpoints/vae.safetensors)")
     train.add_argument("--ablation", choices=["no-hierarchy", "no-backward-bsm"],
                        help="diffusion: train Motion Mamba without HTM's hierarchy or without BSM's backward scan")
     train.add_argument("--lower-tokenizer", help="masked-upper: the lower-body tokenizer "
-                       "(default checkpoints/tokenizer_lower.safetensors)")
+                       "(default: the shipped checkpoints/tokenizer_lower.safetensors)")
     train.add_argument("--steps", type=int, help="training steps (default: the preset's)")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--threads", type=int, help="CPU threads per process (default 2; 1 when sharing the cores)")
@@ -342,7 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation = commands.add_parser("eval", help="score real motions and models with the text-motion evaluator",
                                      description="Print the field's table (R-precision, FID, MM-Dist, Diversity, "
-                                     "MultiModality) plus foot skating and jerk, mean ± 95%% interval over repeats. "
+                                     "MultiModality), physical agreement with the real takes of each action, the speed ratio of locomotion, "
+                                     "foot skating, straight-knee frames and jerk, mean ± 95%% interval over repeats. "
                                      "`real` is the reference row and adds the real train-vs-test FID.")
     evaluation.add_argument("--model", action="append", required=True,
                             help="real, tokenizer, masked, diffusion, or an edit: inbetween, edit-upper, long; "
@@ -351,22 +498,30 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--split", default="test")
     evaluation.add_argument("--repeats", type=int, default=3)
     evaluation.add_argument("--seed", type=int, default=0)
-    evaluation.add_argument("--evaluator", default="checkpoints/evaluator.safetensors")
-    evaluation.add_argument("--checkpoints", default="checkpoints", help="folder holding the models to evaluate")
+    evaluation.add_argument("--evaluator", help="the evaluator's weights (default: the shipped one)")
+    evaluation.add_argument("--checkpoints",
+                            help="folder holding the models to evaluate (default: the shipped checkpoints)")
     evaluation.add_argument("--runs", default="runs", help="training logs to chart with --plot")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
-    evaluation.add_argument("--plot", metavar="DIR", help="also write PNG charts (metrics, training curves) to DIR")
+    evaluation.add_argument("--plot", metavar="DIR",
+                            help="also write PNG charts (metrics, agreement per action, training curves) to DIR")
+    evaluation.add_argument("--suite", action="store_true",
+                            help="instead of the table, score the plain one-line prompt suite (one prompt per action) "
+                            "against the real takes' bands; for masked and diffusion")
+    evaluation.add_argument("--seeds", type=int, default=4, help="seeds per prompt with --suite")
     evaluation.set_defaults(func=_cmd_eval)
 
     bench = commands.add_parser("bench", help="time every operation for one 196-frame motion",
                                 description="Median time per operation (batch 1, after warm-up) on the CPU, and on "
                                 "CUDA when present, with frames per second and the machine's CPU and threads.")
-    bench.add_argument("--checkpoints", default="checkpoints")
-    bench.add_argument("--runs", type=int, default=20)
+    bench.add_argument("--checkpoints", help="folder holding the models (default: the shipped checkpoints)")
+    bench.add_argument("--runs", type=int, default=BENCH_RUNS, help="timed runs per operation (--startup: starts, default 3)")
     bench.add_argument("--only", help="only operations whose name contains this text")
     bench.add_argument("--ui", action="store_true", help="instead: the studio viewport's playback frame rate for a "
                        "200-frame take (needs a display, or Xvfb with pyvirtualdisplay)")
     bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
+    bench.add_argument("--startup", action="store_true", help="instead: seconds from launching the studio to its "
+                       "window on screen and to its models loaded (a new process per start; needs a display or Xvfb)")
     bench.set_defaults(func=_cmd_bench)
 
     render = commands.add_parser("render", help="draw a take as the studio's viewport shows it, to a GIF or an MP4",
@@ -380,6 +535,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "real time; a GIF shows at most 50)")
     render.set_defaults(func=_cmd_render)
 
+    doctor = commands.add_parser("doctor", help="what this machine offers and what Kinema will use",
+                                 description="CPU threads, CUDA, mamba-ssm kernels, EGL, ffmpeg, a C++ compiler, the "
+                                 "text encoder, Qt, and every checkpoint with its sha256 and training summary; each "
+                                 "missing piece with the one command that adds it.")
+    doctor.add_argument("--checkpoints", help="the models folder to check (default: the shipped one)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--strict", action="store_true", help="exit with status 2 when anything is missing")
+    doctor.set_defaults(func=_cmd_doctor)
+
     from app.motion_commands import add_motion_commands
 
     add_motion_commands(commands)
@@ -390,7 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        from app.ui.app import run_studio  # only the studio needs Qt: the engine commands never import it
+        from app.ui.app import (
+            run_studio,  # only the studio needs Qt: the engine commands never import it
+        )
 
         return run_studio([])
     if getattr(args, "workers", 1) is None:

@@ -1,11 +1,13 @@
 """The CLI's motion verbs (`kinema generate | inbetween | regenerate | edit-upper | long`): each reads its input
-take, calls one operation of app.engine.ops and writes the result as BVH on the Bandai Namco rig."""
+take, calls one operation of app.engine.ops and writes the result on the Bandai Namco rig, in the format that
+the output's extension names (BVH, FBX, glTF)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from app.cli import CommandError
+from app.errors import CommandError
 
 DECODING_HELP = "decoding: --seed, --guidance (classifier-free scale), --steps, --temperature, --top-k"
 
@@ -17,7 +19,10 @@ def _decoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
     parser.add_argument("--top-k", type=int, help="sample only among the k likeliest codes")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("-o", "--output", required=True, help="the BVH file to write")
+    parser.add_argument("-o", "--output", required=True,
+                        help="the file to write; its extension picks the format: .bvh, .fbx, .glb or .gltf")
+    parser.add_argument("--units", choices=["cm", "m"], default="cm",
+                        help="lengths in a BVH or FBX file (default cm, as DCC tools expect; glTF is always metres)")
 
 
 def _frames(text: str, n_frames: int) -> list[int]:
@@ -46,18 +51,43 @@ def _range(text: str, n_frames: int) -> tuple[int, int]:
         raise CommandError(f"cannot read the range {text!r}: use START:END, e.g. 30:90 (END not included)") from None
 
 
+def _warn_about_prompts(*texts: str) -> None:
+    """Warnings on stderr, before the work starts: a prompt longer than the text encoder reads (naming what it
+    ignores), and a prompt far from every training caption (naming the nearest known actions)."""
+    from app.engine.models.checkpoint import CheckpointError
+    from app.engine.text import MAX_TOKENS, TextEncoderUnavailable, get_text_encoder, ignored_words
+    from app.engine.vocabulary import load_vocabulary
+
+    try:
+        for text in texts:
+            ignored = ignored_words(text)
+            if ignored:
+                print(f"kinema: warning: the text encoder reads the first {MAX_TOKENS} tokens of a prompt; it ignores "
+                      f"\"{ignored}\" (shorten the prompt, or split it into segments with `kinema long`)", file=sys.stderr)
+        vocabulary = load_vocabulary()
+        for text in dict.fromkeys(t for t in texts if t.strip()):
+            message = vocabulary.check(text, get_text_encoder()).message()
+            if message:
+                print(f"kinema: warning: {message}", file=sys.stderr)
+    except TextEncoderUnavailable:
+        return  # the operation itself will say the encoder is missing
+    except CheckpointError as exc:  # no vocabulary file, or one built with another encoder: the check is advisory
+        print(f"kinema: warning: cannot check the prompt against the training captions: {exc}", file=sys.stderr)
+
+
 def _run(op, args: argparse.Namespace, *positional, placement=None, **keyword) -> None:
     """Call the operation with the decoding options, write its result (where `placement` puts it: the input
     file's spot, for edits of a file), print what was written."""
-    from app.engine.io.export import export_bvh
+    from app.engine.io.formats import export_positions, writer_for
     from app.engine.models.checkpoint import CheckpointError
     from app.engine.models.pipeline import ModelNotTrained
 
     try:
+        writer_for(args.output)  # an unknown extension is refused before the model runs
         motion = op(*positional, seed=args.seed, guidance=args.guidance, steps=args.steps,
                     temperature=args.temperature, top_k=args.top_k, device=args.device, **keyword)
         positions = motion.positions if placement is None else placement.to_world(motion.positions)
-        export_bvh(positions, motion.skeleton, args.output, fps=motion.fps)
+        export_positions(positions, motion.skeleton, args.output, fps=motion.fps, units=args.units)
     except (ValueError, ModelNotTrained, CheckpointError, OSError) as exc:
         raise CommandError(str(exc)) from None
     print(f"wrote {args.output}: {motion.n_frames} frames at {motion.fps:g} fps ({motion.n_frames / motion.fps:.1f} s)")
@@ -81,6 +111,7 @@ def _read(path: str):
 def _cmd_generate(args: argparse.Namespace) -> None:
     from app.engine.ops import generate
 
+    _warn_about_prompts(args.text)
     _run(generate, args, args.text, n_frames=args.frames, engine=args.engine)
 
 
@@ -88,7 +119,9 @@ def _cmd_inbetween(args: argparse.Namespace) -> None:
     from app.engine.ops import inbetween
 
     motion, placement = _read(args.input)
-    _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text, placement=placement)
+    _warn_about_prompts(args.text)
+    _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text, placement=placement,
+         extend=args.extend)
 
 
 def _cmd_range_edit(args: argparse.Namespace) -> None:
@@ -97,7 +130,9 @@ def _cmd_range_edit(args: argparse.Namespace) -> None:
 
     motion, placement = _read(args.input)
     op = ops.regenerate if args.command == "regenerate" else ops.edit_upper
-    _run(op, args, motion, _range(args.range, motion.n_frames), args.text, placement=placement)
+    locked = _frames(args.lock, motion.n_frames) if args.lock else ()
+    _warn_about_prompts(args.text)
+    _run(op, args, motion, _range(args.range, motion.n_frames), args.text, placement=placement, locked=locked)
 
 
 def _cmd_long(args: argparse.Namespace) -> None:
@@ -110,32 +145,40 @@ def _cmd_long(args: argparse.Namespace) -> None:
         segments = [(items[i], int(items[i + 1])) for i in range(0, len(items), 2)]
     except ValueError:
         raise CommandError("each prompt must be followed by its length in frames, e.g. \"walk forward\" 80") from None
+    _warn_about_prompts(*(text for text, _ in segments))
     _run(long_sequence, args, segments)
 
 
 def add_motion_commands(commands: argparse._SubParsersAction) -> None:
-    gen = commands.add_parser("generate", help="a motion from a text prompt, written as BVH",
-                              description=f"Generate a take from text and write it as BVH (20 fps). {DECODING_HELP}.")
+    gen = commands.add_parser("generate", help="a motion from a text prompt, written as BVH, FBX or glTF",
+                              description=f"Generate a take from text and write it (20 fps) as BVH, FBX or glTF. "
+                              f"{DECODING_HELP}.")
     gen.add_argument("text", help='what the person does, e.g. "a person waves with the left hand"')
-    gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..196); default: predicted from the text")
+    gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..6000, i.e. up to 5 minutes; takes over "
+                     "196 frames are made in windows joined by generated transitions); default: predicted from the text")
     gen.add_argument("--engine", choices=["masked", "diffusion"], default="masked")
     _decoding(gen)
     gen.set_defaults(func=_cmd_generate)
 
     inb = commands.add_parser("inbetween", help="keep locked keyframes of a take, regenerate what lies between",
                               description="Read a BVH take (any rig with recognisable joint names), keep the locked "
-                              "frames exactly and regenerate every other frame for the text.")
+                              "frames exactly and regenerate the frames between the first and the last key for the "
+                              "text (--extend: every unlocked frame).")
     inb.add_argument("input", help="the take (BVH)")
     inb.add_argument("--lock", required=True, help="frames to keep, e.g. 0,60,119 or 0,40:60,119 (a:b = a to b-1)")
     inb.add_argument("--text", required=True, help="what happens between the keys")
+    inb.add_argument("--extend", action="store_true", help="also regenerate the frames before the first key and "
+                     "after the last (default: they stay as they are)")
     _decoding(inb)
     inb.set_defaults(func=_cmd_inbetween)
 
     regen = commands.add_parser("regenerate", help="regenerate a frame range of a take with a new prompt",
-                                description="Keep every frame outside START:END exactly; regenerate the range.")
+                                description="Keep every frame outside START:END, and the --lock keys inside it, exactly; "
+                                "regenerate the rest of the range.")
     regen.add_argument("input", help="the take (BVH)")
     regen.add_argument("--range", required=True, help="START:END, END not included (e.g. 30:90)")
     regen.add_argument("--text", required=True)
+    regen.add_argument("--lock", help="keys inside the range to keep exactly, e.g. 60 or 45,60 (a:b = a to b-1)")
     _decoding(regen)
     regen.set_defaults(func=_cmd_range_edit)
 
@@ -145,6 +188,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     upper.add_argument("input", help="the take (BVH)")
     upper.add_argument("--range", default=":", help="START:END, END not included (default: the whole take)")
     upper.add_argument("--text", required=True)
+    upper.add_argument("--lock", help="keys inside the range whose whole pose stays exactly, e.g. 60")
     _decoding(upper)
     upper.set_defaults(func=_cmd_range_edit)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Kinema's one setup script.  bash packaging/setup.sh app  -> install everything and open the studio
 #                             bash packaging/setup.sh test -> install everything and run the test suite
+#                             bash packaging/setup.sh install -> install everything, launch nothing (packaging/build.sh)
 # It creates .venv/ in the checkout, installs PyTorch first (the 2.13.0 CPU wheel where there is no NVIDIA GPU,
 # so pip never pulls a multi-GB CUDA build), the system libraries Qt needs (Debian/Ubuntu, when run as root),
 # then Kinema itself. Running it again is quick: what is installed stays.
@@ -60,13 +61,16 @@ case "$mode" in
         python -m pip install -q -e .
         exec kinema "$@"
         ;;
+    install)
+        python -m pip install -q -e .
+        ;;
     test)
         python -m pip install -q -e ".[test]"
         lint-imports --no-cache >/dev/null || { lint-imports --no-cache; exit 1; }
         exec python -m pytest -q -p no:cacheprovider "$@"
         ;;
     *)
-        echo "usage: bash packaging/setup.sh [app|test] [arguments for kinema or pytest]" >&2
+        echo "usage: bash packaging/setup.sh [app|test|install] [arguments for kinema or pytest]" >&2
         exit 2
         ;;
 esac

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -49,3 +50,41 @@ def test_data_build_and_info_on_the_sample(bandai_namco_sample, tmp_path, capsys
 def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "kinema" in result.stdout
+
+
+def test_data_vocab_embeds_the_training_captions_of_a_dataset(sample_dataset, tmp_path, capsys):
+    from app.engine.data.dataset import _read_spans
+    from app.engine.vocabulary import Vocabulary, caption_hash
+
+    out = tmp_path / "vocabulary.safetensors"
+    assert main(["data", "vocab", str(sample_dataset), "--out", str(out), "--threshold", "0.5", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "threshold 0.500 (as given)" in printed and "| action | takes | minutes | for example |" in printed
+    names = (sample_dataset / "train.txt").read_text().split()
+    captions = [c for n in names for c, _, _ in _read_spans(sample_dataset / "texts" / f"{n}.txt")]
+    labels = json.loads((sample_dataset / "labels.json").read_text())
+    vocabulary = Vocabulary.load(out)
+    assert set(vocabulary.captions) <= set(captions) and vocabulary.meta["dataset_hash"] == caption_hash(captions)
+    assert {a.name for a in vocabulary.known_actions()} == {labels[n]["content"] for n in names}
+    assert vocabulary.threshold == 0.5
+
+
+def test_data_vocab_of_a_folder_without_a_dataset_is_a_clear_error(tmp_path, capsys):
+    assert main(["data", "vocab", str(tmp_path), "--out", str(tmp_path / "v.safetensors")]) == 2
+    assert "no train.txt" in capsys.readouterr().err and not (tmp_path / "v.safetensors").exists()
+
+
+def test_eval_suite_refuses_rows_that_are_not_text_to_motion_engines(sample_dataset, capsys):
+    assert main(["eval", "--model", "inbetween", "--suite", "--data", str(sample_dataset), "--split", "train"]) == 2
+    err = capsys.readouterr().err
+    assert "the prompt suite scores text-to-motion engines (masked, diffusion), not 'inbetween'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("fps", ["0", "-5", "nan", "inf", "1e9"])
+def test_convert_refuses_absurd_frame_rates_in_one_line(shared_data, tmp_path, capsys, fps):
+    out = tmp_path / "out.bvh"
+    assert main(["convert", str(shared_data / "cmu-sample" / "02_01.bvh"), str(out), "--fps", fps]) == 2
+    err = capsys.readouterr().err
+    assert "frame rate must be a number above 0 and at most 1000" in err and "Traceback" not in err
+    assert not out.exists()

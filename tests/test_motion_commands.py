@@ -1,4 +1,6 @@
 """`kinema generate | inbetween | regenerate | long` with the shipped checkpoints, files read back as BVH."""
+import re
+
 import numpy as np
 import pytest
 
@@ -64,12 +66,77 @@ def test_long_take_has_the_sum_of_its_segments(tmp_path):
     assert read_bvh(out).n_frames == 140
 
 
+def _moved_mm(before, after, frames) -> float:
+    offset = after[0, 0] - before[0, 0]  # reading puts each take's lowest point on the floor: a constant shift
+    return 1000 * float(np.abs(before[frames] + offset - after[frames]).max())
+
+
+@pytest.mark.parametrize("verb", ["regenerate", "edit-upper"])
+def test_range_verbs_keep_a_locked_key_inside_the_range(wave, tmp_path, verb):
+    """Keys at 20/60/100, selection 30–90: the key at 60 stays (the studio moved it by 376/403 mm before)."""
+    out = tmp_path / f"{verb}.bvh"
+    assert main([verb, str(wave), "--range", "30:91", "--lock", "60", "--text", "a person jumps", "-o", str(out)]) == 0
+    before, after = read_take(wave).positions, read_take(out).positions
+    assert _moved_mm(before, after, [60]) < 2  # through BVH text and IK
+    assert _moved_mm(before, after, np.r_[40:50]) > 20
+
+
+def test_inbetween_keeps_the_frames_outside_the_keys(wave, tmp_path):
+    """In-between fills between the first and last key; before and after them nothing moves (it moved 0.41 m)."""
+    out, extended = tmp_path / "between.bvh", tmp_path / "extended.bvh"
+    argv = ["inbetween", str(wave), "--lock", "20,60,100", "--text", "a person jumps"]
+    assert main([*argv, "-o", str(out)]) == 0
+    assert main([*argv, "--extend", "-o", str(extended)]) == 0
+    before, after = read_take(wave).positions, read_take(out).positions
+    assert _moved_mm(before, after, np.r_[0:21, 100:120]) < 2
+    assert _moved_mm(before, after, np.r_[30:50]) > 20
+    assert _moved_mm(before, read_take(extended).positions, np.r_[0:10]) > 20
+
+
+def test_generate_makes_two_minutes(tmp_path, capsys):
+    out = tmp_path / "two-minutes.bvh"
+    assert main(["generate", "a person walks forward", "--frames", "2400", "-o", str(out)]) == 0
+    assert read_bvh(out).n_frames == 2400 and "(120.0 s)" in capsys.readouterr().out
+
+
+def test_a_long_prompt_gets_a_warning_naming_what_is_ignored(tmp_path, capsys):
+    text = ("a person walks forward slowly, then turns to the left and waves with the right hand, then sits down on "
+            "a chair and crosses the legs while looking around the room")
+    assert main(["generate", text, "--frames", "40", "-o", str(tmp_path / "long-prompt.bvh")]) == 0
+    err = capsys.readouterr().err
+    assert "reads the first 32 tokens" in err and '"around the room"' in err
+    assert main(["generate", "a person waves", "--frames", "40", "-o", str(tmp_path / "short.bvh")]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_every_verb_works_from_any_folder(wave, tmp_path, monkeypatch, capsys):
+    """Run outside the checkout, each verb finds the shipped models (the diffusion loader, eval and bench used
+    the relative checkpoints/ folder)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for argv in (["generate", "a person walks", "--frames", "40", "-o", "g.bvh"],
+                 ["generate", "a person walks", "--frames", "40", "--engine", "diffusion", "-o", "d.bvh"],
+                 ["inbetween", str(wave), "--lock", "0,60", "--text", "a person jumps", "-o", "i.bvh"],
+                 ["regenerate", str(wave), "--range", "40:80", "--text", "a person jumps", "-o", "r.bvh"],
+                 ["edit-upper", str(wave), "--range", "40:80", "--text", "a person waves", "-o", "e.bvh"],
+                 ["long", "a person walks", "40", "a person jumps", "40", "-o", "l.bvh"]):
+        assert main(argv) == 0, argv
+        assert read_bvh(elsewhere / argv[-1]).n_frames > 0
+    assert main(["bench", "--runs", "1", "--only", "diffusion"]) == 0
+    assert re.search(r"generate \(diffusion\)\s+cpu\s+[\d.]+", capsys.readouterr().out)  # timed, not "no model"
+    assert main(["eval", "--model", "real", "--data", str(elsewhere / "missing")]) == 2
+    assert "evaluator" not in capsys.readouterr().err  # the evaluator loaded; only the data folder is missing
+
+
 @pytest.mark.parametrize("argv, message", [
     (["inbetween", "{wave}", "--lock", "0,300", "--text", "jump"], "frame 300 is outside the take (0–119)"),
     (["inbetween", "{wave}", "--lock", "0,x", "--text", "jump"], "cannot read frames"),
     (["regenerate", "{wave}", "--range", "50:40", "--text", "jump"], "is empty"),
     (["generate", " ", "--frames", "40"], "empty prompt"),
-    (["generate", "walk", "--frames", "400"], "between 4 and 196"),
+    (["generate", "walk", "--frames", "6001"], "4 to 6000 frames"),
+    (["regenerate", "{wave}", "--range", "30:32", "--lock", "30,31", "--text", "jump"], "every frame of 30–31 is locked"),
+    (["inbetween", "{wave}", "--lock", "60", "--text", "jump"], "between the first and the last key"),
     (["long", "walk", "80", "run"], "pairs"),
     (["inbetween", "{missing}", "--lock", "0", "--text", "jump"], "no such file"),
 ])
@@ -80,3 +147,75 @@ def test_bad_input_is_one_line_and_writes_nothing(wave, tmp_path, capsys, argv, 
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix", [".fbx", ".glb"])
+def test_generate_writes_the_format_its_extension_names(tmp_path, suffix):
+    """`-o walk.fbx` is a real FBX (it used to be BVH text under that name), `-o walk.glb` a real glTF."""
+    out = tmp_path / f"walk{suffix}"
+    assert main(["generate", "a person walks", "--frames", "40", "-o", str(out), "--units", "m"]) == 0
+    if suffix == ".fbx":
+        ufbx = pytest.importorskip("ufbx")
+        scene = ufbx.load_file(str(out))
+        assert scene.settings.unit_meters == pytest.approx(1.0)
+        assert sum(n.bone is not None for n in list(scene.nodes)) == 21
+        assert next(iter(scene.anim_stacks)).time_end == pytest.approx(39 / 20)
+    else:
+        gl = pytest.importorskip("pygltflib")
+        gltf = gl.GLTF2().load(str(out))
+        assert len(gltf.skins[0].joints) == 21 and gltf.accessors[1].count == 40
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_finds_its_models_from_any_folder(tmp_path):
+    """A non-editable install (the wheel, under another prefix) carries the checkpoints and finds them outside any
+    checkout: the engine's default folder is not the source tree's then."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo, source = Path(__file__).resolve().parents[1], tmp_path / "source"  # a copy: the build leaves files behind
+    shutil.copytree(repo / "app", source / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repo / name, source / name)
+    (source / "checkpoints").mkdir()
+    for file in (repo / "checkpoints").iterdir():
+        if file.suffix in (".safetensors", ".md") and ".resume" not in file.name:
+            (source / "checkpoints" / file.name).symlink_to(file)
+    pip_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # no checkout on the path: a clean install
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                            str(tmp_path / "wheel"), str(source)], capture_output=True, text=True, timeout=600,
+                           env=pip_env)
+    assert build.returncode == 0, build.stderr
+    wheel = next((tmp_path / "wheel").glob("kinema-*.whl"))
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q",
+                              "--prefix", str(tmp_path / "prefix"), str(wheel)], capture_output=True, text=True,
+                             timeout=600, env=pip_env)
+    assert install.returncode == 0, install.stderr
+    site = next((tmp_path / "prefix").glob("lib/python*/site-packages"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
+    argv = ["generate", "a person walks", "--frames", "40", "--engine", "diffusion", "-o", "d.bvh"]
+    result = subprocess.run([sys.executable, "-m", "app.cli", *argv], cwd=elsewhere, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert read_bvh(elsewhere / "d.bvh").n_frames == 40
+    where = subprocess.run([sys.executable, "-c", "import app.engine.models.checkpoint as c; print(c.SHIPPED)"],
+                           cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    assert where.stdout.strip().startswith(str(tmp_path / "prefix")), where.stderr
+
+
+def test_generate_warns_on_stderr_about_a_prompt_far_from_the_training_captions(tmp_path, capsys):
+    assert main(["generate", "a person rows a boat", "--frames", "16", "-o", str(tmp_path / "row.bvh")]) == 0
+    err = capsys.readouterr().err
+    assert "kinema: warning: “a person rows a boat” is far from everything the models were trained on" in err
+    assert "Nearest known actions:" in err
+
+
+def test_long_is_quiet_about_known_actions(tmp_path, capsys):
+    assert main(["long", "a person walks forward", "40", "someone waves with the left hand", "40",
+                 "-o", str(tmp_path / "long.bvh")]) == 0
+    assert "warning" not in capsys.readouterr().err

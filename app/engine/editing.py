@@ -128,23 +128,32 @@ def inpaint_with_diffusion(pipeline: DiffusionPipeline, features: np.ndarray, ke
 
 
 def edit_upper_body(editor: UpperBodyEditor, features: np.ndarray, start: int, end: int, text: str,
-                    decoding: Decoding, blend_frames: int = 4) -> np.ndarray:
+                    decoding: Decoding, blend_frames: int = 4, locked: np.ndarray | None = None) -> np.ndarray:
     """features (T, D) with the upper body of frames [start, end) re-decoded for `text`; the lower-body dims
     (root included) are returned untouched, and the new upper body is cross-faded with the old over
-    `blend_frames` inside each edge of the range."""
+    `blend_frames` inside each edge of the range and around every `locked` frame, where it is the old one exactly
+    (the editor is also given the tokens holding those frames, so it moves towards the key)."""
     unit = editor.unit
+    locked = np.asarray([] if locked is None else locked, dtype=np.int64)
     changed = np.zeros(len(features), bool)
     changed[start:end] = True
     ((w0, w1),) = windows_around(changed, editor.max_frames, "edited range", "select fewer frames")
     window = pad_to_multiple(features[w0:w1], unit)
     regenerate = np.zeros(len(window), bool)
     regenerate[start - w0 : end - w0] = True
-    upper = editor.edit(window, regenerate.reshape(-1, unit).any(1), text, decoding.seed, decoding.guidance,
+    tokens = regenerate.reshape(-1, unit).any(1)  # (L' / unit,)
+    inside = locked[(locked >= start) & (locked < end)]
+    tokens[(inside - w0) // unit] = False
+    if not tokens.any():  # every token holds a key: nothing is free to change
+        return features.copy()
+    upper = editor.edit(window, tokens, text, decoding.seed, decoding.guidance,
                         decoding.steps, decoding.temperature, decoding.top_k)[: w1 - w0]  # (L, upper dims)
     t = np.arange(w0, w1, dtype=np.float64)
     ramp = max(1, min(blend_frames, (end - start) // 3))
     weight = np.clip(np.minimum(t - start + 1, end - t) / (ramp + 1), 0.0, 1.0)
-    weight = (weight * weight * (3 - 2 * weight))[:, None]  # smoothstep; 0 outside [start, end)
+    for key in inside:  # 0 at the key, back to 1 `ramp + 1` frames away
+        weight = np.minimum(weight, np.clip(np.abs(t - key) / (ramp + 1), 0.0, 1.0))
+    weight = (weight * weight * (3 - 2 * weight))[:, None]  # smoothstep; 0 outside [start, end) and at the keys
     dims = editor.upper_dims
     out = features.copy()
     out[w0:w1, dims] = ((1 - weight) * features[w0:w1, dims] + weight * upper).astype(features.dtype)
@@ -178,7 +187,7 @@ def chain(pipeline: TextToMotion, segments: list[tuple[str, int]], decoding: Dec
         for row, (lo, hi, m0, m1) in zip(canvas, windows):
             row[: hi - lo] = sequence[lo:hi]
             row[m0 - lo : m1 - lo] = cfg.mask_id
-        joined = [f"{a.rstrip('. ')}, then {b}" for a, b in zip(texts[:-1], texts[1:])]
+        joined = [a if a == b else f"{a.rstrip('. ')}, then {b}" for a, b in zip(texts[:-1], texts[1:])]
         filled = pipeline.fill(joined, canvas, decoding.seed + 1, decoding.guidance, decoding.steps,
                                decoding.temperature, decoding.top_k)
         for row, (lo, _, m0, m1) in zip(filled, windows):

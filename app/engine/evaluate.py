@@ -4,6 +4,8 @@ Each repeat draws one caption per test motion (seeded), asks the source for a mo
 embeds both with the trained evaluator and scores them (app.engine.metrics). The real test motions are the
 reference row (the ceiling); "real train" gives the FID between the real train and test motions, the yardstick
 that generated FIDs are read against. Sources that reconstruct (the tokenizer) also report MPJPE in mm.
+Given a `PhysicalReference` (bands per action label from the real training takes, app.engine.physical), every
+row also reports physical agreement and the speed ratio of locomotion, overall and per label.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from app.engine import metrics
+from app.engine import metrics, physical
 from app.engine.data.dataset import MotionFolder, MotionRecord
 from app.engine.evaluation import Evaluator
 from app.engine.features import positions_from_features
@@ -87,20 +89,30 @@ class EvalRow:
 COLUMNS = [
     ("R@1", "r_precision_top1"), ("R@2", "r_precision_top2"), ("R@3", "r_precision_top3"), ("FID", "fid"),
     ("MM-Dist", "mm_dist"), ("Diversity", "diversity"), ("MModality", "multimodality"),
-    ("MPJPE mm", "mpjpe_mm"), ("pose MPJPE mm", "pose_mpjpe_mm"), ("skate cm/s", "skate_speed_cm_s"), ("skate %", "skate_percent"), ("jerk m/s3", "jerk"),
+    ("MPJPE mm", "mpjpe_mm"), ("pose MPJPE mm", "pose_mpjpe_mm"), ("phys agree", "physical_agreement"),
+    ("speed ratio", "speed_ratio"), ("skate cm/s", "skate_speed_cm_s"), ("skate %", "skate_percent"),
+    ("knee>175° %", "straight_knee_percent"), ("jerk m/s3", "jerk"),
     ("lock err mm", "lock_error_mm"), ("key jerk/p99", "key_jerk_rel_p99"), ("keys<=p99 %", "key_jerk_within_p99"),
     ("legs drift mm", "lower_drift_mm"), ("join jerk/p99", "boundary_jerk_rel_p99"), ("joins<=p99 %", "boundary_jerk_within_p99"),
 ]
 
 
-def _motion_quality(motions: list[np.ndarray], n_joints: int, skeleton: Skeleton | None) -> dict[str, float]:
-    positions = [positions_from_features(m.astype(np.float64), n_joints) for m in motions]
+def _motion_quality(positions: list[np.ndarray], skeleton: Skeleton | None) -> dict[str, float]:
     out = {"jerk": float(np.mean([metrics.mean_jerk(p) for p in positions if len(p) >= 4]))}
     if skeleton is not None:
         skates = [metrics.foot_skating(p, skeleton) for p in positions]
         out["skate_speed_cm_s"] = float(np.mean([s["skate_speed_cm_s"] for s in skates]))
         out["skate_percent"] = 100.0 * float(np.mean([s["skate_ratio"] for s in skates]))
+        straight = np.concatenate([physical.knee_angles(p, skeleton) > physical.STRAIGHT_KNEE_DEG for p in positions])
+        out["straight_knee_percent"] = 100.0 * float(straight.mean())  # over all frames and knees
     return out
+
+
+def _physical(positions: list[np.ndarray], records: list[MotionRecord], skeleton: Skeleton,
+              reference: physical.PhysicalReference) -> dict[str, float]:
+    usable = [i for i, p in enumerate(positions) if len(p) >= 2]
+    return reference.score([physical.signature(positions[i], skeleton) for i in usable],
+                           [physical.action_label(records[i]) for i in usable])
 
 
 def _mpjpe_mm(motions: list[np.ndarray], records: list[MotionRecord], n_joints: int) -> dict[str, float]:
@@ -118,7 +130,7 @@ def _mpjpe_mm(motions: list[np.ndarray], records: list[MotionRecord], n_joints: 
 
 def evaluate_source(
     source: MotionSource, folder: MotionFolder, evaluator: Evaluator, settings: EvalSettings = EvalSettings(),
-    progress: Callable[[str], None] = lambda message: None,
+    progress: Callable[[str], None] = lambda message: None, reference: physical.PhysicalReference | None = None,
 ) -> EvalRow:
     records = [r for r in folder.records if len(r.features) >= evaluator.config.unit]
     real_embeddings = evaluator.embed_motions([r.features for r in records])
@@ -136,7 +148,10 @@ def evaluate_source(
         scores["fid"] = metrics.fid(real_embeddings, motion_emb)
         scores["mm_dist"] = metrics.matching_score(text_emb, motion_emb)
         scores["diversity"] = metrics.diversity(motion_emb, settings.diversity_pairs, rng)
-        scores.update(_motion_quality(motions, folder.info.n_joints, folder.info.skeleton))
+        positions = [positions_from_features(m.astype(np.float64), folder.info.n_joints) for m in motions]
+        scores.update(_motion_quality(positions, folder.info.skeleton))
+        if reference is not None and folder.info.skeleton is not None:
+            scores.update(_physical(positions, records, folder.info.skeleton, reference))
         scores.update(extra)
         if source.reconstructs:
             scores.update(_mpjpe_mm(motions, records, folder.info.n_joints))

@@ -6,16 +6,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors import safe_open
 
+from app.engine.models.checkpoint import SHIPPED, config_from
 from app.engine.models.evaluator import EvaluatorConfig, TextMotionEvaluator
 
-DEFAULT_PATH = "checkpoints/evaluator.safetensors"
+DEFAULT_PATH = SHIPPED / "evaluator.safetensors"  # the shipped evaluator, wherever Kinema runs
 FORMAT = "kinema-evaluator-1"
 RETRAIN_HINT = "retrain with `kinema train evaluator --data <dir>`"
 
@@ -24,9 +24,8 @@ class EvaluatorError(RuntimeError):
     """The evaluator checkpoint is missing or unreadable; the message says how to get a good one."""
 
 
-def config_from_json(text: str) -> EvaluatorConfig:
-    known = {f.name for f in fields(EvaluatorConfig)}
-    return EvaluatorConfig(**{k: v for k, v in json.loads(text).items() if k in known})
+def config_from_json(text: str, source: str | Path = "checkpoint") -> EvaluatorConfig:
+    return config_from(EvaluatorConfig, json.loads(text), source)
 
 
 class Evaluator:
@@ -57,7 +56,7 @@ class Evaluator:
                 tensors = {k: f.get_tensor(k) for k in f.keys()}
             if metadata.get("format") != FORMAT:
                 raise ValueError(f"not an evaluator checkpoint (format {metadata.get('format')!r})")
-            config = config_from_json(metadata["config"])
+            config = config_from_json(metadata["config"], path)
             model = TextMotionEvaluator(config)
             mean, std = tensors.pop("mean").numpy(), tensors.pop("std").numpy()
             model.load_state_dict(tensors, strict=True)

@@ -3,6 +3,7 @@ what is allowed, runs under torch.inference_mode(), draws randomness only from a
 global RNG, so the same call gives the same motion), and returns a Motion (app.engine.motion)."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from app.engine.any_length import LONGEST_TAKE_S, generate_diffusion, generate_masked
 from app.engine.editing import Decoding, chain, edit_upper_body, inpaint_with_diffusion, refill
 from app.engine.models.pipeline import TextToMotion, load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from app.engine.models.diffusion_pipeline import DiffusionPipeline
 
 ENGINES = ("masked", "diffusion")
+MAX_STEPS = 1000  # decoding or denoising iterations: past this a call only burns time
 
 
 def generate(
@@ -36,8 +39,10 @@ def generate(
 ) -> Motion:
     """A motion for `text`, from nothing.
 
-    n_frames: length in frames (4 .. the model's maximum, 196 for MMM's setup); rounded up to whole tokens for
-    generation and trimmed back, so the result has exactly n_frames frames. None: the length predictor's choice.
+    n_frames: length in frames, 4 to 5 minutes' worth (6,000 at 20 fps); rounded up to whole tokens for
+    generation and trimmed back, so the result has exactly n_frames frames. Takes longer than the model's window
+    (196 frames) are made window by window, joined by generated transitions (app.engine.any_length). None: the
+    length predictor's choice (at most one window).
     guidance: classifier-free guidance scale (0 = ignore the text, 1 = plain conditional, larger = follow the
     text more closely at some cost in diversity); 4 is MoMask/MMM's usual setting.
     steps: parallel decoding iterations (more = slower, slightly better). temperature 0 decodes greedily.
@@ -54,10 +59,16 @@ def generate(
         pipeline = model if model is not None else load_diffusion_pipeline(device=device)
     else:
         pipeline = model if model is not None else load_pipeline(device=device)
-    if n_frames is not None and not 4 <= n_frames <= pipeline.max_frames:
-        raise ValueError(f"n_frames must be between 4 and {pipeline.max_frames} (the model's maximum), got {n_frames}")
+    longest = int(LONGEST_TAKE_S * pipeline.fps)
+    if n_frames is not None and not 4 <= n_frames <= longest:
+        raise ValueError(f"the length must be 4 to {longest} frames ({LONGEST_TAKE_S // 60} minutes at "
+                         f"{pipeline.fps:g} fps), got {n_frames}")
     with torch.inference_mode():
-        if engine == "diffusion":
+        if n_frames is not None and n_frames > pipeline.max_frames:  # longer than one window: windows joined
+            decoding = Decoding(seed, guidance, steps, temperature, top_k)
+            make = generate_diffusion if engine == "diffusion" else generate_masked
+            features = make(pipeline, text, n_frames, decoding)
+        elif engine == "diffusion":
             features = pipeline.generate(text, n_frames, seed, guidance, steps)
         else:
             features = pipeline.generate(text, n_frames, seed, guidance, steps, temperature, top_k)
@@ -76,21 +87,32 @@ def inbetween(
     device: str = "cpu",
     model: TextToMotion | DiffusionPipeline | None = None,
     engine: str = "masked",
+    extend: bool = False,
 ) -> Motion:
-    """The take with every frame but the locked ones regenerated for `text` (MMM in-betweening, or the diffusion
-    engine's in-painting with engine="diffusion", for takes of at most 196 frames; `steps` are then its DDIM steps).
+    """The take with the frames between the first and the last locked key regenerated for `text` (MMM
+    in-betweening, or the diffusion engine's in-painting with engine="diffusion", for takes of at most 196 frames;
+    `steps` are then its DDIM steps). extend=True regenerates the frames before the first key and after the last
+    one too.
 
-    Exact: the joint positions of every locked frame (to float precision, far under 1 mm). Changes: all other
-    frames; a masked model that reads root keys (the shipped one does) is told where the root stands and faces at
-    each key, so its sample travels towards the next key; around each key a smooth correction (largest at the
-    key, fading over ~10 frames; the remaining root offset spread over the whole gap) removes the model's error at
-    the key without a pop. Keys may be at the first
-    or last frame, adjacent, or alone. Refuses: no keys, a key outside the take, an empty prompt; takes longer
-    than the model's window (196 frames) are fine as long as no unlocked stretch is longer than 164 frames.
+    Exact: the joint positions of every locked frame (to float precision, far under 1 mm), and without `extend`
+    every frame before the first key and after the last. Changes: the frames between the keys. A masked model
+    trained with root keys (what `kinema train masked` trains now; the shipped checkpoint predates them) is told
+    where the root stands and faces at each key, so its sample travels towards the next key. Around each key a
+    smooth correction (largest at the key, fading over ~10 frames; the remaining root offset spread over the whole
+    gap) removes the model's error at the key without a pop. Keys may be at the first or last frame, adjacent, or
+    alone (with `extend`). Refuses: no keys, a key outside the take, a single key without `extend` (nothing lies
+    between), an empty prompt; takes longer than the model's window (196 frames) are fine as long as no unlocked
+    stretch is longer than 164 frames.
     """
     _check_decoding(text, guidance, steps, temperature, top_k)
     keep = np.zeros(_check_motion(motion), bool)
-    keep[_check_frames(locked_frames, motion.n_frames)] = True
+    keys = _check_frames(locked_frames, motion.n_frames)
+    keep[keys] = True
+    if not extend:
+        if keys[-1] - keys[0] < 2:
+            raise ValueError("in-betweening fills the frames between the first and the last key: lock two keys with "
+                             "frames between them, or extend the in-between to the whole take")
+        keep[: keys[0]] = keep[keys[-1] + 1 :] = True
     decoding = Decoding(seed, guidance, steps, temperature, top_k)
     if engine == "diffusion":
         from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
@@ -121,16 +143,23 @@ def regenerate(
     top_k: int | None = None,
     device: str = "cpu",
     model: TextToMotion | None = None,
+    locked: Sequence[int] = (),
 ) -> Motion:
     """The take with frames [start, end) regenerated for `text`, every frame outside the range locked.
 
-    Exact: every frame outside the range. Changes: the range, joined smoothly to both sides. Refuses an empty
-    range or one outside the take, and ranges longer than 164 frames in takes longer than 196 frames.
+    Exact: every frame outside the range, and the `locked` keys inside it (joint positions, to float precision).
+    Changes: the rest of the range, joined smoothly to both sides and to the keys. Refuses an empty range or one
+    outside the take, a key outside the take, a range whose every frame is locked, and ranges longer than 164
+    frames (between keys) in takes longer than 196 frames.
     """
     _check_decoding(text, guidance, steps, temperature, top_k)
     start, end = _check_range(frame_range, _check_motion(motion))
     keep = np.ones(motion.n_frames, bool)
     keep[start:end] = False
+    if len(locked):
+        keep[_check_frames(locked, motion.n_frames)] = True
+    if keep.all():
+        raise ValueError(f"every frame of {start}–{end - 1} is locked: unlock a key or select more frames")
     pipeline = model if model is not None else load_pipeline(device=device)
     with torch.inference_mode():
         features = refill(pipeline, motion.features, keep, text, Decoding(seed, guidance, steps, temperature, top_k),
@@ -149,19 +178,23 @@ def edit_upper(
     top_k: int | None = None,
     device: str = "cpu",
     model: UpperBodyEditor | None = None,
+    locked: Sequence[int] = (),
 ) -> Motion:
     """The take with the upper body (spine, arms, head) of frames [start, end) regenerated for `text`.
 
     Exact: the lower body (hips, legs, feet) and the root trajectory, everywhere, bit for bit; the upper body
-    outside the range. Changes: the upper body within the range, cross-faded with the original over a few frames
-    at each edge. Refuses an empty range, one outside the take, or one longer than 164 frames in a long take.
+    outside the range and at the `locked` keys inside it (so a key's whole pose stays, bit for bit). Changes: the
+    upper body within the range, cross-faded with the original over a few frames at each edge and around each
+    key. Refuses an empty range, one outside the take, a key outside the take, or a range longer than 164 frames
+    in a long take.
     """
     _check_decoding(text, guidance, steps, temperature, top_k)
     start, end = _check_range(frame_range, _check_motion(motion))
+    keys = _check_frames(locked, motion.n_frames) if len(locked) else None
     editor = model if model is not None else load_upper_editor(device=device)
     with torch.inference_mode():
         features = edit_upper_body(editor, motion.features, start, end, text,
-                                   Decoding(seed, guidance, steps, temperature, top_k))
+                                   Decoding(seed, guidance, steps, temperature, top_k), locked=keys)
     return Motion(features, motion.fps, motion.skeleton_name)
 
 
@@ -199,12 +232,12 @@ def long_sequence(
 def _check_decoding(text: str, guidance: float, steps: int, temperature: float, top_k: int | None) -> None:
     if not text or not text.strip():
         raise ValueError("empty prompt: describe the motion, e.g. 'a person walks forward'")
-    if guidance < 0:
-        raise ValueError(f"guidance must be >= 0, got {guidance}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not (math.isfinite(guidance) and guidance >= 0):
+        raise ValueError(f"guidance must be a number >= 0, got {guidance}")
+    if not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a number >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
 

@@ -18,14 +18,18 @@ from app.engine.skeleton import Skeleton
 
 @dataclass(frozen=True)
 class Placement:
-    """world = turn about +Y by `yaw` radians, then shift by `offset` (metres). The default places nothing."""
+    """world = turn about +Y by `yaw` radians, then shift by `offset` (metres). The default places nothing.
+    `fps`: the file's own frame rate (takes are edited at 20 fps), which exports offer by default."""
 
     yaw: float = 0.0
     offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    fps: float | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.yaw) and len(self.offset) == 3 and all(math.isfinite(v) for v in self.offset)):
             raise ValueError(f"a placement needs a finite yaw and three finite offsets, got {self.yaw!r}, {self.offset!r}")
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f"a placement's frame rate must be positive, got {self.fps!r}")
 
     @property
     def is_identity(self) -> bool:
@@ -39,11 +43,12 @@ class Placement:
         return (turned + np.asarray(self.offset, turned.dtype)).astype(positions.dtype)
 
     def to_dict(self) -> dict:
-        return {"yaw": self.yaw, "offset": list(self.offset)}
+        return {"yaw": self.yaw, "offset": list(self.offset), **({"fps": self.fps} if self.fps else {})}
 
     @classmethod
     def from_dict(cls, data: dict) -> Placement:
-        return cls(float(data["yaw"]), tuple(float(v) for v in data["offset"]))
+        fps = data.get("fps")
+        return cls(float(data["yaw"]), tuple(float(v) for v in data["offset"]), None if fps is None else float(fps))
 
 
 def placement_of(positions: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, Placement]:

@@ -63,3 +63,39 @@ def plot_training_curves(runs_dir: Path, out_dir: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def _grouped_bars(groups: list[str], series: dict[str, list[float]], path: Path, title: str, ylabel: str) -> Path:
+    """One group of bars per label, one bar per series (model), values in 0..1."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(groups) * max(1, len(series)) ** 0.5 + 2), 4.0))
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar([g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))], values, width, label=name, color=f"C{i}")
+    ax.set_xticks(range(len(groups)), groups, rotation=40, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_agreement(rows: list[EvalRow], out_dir: Path, title: str) -> Path | None:
+    """Physical agreement per action label (the `agreement:<label>` metrics), a bar per model; None without them."""
+    labels = sorted({k.split(":", 1)[1] for r in rows for k in r.metrics if k.startswith("agreement:")})
+    if not labels:
+        return None
+    series = {r.model: [r.metrics.get(f"agreement:{label}", (0.0, 0.0))[0] for label in labels]
+              for r in rows if any(k.startswith("agreement:") for k in r.metrics)}
+    return _grouped_bars(labels, series, out_dir / "agreement.png", f"physical agreement per action — {title}", "agreement")
+
+
+def plot_suite(rows: list, out_dir: Path) -> Path:
+    """The prompt suite's agreement per prompt (rows: app.engine.prompt_suite.SuiteRow), a bar per model."""
+    prompts = list(dict.fromkeys(r.prompt for r in rows))
+    series: dict[str, list[float]] = {}
+    for r in rows:
+        series.setdefault(r.model, [0.0] * len(prompts))[prompts.index(r.prompt)] = r.agreement
+    return _grouped_bars(prompts, series, out_dir / "suite.png", "prompt suite: agreement with the real takes' bands", "agreement")

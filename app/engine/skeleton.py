@@ -77,6 +77,15 @@ class Skeleton:
         return tuple(tuple(c for c, p in enumerate(self.parents) if p == j) for j in range(self.n_joints))
 
     @cached_property
+    def fit_children(self) -> tuple[tuple[int, ...], ...]:
+        """The children whose directions orient each joint in `rotations_from_positions`: all of them, except at
+        the root, which is oriented by its lower-body children (the hip joints) when it has two or more. So the
+        pelvis, and every leg bone below it, never follows the spine: an upper-body edit leaves an exported
+        lower body exactly as it was."""
+        legs = tuple(c for c in self.children[0] if c not in self.upper_body)
+        return (legs if len(legs) >= 2 else self.children[0],) + self.children[1:]
+
+    @cached_property
     def kinematic_chains(self) -> tuple[tuple[int, ...], ...]:
         """Chains as HumanML3D lays them out: every child of the root starts a chain at the root; at any other
         branching joint the first child continues the chain and the others start new chains at that joint."""
@@ -132,8 +141,9 @@ class Skeleton:
         drive this skeleton's rig through the given joint positions (..., J, 3).
 
         A joint with one child gets the smallest rotation that points its bone at the child (no twist added);
-        a joint with several children gets the best rigid fit of all of them. Where the positions have this
-        skeleton's bone lengths the result reproduces them exactly; leaves keep their parent's orientation.
+        a joint with several children gets the best rigid fit of them (`fit_children`: at the root, the hip
+        joints only). Where the positions have this skeleton's bone lengths the result reproduces them exactly;
+        leaves keep their parent's orientation.
         """
         offsets = torch.as_tensor(self.offsets, dtype=positions.dtype, device=positions.device)
         batch = positions.shape[:-2]
@@ -141,7 +151,7 @@ class Skeleton:
         world: list[Tensor] = []
         for j in range(self.n_joints):
             parent_rot = world[self.parents[j]] if j > 0 else eye
-            kids = self.children[j]
+            kids = self.fit_children[j]
             if not kids:
                 world.append(parent_rot)
                 continue

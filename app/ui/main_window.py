@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
 
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take, read_take
-from app.ui._qt.export_dialog import ExportDialog, ExportOptions
+from app.engine.io.formats import file_filter
+from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_options
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.property_panel import PropertyPanel
 from app.ui._qt.timeline import Timeline
@@ -27,7 +28,7 @@ from app.ui._qt.workers import Job, Worker
 from app.ui.edit_actions import EditActions
 from app.ui.projects import AUTOSAVE_S, ProjectController
 
-TAKE_FILTER = "Motion (*.bvh *.npy);;BVH (*.bvh);;Positions (*.npy)"
+TAKE_FILTER = file_filter(writing=False)
 DROPPABLE = (".bvh", ".npy", ".kinema")
 
 
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         # Replaced in tests: the import path, and the export choices (None when the user cancels).
         self.ask_import_path: Callable[[], str | None] = self._ask_import_path
         self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
+        self.export_folder: Path | None = None  # where the last export went: the next one starts there
         self._build_menus()
         self._build_transport_keys()
         self.setAcceptDrops(True)  # a .bvh dropped on the window is imported, a .kinema opened
@@ -182,14 +184,13 @@ class MainWindow(QMainWindow):
 
     def export_take(self, options: ExportOptions | None = None) -> bool:
         """Export through the dialog (or the given choices): frame range and frame rate. True when written."""
-        doc, take = self.document, self.document.take
+        take = self.document.take
         if take is None:
             self.show_message("There is no take to export yet")
             return False
         if options is None:
-            first, last = doc.selection or (0, take.n_frames - 1)
-            folder = self.projects.path.parent if self.projects.path else Path.cwd()
-            options = self.ask_export(ExportOptions(folder / "take.bvh", first, last, take.fps))
+            folder = self.export_folder or (self.projects.path.parent if self.projects.path else Path.home())
+            options = self.ask_export(default_options(take, folder))
             if options is None:
                 return False
         if not options.path.name:
@@ -200,6 +201,7 @@ class MainWindow(QMainWindow):
         except (ValueError, OSError) as exc:
             self.show_error("Export failed", str(exc))
             return False
+        self.export_folder = options.path.parent
         self.show_message(f"Exported frames {options.first}–{options.last} at {options.fps:g} fps to {options.path.name}")
         return True
 
@@ -224,7 +226,7 @@ class MainWindow(QMainWindow):
         return QFileDialog.getOpenFileName(self, "Import motion", "", TAKE_FILTER)[0] or None
 
     def _ask_export(self, defaults: ExportOptions) -> ExportOptions | None:
-        dialog = ExportDialog(defaults, self.document.n_frames, self)
+        dialog = ExportDialog(defaults, self.document.n_frames, self, self.document.selection)
         return dialog.options() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     # -- background jobs -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.engine.data.resample import check_fps
 from app.engine.document import Take
 
 GIF_MAX_FPS = 50.0  # GIF's practical limit: delays are in 1/100 s, and viewers slow down those under 2/100 s
@@ -77,9 +78,7 @@ def render_take(take: Take, out: str | Path, size: tuple[int, int] = (640, 480),
     if suffix not in FORMATS:
         hint = " (.mp4 needs a video encoder: pip install imageio-ffmpeg)" if ".mp4" not in FORMATS else ""
         raise ValueError(f"{out.name}: can only write {', '.join(FORMATS)}{hint}")
-    fps = float(fps or take.fps)
-    if not fps > 0:
-        raise ValueError(f"the frame rate must be positive, got {fps}")
+    fps = check_fps(take.fps if fps is None else fps)
     every = max(1, round(take.fps / (min(fps, GIF_MAX_FPS) if suffix == ".gif" else fps)))  # take frames per picture
     size = output_size(out, size)
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")  # same folder, so os.replace is atomic

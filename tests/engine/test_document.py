@@ -96,13 +96,39 @@ def test_each_command_fires_its_event_once(doc: Document, name: str) -> None:
     assert seen[EXPECTED_EVENT[name]] == 1
 
 
-def test_set_take_drops_locks_and_selection_outside_the_new_take_and_undo_brings_them_back(doc: Document) -> None:
+def test_an_edit_carries_locks_and_selection_that_fit_and_undo_brings_the_rest_back(doc: Document) -> None:
     doc.execute(ToggleLock(150))
     doc.execute(SetSelection((100, 180)))
-    doc.execute(SetTake(_take(120)))
+    doc.execute(SetTake(_take(120), carry=True))
     assert doc.locked_frames == (10,) and doc.selection is None and doc.n_frames == 120
+    assert len(doc.segments) == 1  # an edit keeps the prompt track
     doc.undo()
     assert doc.locked_frames == (10, 150) and doc.selection == (100, 180) and doc.n_frames == 200
+
+
+def test_a_new_take_clears_keys_selection_and_segments_in_one_undo_step(doc: Document) -> None:
+    doc.execute(SetSelection((30, 90)))
+    before = _state(doc)
+    seen = {name: 0 for name in ("locks_changed", "selection_changed", "segments_changed")}
+    for name in seen:
+        getattr(doc.events, name).connect(lambda *_, n=name: seen.__setitem__(n, seen[n] + 1))
+    doc.execute(SetTake(_take(200, seed=4), "Generate"))
+    assert doc.locked_frames == () and doc.selection is None and doc.segments == []
+    assert seen == {"locks_changed": 1, "selection_changed": 1, "segments_changed": 1}
+    doc.undo()
+    assert _state(doc) == before and doc.locked_frames == (10,)
+
+
+def test_a_key_keeps_the_pose_it_was_locked_with(doc: Document) -> None:
+    """The ghost draws the key's stored pose, not whatever the take holds there after an edit."""
+    doc.execute(ToggleLock(60))
+    locked = doc.take.positions[60].copy()
+    doc.execute(SetTake(_take(200, seed=9), "Regenerate", carry=True))
+    assert not np.allclose(doc.take.positions[60], locked)
+    np.testing.assert_array_equal(doc.key_pose(60), locked)
+    doc.execute(ToggleLock(60))  # unlock, then undo: the same pose comes back
+    doc.undo()
+    np.testing.assert_array_equal(doc.key_pose(60), locked)
 
 
 def test_replace_frames_keeps_only_the_replaced_slice(doc: Document) -> None:
@@ -214,3 +240,20 @@ def test_takes_set_under_one_key_merge_into_one_step(doc: Document) -> None:
     assert _state(doc) == picked
     doc.execute(SetTake(_take(100, seed=8), "Variation (seed 8)", merge_key=object()))  # another run: its own step
     assert len(doc.history.undo_stack) == 2
+
+
+def test_long_take_segments_start_where_they_were_placed() -> None:
+    """Placed at 2, 50 and 95 (they came out at 0/40/80): each runs to the next one's start, the first from 0."""
+    from app.engine.document.segments import placed
+
+    track = [Segment("jumps", 95, 40), Segment("walks", 2, 40), Segment("waves", 50, 40)]
+    assert placed(track) == [Segment("walks", 0, 50), Segment("waves", 50, 45), Segment("jumps", 95, 40)]
+    overlapping = [Segment("walks", 0, 80), Segment("waves", 60, 40)]  # the later segment wins the overlap
+    assert placed(overlapping) == [Segment("walks", 0, 60), Segment("waves", 60, 40)]
+    assert placed([]) == []
+
+
+@pytest.mark.parametrize("fps", [0.0, -20.0, float("nan"), float("inf"), 1e9])
+def test_a_take_refuses_an_absurd_frame_rate(fps):
+    with pytest.raises(DocumentError, match="frame rate must be a number above 0 and at most 1000"):
+        Take(np.zeros((4, BANDAI_NAMCO_21.n_joints, 3), np.float32), fps)

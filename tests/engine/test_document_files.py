@@ -75,3 +75,14 @@ def test_a_damaged_project_raises_before_anything_changes(tmp_path) -> None:
     bad.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(ProjectError, match="bad.kinema is damaged"):
         load_document(bad)
+
+
+def test_an_imported_take_remembers_its_files_frame_rate_through_a_project(bandai_namco_sample, tmp_path):
+    """Exports offer the source file's rate (the Bandai Namco takes are 30 fps): it survives save and open."""
+    doc = Document()
+    doc.execute(SetTake(read_take(bandai_namco_sample / WALK)))
+    assert doc.take.placement.fps == 30.0
+    save_document(tmp_path / "p.kinema", doc)
+    opened = Document()
+    apply_project(opened, load_document(tmp_path / "p.kinema"))
+    assert opened.take.placement == doc.take.placement

@@ -74,3 +74,55 @@ def test_plots_are_written_as_png(tmp_path):
     assert [p.name for p in written] == ["metrics.png", "training-tokenizer.png"]
     for p in written:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _walk_in_place(features: np.ndarray) -> np.ndarray:
+    out = features.copy()
+    out[:, 1:3] = 0.0  # root velocity on the ground: the legs still step, the body stays put
+    return out
+
+
+def test_rows_report_physical_agreement_against_the_real_bands(sample_dataset, evaluator):
+    from app.engine import physical
+
+    folder = MotionFolder(sample_dataset, "train", min_frames=8)
+    reference = physical.real_reference(folder.records, folder.info.skeleton, evaluate.MAX_FRAMES)
+    settings = evaluate.EvalSettings(repeats=1, batch_size=8, diversity_pairs=10)
+    real = evaluate.evaluate_source(evaluate.RealMotions(), folder, evaluator, settings, reference=reference)
+    assert real.metrics["physical_agreement"][0] >= 0.9
+    assert real.metrics["speed_ratio"][0] == pytest.approx(1.0, abs=0.1)
+    assert 0.0 <= real.metrics["straight_knee_percent"][0] <= 100.0
+    assert real.metrics["agreement:walk"][0] == 1.0
+    in_place = evaluate.ReconstructedMotions("in place", _walk_in_place)
+    row = evaluate.evaluate_source(in_place, folder, evaluator, settings, reference=reference)
+    assert row.metrics["speed_ratio"][0] < 0.1
+    for label in reference.locomotion:
+        assert row.metrics[f"agreement:{label}"][0] == 0.0
+    assert "phys agree" in evaluate.format_table([real, row], "t")
+
+
+def test_prompt_suite_scores_each_prompt_against_its_label(sample_dataset, tmp_path):
+    from app.engine import physical
+    from app.engine.plots import plot_agreement, plot_suite
+    from app.engine.prompt_suite import SUITE, format_suite, run_suite
+
+    folder = MotionFolder(sample_dataset, "train", min_frames=8)
+    reference = physical.real_reference(folder.records, folder.info.skeleton, evaluate.MAX_FRAMES)
+    by_label = {physical.action_label(r): r.features for r in folder.records}
+    label_of = dict(SUITE)
+
+    def faithful(prompt: str, n_frames: int, seed: int) -> np.ndarray:
+        return by_label[label_of[prompt]][:n_frames]
+
+    def in_place(prompt: str, n_frames: int, seed: int) -> np.ndarray:
+        return _walk_in_place(faithful(prompt, n_frames, seed))
+
+    rows = run_suite("faithful", faithful, reference, folder.info.skeleton, seeds=1)
+    rows += run_suite("in place", in_place, reference, folder.info.skeleton, seeds=1)
+    walk = {r.model: r for r in rows if r.prompt == "a person walks forward"}
+    assert walk["faithful"].agreement == 1.0 and walk["in place"].agreement == 0.0
+    assert walk["in place"].speed < 0.05 and "speed" in walk["in place"].outside
+    assert "agreement" in format_suite(rows, "t")
+    assert plot_suite(rows, tmp_path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    chart = plot_agreement([evaluate.EvalRow("real", {"agreement:walk": (1.0, 0.0), "agreement:bow": (0.5, 0.0)})], tmp_path, "t")
+    assert chart is not None and chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

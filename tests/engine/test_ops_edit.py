@@ -58,12 +58,50 @@ def _error_mm(a: Motion, b: Motion, frames) -> float:
 
 @pytest.mark.parametrize("keys", [[0, 60, 119], [0], [119], [40, 41], [5, 6, 7, 90], [0, 1, 118, 119]])
 def test_inbetween_keeps_locked_frames_exact(pipeline, walk, keys):
-    out = inbetween(walk, keys, "a person walks slowly", model=pipeline, steps=3)
+    out = inbetween(walk, keys, "a person walks slowly", model=pipeline, steps=3, extend=True)
     assert out.n_frames == walk.n_frames
     assert _error_mm(out, walk, keys) < 0.01
     free = np.setdiff1d(np.arange(walk.n_frames), np.arange(min(keys) - 12, max(keys) + 13))
     if len(free):  # far from every key the motion is the model's, not the input's
         assert _error_mm(out, walk, free) > 10
+
+
+def test_inbetween_fills_only_between_the_first_and_last_key(pipeline, walk):
+    """Frames before the first key and after the last stay as they were, exactly; between them the model's."""
+    out = inbetween(walk, [20, 60, 100], "a person jumps", model=pipeline, steps=3)
+    assert _error_mm(out, walk, np.r_[0:21, 100:120]) < 0.01
+    assert _error_mm(out, walk, np.r_[30:50]) > 10
+    extended = inbetween(walk, [20, 60, 100], "a person jumps", model=pipeline, steps=3, extend=True)
+    assert _error_mm(extended, walk, np.r_[0:8, 112:120]) > 10  # asked to extend: the ends are regenerated too
+
+
+def test_inbetween_with_one_key_needs_extend(pipeline, walk):
+    with pytest.raises(ValueError, match="between the first and the last key"):
+        inbetween(walk, [60], "a person jumps", model=pipeline)
+    with pytest.raises(ValueError, match="between the first and the last key"):
+        inbetween(walk, [60, 61], "a person jumps", model=pipeline)
+
+
+def test_regenerate_keeps_the_locked_keys_inside_the_range(pipeline, walk):
+    """Keys at 20/60/100, selection 30–90: the key at 60 is kept exactly (it moved 376 mm before)."""
+    out = regenerate(walk, (30, 91), "a person kicks", model=pipeline, steps=3, locked=[20, 60, 100])
+    assert _error_mm(out, walk, [20, 60, 100]) < 0.01
+    assert _error_mm(out, walk, np.r_[0:30, 91:120]) < 0.01
+    assert _error_mm(out, walk, np.r_[38:50]) > 10
+    with pytest.raises(ValueError, match="frame 130 is outside the take"):
+        regenerate(walk, (30, 91), "a person kicks", model=pipeline, locked=[130])
+    with pytest.raises(ValueError, match="every frame of 30–31 is locked"):
+        regenerate(walk, (30, 32), "a person kicks", model=pipeline, locked=[30, 31])
+
+
+def test_edit_upper_keeps_the_locked_keys_inside_the_range(editor, walk):
+    """Keys at 20/60/100, selection 30–90: the key at 60 keeps its whole pose, bit for bit (it moved 403 mm)."""
+    out = edit_upper(walk, (30, 91), "a person waves both hands", model=editor, steps=3, locked=[20, 60, 100])
+    np.testing.assert_array_equal(out.features[60], walk.features[60])
+    assert _error_mm(out, walk, [20, 60, 100]) < 0.01
+    upper = body_part_dims(21, BANDAI_NAMCO_21, "upper")
+    change = np.abs(out.features[:, upper] - walk.features[:, upper]).max(1)  # (T,)
+    assert change[40:52].max() > 0.05 and change[59] < change[55]  # edited, and eased into the key
 
 
 def test_inbetween_has_no_pop_at_the_keys(pipeline, walk):
@@ -145,6 +183,25 @@ def test_edit_upper_keeps_the_lower_body_and_root_exact(editor, walk):
     assert np.abs(out.features[40:80][:, upper] - walk.features[40:80][:, upper]).max() > 0.05
 
 
+def test_exported_edit_upper_keeps_every_lower_body_joint_of_the_input_export(editor, walk, tmp_path):
+    """The hips' rotation in the file comes from the hip joints only, so a new spine cannot turn the legs."""
+    from app.engine.io.bvh import read_bvh
+    from app.engine.io.export import export_bvh
+
+    out = edit_upper(walk, (0, walk.n_frames), "a person bows deeply", model=editor, steps=3)
+
+    def exported(motion: Motion, name: str) -> np.ndarray:
+        export_bvh(motion.positions, BANDAI_NAMCO_21, tmp_path / name)
+        bvh = read_bvh(tmp_path / name)
+        return bvh.world_positions()[:, [bvh.names.index(n) for n in BANDAI_NAMCO_21.joint_names]] / 100.0
+
+    before, after = exported(walk, "input.bvh"), exported(out, "edited.bvh")
+    lower = sorted(BANDAI_NAMCO_21.lower_body)
+    head = BANDAI_NAMCO_21.index("Head")
+    assert np.abs(before[:, head] - after[:, head]).max() > 0.01  # the upper body did move (by more than a cm)
+    assert 1000 * np.linalg.norm(before[:, lower] - after[:, lower], axis=-1).max() <= 0.01
+
+
 def test_edit_upper_blends_at_the_range_edges(editor, walk):
     out = edit_upper(walk, (30, 90), "a person waves", model=editor, steps=3)
     upper = body_part_dims(21, BANDAI_NAMCO_21, "upper")
@@ -191,10 +248,12 @@ def test_diffusion_inbetweening_keeps_locked_frames_exact(walk):
     out = inbetween(walk, [0, 60, 119], "a person jumps", engine="diffusion", model=pipeline, steps=4)
     assert out.n_frames == walk.n_frames and _error_mm(out, walk, [0, 60, 119]) < 0.01
     assert _error_mm(out, walk, np.r_[20:40]) > 10
+    inner = inbetween(walk, [20, 60, 100], "a person jumps", engine="diffusion", model=pipeline, steps=4)
+    assert _error_mm(inner, walk, np.r_[0:21, 100:120]) < 0.01  # only between the first and the last key
     with pytest.raises(ValueError, match="up to 196 frames"):
-        inbetween(_take("dataset-2_walk_elderly_001", 300), [0], "a person walks", engine="diffusion", model=pipeline)
+        inbetween(_take("dataset-2_walk_elderly_001", 300), [0, 299], "a person walks", engine="diffusion", model=pipeline)
     with pytest.raises(ValueError, match="unknown engine"):
-        inbetween(walk, [0], "a person walks", engine="nope")
+        inbetween(walk, [0, 60], "a person walks", engine="nope")
 
 
 def test_inbetween_tells_a_key_reading_model_where_the_root_stands_at_the_keys(pipeline, walk, monkeypatch):

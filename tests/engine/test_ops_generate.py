@@ -56,18 +56,61 @@ def test_empty_prompt(tiny, text):
         generate(text, model=tiny)
 
 
-@pytest.mark.parametrize("n_frames", [0, 3, 197, 1000])
+@pytest.mark.parametrize("n_frames", [0, 3, 6001])
 def test_length_out_of_range(tiny, n_frames):
-    with pytest.raises(ValueError, match="between 4 and 196"):
+    with pytest.raises(ValueError, match="4 to 6000 frames"):
         generate("a person walks", n_frames=n_frames, model=tiny)
+
+
+@pytest.mark.parametrize("n_frames", [197, 2400])
+def test_takes_longer_than_the_window_have_every_frame_and_one_trajectory(tiny, n_frames):
+    """Two minutes (2,400 frames) come out whole: windows joined by generated transitions, one integrated root."""
+    motion = generate("a person walks forward", n_frames=n_frames, model=tiny, steps=2)
+    assert motion.features.shape == (n_frames, 251) and np.isfinite(motion.features).all()
+    root = motion.positions[:, 0]  # (T, 3)
+    step = np.linalg.norm(np.diff(root[:, [0, 2]], axis=0), axis=-1)  # (T-1,) ground travel per frame
+    assert step.max() < 0.5  # no jump back to the origin where windows meet
+    again = generate("a person walks forward", n_frames=n_frames, model=tiny, steps=2)
+    np.testing.assert_array_equal(motion.features, again.features)
+
+
+def test_pieces_fit_the_window_and_add_up():
+    from app.engine.any_length import pieces
+
+    for n in (197, 400, 2400, 6000):
+        lengths = pieces(n, 196)
+        assert sum(lengths) == n and max(lengths) <= 196 and max(lengths) - min(lengths) <= 1
+
+
+def test_diffusion_makes_two_minutes_in_overlapping_windows():
+    from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+
+    pipeline = load_diffusion_pipeline()  # the shipped checkpoint
+    motion = generate("a person walks forward", n_frames=2400, engine="diffusion", model=pipeline, steps=2)
+    assert motion.n_frames == 2400 and np.isfinite(motion.positions).all()
+    root = motion.positions[:, 0]
+    step = np.linalg.norm(np.diff(root[:, [0, 2]], axis=0), axis=-1)
+    assert step.max() < 0.5
+    # the second window continues the first: its first frames are the first window's last ones, exactly
+    first = pipeline.generate("a person walks forward", 196, 0, 4.0, 2)
+    np.testing.assert_allclose(motion.features[:196], first, atol=1e-5)
 
 
 @pytest.mark.parametrize("kw, match", [({"guidance": -1.0}, "guidance"), ({"steps": 0}, "steps"),
                                        ({"temperature": -0.5}, "temperature"), ({"top_k": 0}, "top_k"),
-                                       ({"engine": "keyframe-magic"}, "engine")])
+                                       ({"engine": "keyframe-magic"}, "engine"), ({"guidance": float("nan")}, "guidance"),
+                                       ({"guidance": float("inf")}, "guidance"), ({"temperature": float("nan")}, "temperature"),
+                                       ({"steps": 10**9}, "steps must be between 1 and 1000")])
 def test_bad_arguments(tiny, kw, match):
     with pytest.raises(ValueError, match=match):
         generate("a person walks", n_frames=20, model=tiny, **kw)
+
+
+@pytest.mark.parametrize("text", ["a person walks forward and waves " * 320, "一个人向前走 🚶 e\u0301 \x00 \u202e"])
+def test_huge_and_non_ascii_prompts_give_a_take(tiny, text):
+    assert len(text) >= 20 or not text.isascii()
+    motion = generate(text, n_frames=16, model=tiny, steps=2)
+    assert motion.n_frames == 16 and np.isfinite(motion.features).all()
 
 
 def test_missing_checkpoints_say_how_to_train(tmp_path):

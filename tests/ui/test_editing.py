@@ -90,12 +90,12 @@ def test_long_take_from_three_segments_in_start_order(window: MainWindow, qtbot)
         doc.execute(AddSegment(segment))
     before, track = doc.take, list(doc.segments)
     _click(window, qtbot, "longTakeButton")
-    assert doc.take.n_frames == 140 and doc.take.features.shape == (140, 251)
+    assert doc.take.n_frames == 190 and doc.take.features.shape == (190, 251)
     assert window.undo_action.text() == "Undo Long take from 3 segments"
-    # the track now shows each prompt where it is in the take: end to end, in start order
+    # the track now shows each prompt where it is in the take: where it was placed, gaps given to the one before
     assert [(s.text, s.start, s.length) for s in doc.segments] == [
-        ("a person walks forward", 0, 60), ("a person turns around", 60, 40), ("a person jumps", 100, 40)]
-    assert [item.getRegion() for item in window.timeline.segment_items] == [(0, 60), (60, 100), (100, 140)]
+        ("a person walks forward", 0, 80), ("a person turns around", 80, 70), ("a person jumps", 150, 40)]
+    assert [item.getRegion() for item in window.timeline.segment_items] == [(0, 80), (80, 150), (150, 190)]
     root_step = np.linalg.norm(np.diff(doc.take.positions[:, 0], axis=0), axis=-1)
     assert root_step.max() < 0.25  # metres per frame: no jump at the joins
     doc.undo()

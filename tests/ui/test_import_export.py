@@ -1,5 +1,5 @@
-"""Import and export through the window: the export dialog offers the selection (or the whole take) at the take's
-rate; imports (menu or drop) replace the take in one undoable step; bad choices and bad files are messages."""
+"""Import and export through the window: the export dialog offers the whole take (the selection when chosen) at
+the source file's rate; imports (menu or drop) replace the take in one undoable step; bad choices and bad files are messages."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,14 +12,14 @@ from app.ui._qt.export_dialog import ExportDialog, ExportOptions
 from app.ui.main_window import MainWindow
 
 
-def test_the_dialog_offers_the_whole_take_or_the_selection(window: MainWindow, tmp_path: Path) -> None:
+def test_the_dialog_offers_the_whole_take_even_with_a_selection(window: MainWindow, tmp_path: Path) -> None:
     offered = []
     window.ask_export = lambda defaults: offered.append(defaults)
     window.export_take()
     window.document.execute(SetSelection((12, 40)))
     window.export_take()
     n = window.document.n_frames
-    assert [(o.first, o.last, o.fps) for o in offered] == [(0, n - 1, 20.0), (12, 40, 20.0)]
+    assert [(o.first, o.last, o.fps) for o in offered] == [(0, n - 1, 20.0), (0, n - 1, 20.0)]
     dialog = ExportDialog(ExportOptions(tmp_path / "a.bvh", 12, 40, 20.0), n, window)
     assert (dialog.first.maximum(), dialog.last.maximum()) == (n - 1, n - 1)
     dialog.last.setValue(n + 50)  # clamped to the take
@@ -69,3 +69,20 @@ def test_a_bvh_dropped_on_the_window_is_imported(window: MainWindow, qtbot, band
     data.setUrls([QUrl.fromLocalFile("/tmp/notes.txt")])
     assert window._dropped_file(QDropEvent(QPointF(1, 1), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
                                            Qt.KeyboardModifier.NoModifier)) is None
+
+
+def test_the_extension_picks_the_format_and_an_unknown_one_is_a_message(window: MainWindow, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    assert window.export_take(ExportOptions(tmp_path / "a.fbx", 0, 19, 20.0))
+    assert window.export_take(ExportOptions(tmp_path / "a.glb", 0, 19, 20.0))
+    assert (tmp_path / "a.fbx").read_bytes().startswith(b"Kaydara FBX Binary")
+    assert (tmp_path / "a.glb").read_bytes().startswith(b"glTF")
+    assert not window.export_take(ExportOptions(tmp_path / "a.obj", 0, 19, 20.0))
+    assert "cannot write .obj files" in window.findChildren(QMessageBox, "errorBox")[-1].text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.fbx", "a.glb"]
+    asked = []
+    monkeypatch.setattr("app.ui._qt.export_dialog.QFileDialog.getSaveFileName",
+                        lambda *args: asked.append(args[3]) or (str(tmp_path / "b.fbx"), ""))
+    dialog = ExportDialog(ExportOptions(tmp_path / "a.bvh", 0, 19, 20.0), window.document.n_frames, window)
+    dialog._browse()
+    assert asked[0].startswith("Motion (*.bvh *.fbx *.glb *.gltf)") and dialog.options().path == tmp_path / "b.fbx"

@@ -110,21 +110,23 @@ def test_a_whole_editing_session(window: MainWindow, qtbot, tmp_path: Path, band
     window.findChild(object, "openAction").trigger()
     np.testing.assert_array_equal(doc.take.positions, long_take.positions)
     assert [s.text for s in doc.segments] == ["a person walks forward", "a person turns around", "a person runs back"]
-    assert doc.locked_frames == (20, 100) and doc.selection == (30, 89)
+    assert doc.locked_frames == () and doc.selection is None  # the long take is a new take: it started clean
 
-    # 10. export BVH through the dialog: the selection is offered, frame rate chosen, the file reads back
+    # 10. export BVH through the dialog: the whole take is offered, a range and frame rate chosen, the file reads back
     dialog_seen = []
 
     def answer(defaults: ExportOptions) -> ExportOptions:
         dialog = ExportDialog(defaults, doc.n_frames, window)
         dialog_seen.append((dialog.first.value(), dialog.last.value(), dialog.fps.value()))
+        dialog.first.setValue(30)
+        dialog.last.setValue(89)
         dialog.path.setText(str(tmp_path / "part.bvh"))
         dialog.fps.setValue(30.0)
         return dialog.options()
 
     window.ask_export = answer
     window.findChild(object, "exportAction").trigger()
-    assert dialog_seen == [(30, 89, 20.0)]
+    assert dialog_seen == [(0, 119, 20.0)]
     part = read_bvh(tmp_path / "part.bvh")
     assert abs(part.fps - 30.0) < 1e-6 and part.n_frames == 89  # 60 frames at 20 fps span 2.95 s
     window.ask_export = lambda defaults: ExportOptions(tmp_path / "whole.bvh", 0, doc.n_frames - 1, 20.0)

@@ -108,6 +108,8 @@ def test_buttons_say_why_they_are_disabled(window: MainWindow) -> None:
     assert not buttons["regenerateButton"].isEnabled() and "Select frames" in buttons["regenerateButton"].toolTip()
     assert not buttons["inbetweenButton"].isEnabled() and "Lock a keyframe" in buttons["inbetweenButton"].toolTip()
     window.document.execute(ToggleLock(30))
+    assert not buttons["inbetweenButton"].isEnabled() and "Lock two keys" in buttons["inbetweenButton"].toolTip()
+    window.document.execute(ToggleLock(90))
     assert buttons["inbetweenButton"].isEnabled()
     window.document.execute(SetSelection((10, 50)))
     assert buttons["regenerateButton"].isEnabled() and buttons["editUpperButton"].isEnabled()

@@ -10,6 +10,15 @@ import torch
 
 from app.engine.rotations import matrix_to_quat, qfix, qslerp, quat_to_matrix
 
+MAX_FPS = 1000.0  # mocap runs at up to a few hundred; past this a resample only allocates memory
+
+
+def check_fps(fps: float) -> float:
+    """`fps` as a float, or a ValueError that says what a frame rate may be (NaN, 0, inf and 1e9 are refused)."""
+    if not (np.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise ValueError(f"frame rate must be a number above 0 and at most {MAX_FPS:g} frames per second, got {fps:g}")
+    return float(fps)
+
 
 def resample_animation(
     root_positions: np.ndarray, local_rotations: np.ndarray, src_fps: float, dst_fps: float
@@ -21,6 +30,7 @@ def resample_animation(
     n = root_positions.shape[0]
     if n < 1:
         raise ValueError("cannot resample an empty animation")
+    src_fps, dst_fps = check_fps(src_fps), check_fps(dst_fps)
     duration = (n - 1) / src_fps
     n_out = int(np.floor(duration * dst_fps + 1e-9)) + 1
     source_index = np.arange(n_out) * (src_fps / dst_fps)  # fractional source frames

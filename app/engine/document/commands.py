@@ -9,25 +9,36 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.engine.document.model import Command, Document, DocumentError, SCOPES, Segment, Take
+from app.engine.document.model import (
+    SCOPES,
+    Command,
+    Document,
+    DocumentError,
+    Segment,
+    Take,
+)
 
 
 @dataclass
 class _Snapshot:
     take: Take | None
-    locked: set[int]
+    locked: dict[int, np.ndarray]
     selection: tuple[int, int] | None
     frame: int
+    segments: list[Segment]
 
 
 class SetTake(Command):
-    """Replace the whole take (open, import, generate). Locks and selection that no longer fit are dropped,
-    so the previous take, locks and selection are all kept for undo."""
+    """Replace the whole take. A new take (import, generate, variations, a long take) starts clean: the old take's
+    keys, selection and prompt segments go with it (a long take then sets its own segments in the same step).
+    An edit of the take (`carry=True`: regenerate, in-between...) carries them: keys keep the pose they were
+    locked with, and keys and a selection that no longer fit are dropped. Undo brings all of it back."""
 
-    def __init__(self, take: Take, label: str = "Set take", merge_key: object = None) -> None:
+    def __init__(self, take: Take, label: str = "Set take", merge_key: object = None, carry: bool = False) -> None:
         self.take = take
         self.label = label
         self.merge_key = merge_key  # takes set under the same key in a row are one undo step (picking variations)
+        self.carry = carry
         self._before: _Snapshot | None = None
 
     def merge_with(self, later: Command) -> bool:
@@ -37,11 +48,15 @@ class SetTake(Command):
         return True
 
     def do(self, doc: Document) -> None:
-        self._before = _Snapshot(doc.take, set(doc._locked), doc.selection, doc.current_frame)
+        self._before = _Snapshot(doc.take, dict(doc._locked), doc.selection, doc.current_frame, list(doc.segments))
         n = self.take.n_frames
-        self._apply(doc, _Snapshot(self.take, {f for f in doc._locked if f < n},
-                                   doc.selection if doc.selection and doc.selection[1] < n else None,
-                                   min(doc.current_frame, n - 1)))
+        if self.carry:
+            after = _Snapshot(self.take, {f: pose for f, pose in doc._locked.items() if f < n},
+                              doc.selection if doc.selection and doc.selection[1] < n else None,
+                              min(doc.current_frame, n - 1), list(doc.segments))
+        else:
+            after = _Snapshot(self.take, {}, None, min(doc.current_frame, n - 1), [])
+        self._apply(doc, after)
 
     def undo(self, doc: Document) -> None:
         assert self._before is not None
@@ -49,11 +64,15 @@ class SetTake(Command):
 
     @staticmethod
     def _apply(doc: Document, state: _Snapshot) -> None:
-        locks_changed = state.locked != doc._locked
+        locks_changed = state.locked.keys() != doc._locked.keys()
         selection_changed = state.selection != doc.selection
         frame_changed = state.frame != doc.current_frame
-        doc.take, doc._locked, doc.selection, doc._frame = state.take, set(state.locked), state.selection, state.frame
+        segments_changed = state.segments != doc.segments
+        doc.take, doc._locked, doc.selection, doc._frame = state.take, dict(state.locked), state.selection, state.frame
+        doc.segments = list(state.segments)
         doc.events.take_changed.emit(doc.take)
+        if segments_changed:
+            doc.events.segments_changed.emit(list(doc.segments))
         if locks_changed:
             doc.events.locks_changed.emit(doc.locked_frames)
         if selection_changed:
@@ -103,11 +122,12 @@ class ReplaceFrames(Command):
 
 
 class ToggleLock(Command):
-    """Lock or unlock one keyframe: locked frames are kept by the edit operations (in-betweening keeps them)."""
+    """Lock or unlock one keyframe: a key stores the pose of its frame when locked, and every edit keeps it."""
 
     def __init__(self, frame: int) -> None:
         self.frame = int(frame)
         self.label = f"Toggle lock at frame {self.frame}"
+        self._pose: np.ndarray | None = None  # the pose an undone unlock gives back
 
     def do(self, doc: Document) -> None:
         doc.check_frame(self.frame)
@@ -117,7 +137,10 @@ class ToggleLock(Command):
         self._toggle(doc)
 
     def _toggle(self, doc: Document) -> None:
-        doc._locked ^= {self.frame}
+        if self.frame in doc._locked:
+            self._pose = doc._locked.pop(self.frame)
+        else:
+            doc._locked[self.frame] = self._pose if self._pose is not None else doc.take.positions[self.frame].copy()
         doc.events.locks_changed.emit(doc.locked_frames)
 
 

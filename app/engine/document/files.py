@@ -1,4 +1,4 @@
-"""The document on disk: takes in (BVH, positions), takes out (BVH), and whole documents as .kinema projects.
+"""The document on disk: takes in (BVH, positions), takes out (BVH, FBX, glTF), and whole documents as .kinema projects.
 
 Reading never touches the document: `load_document` returns an `OpenedProject` that `apply_project` puts into
 the document in one step, so a file that fails to load leaves the open work exactly as it was.
@@ -15,7 +15,7 @@ from app.engine.document.model import Document, DocumentError, Segment, Take
 from app.engine.document.takes import take_from_positions
 from app.engine.io import project as kinema_project
 from app.engine.io.bvh import parse_bvh
-from app.engine.io.export import export_bvh
+from app.engine.io.formats import export_positions, reader_for
 from app.engine.io.retarget import import_bvh
 from app.engine.motion import Motion
 from app.engine.placement import Placement, placement_of
@@ -29,6 +29,7 @@ def read_take(path: str | Path) -> Take:
     """A take from a BVH file (the Bandai Namco rig exactly, other rigs name-mapped and retargeted) or an .npy of
     canonical positions (T, J, 3) on a known skeleton; 20 fps, with features so that it can be edited."""
     path = Path(path)
+    reader_for(path)
     if path.suffix.lower() == ".npy":
         positions = np.load(path, allow_pickle=False)
         skeleton = next((s for s in (BANDAI_NAMCO_21, skeleton_by_name("smpl22")) if positions.shape[1:] == (s.n_joints, 3)), None)
@@ -36,19 +37,21 @@ def read_take(path: str | Path) -> Take:
             raise ValueError(f"{path.name}: positions of shape {positions.shape} fit no known skeleton")
         return take_from_positions(positions, 20.0, skeleton)
     text = path.read_text(encoding="utf-8", errors="replace")
+    bvh = parse_bvh(text, source=path.name)
     try:
         placed = take_positions(text, source=path.name, canonical=False)
     except DatasetSourceError:  # another rig: map its joints by name onto ours
-        placed = import_bvh(parse_bvh(text, source=path.name), BANDAI_NAMCO_21, canonical=False)
+        placed = import_bvh(bvh, BANDAI_NAMCO_21, canonical=False)
     positions, placement = placement_of(placed, BANDAI_NAMCO_21)
-    return replace(take_from_positions(positions, 20.0, BANDAI_NAMCO_21), placement=placement)
+    return replace(take_from_positions(positions, 20.0, BANDAI_NAMCO_21), placement=replace(placement, fps=round(bvh.fps, 3)))
 
 
 def export_take(take: Take, path: str | Path, frame_range: tuple[int, int] | None = None, fps: float | None = None) -> None:
-    """Write frames [start, end) of the take (all without a range) as BVH on its own rig, at `fps` (the take's
-    own rate when None), where the take stood when it was imported (`Take.placement`). The write is atomic."""
-    export_bvh(take.placement.to_world(take.positions), take.skeleton, path, fps=take.fps, frame_range=frame_range,
-               out_fps=fps)
+    """Write frames [start, end) of the take (all without a range) on its own rig, in the format of the path's
+    extension (BVH, FBX, glTF), at `fps` (the take's own rate when None), where the take stood when it was
+    imported (`Take.placement`). The write is atomic."""
+    export_positions(take.placement.to_world(take.positions), take.skeleton, path, fps=take.fps,
+                     frame_range=frame_range, out_fps=fps)
 
 
 @dataclass
@@ -77,7 +80,7 @@ def project_data(doc: Document, settings: dict | None = None, meta: dict | None 
         TAKE_NAME, take.skeleton.name, take.fps, features,
         [{"text": s.text, "start": s.start, "length": s.length} for s in doc.segments],
         list(doc.locked_frames), selection, doc.scope, take.positions,
-        None if take.placement.is_identity else take.placement.to_dict())
+        None if take.placement == Placement() else take.placement.to_dict())
     return kinema_project.ProjectData(dict(meta or {}), [data], dict(settings or {}))
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine.data.resample import check_fps
 from app.engine.placement import Placement
 from app.engine.skeleton import BANDAI_NAMCO_21, Skeleton
 
@@ -80,8 +81,10 @@ class Take:
             raise DocumentError(f"positions of shape {p.shape} do not fit {self.skeleton.name} (frames, {self.skeleton.n_joints}, 3)")
         if self.features is not None and self.features.shape[0] != p.shape[0]:
             raise DocumentError(f"{self.features.shape[0]} feature frames for {p.shape[0]} position frames")
-        if self.fps <= 0:
-            raise DocumentError(f"the frame rate must be positive, got {self.fps}")
+        try:
+            check_fps(self.fps)
+        except ValueError as exc:
+            raise DocumentError(str(exc)) from None
 
     @property
     def n_frames(self) -> int:
@@ -97,7 +100,7 @@ class Document:
         self.history = History(self)
         self.take: Take | None = None
         self.segments: list[Segment] = []
-        self._locked: set[int] = set()
+        self._locked: dict[int, np.ndarray] = {}  # frame -> the pose (J, 3) it was locked with
         self.selection: tuple[int, int] | None = None  # inclusive frame range
         self.scope = "full"
         self._frame = 0
@@ -111,6 +114,10 @@ class Document:
     @property
     def locked_frames(self) -> tuple[int, ...]:
         return tuple(sorted(self._locked))
+
+    def key_pose(self, frame: int) -> np.ndarray:
+        """The pose (J, 3) the key at `frame` was locked with: what every edit keeps, and what its ghost shows."""
+        return self._locked[frame]
 
     @property
     def current_frame(self) -> int:
@@ -126,7 +133,8 @@ class Document:
     def reset(self, take: Take | None = None, segments: list[Segment] | None = None, locked: tuple[int, ...] = (),
               selection: tuple[int, int] | None = None, scope: str = "full") -> None:
         """Start over with this state and an empty history (New, Open): not an edit, so not undoable."""
-        self.take, self.segments, self._locked = take, list(segments or []), set(locked)
+        self.take, self.segments = take, list(segments or [])
+        self._locked = {} if take is None else {f: take.positions[f] for f in locked if 0 <= f < take.n_frames}
         self.selection, self.scope, self._frame = selection, scope, 0
         self.history.undo_stack.clear()
         self.history.redo_stack.clear()

@@ -8,8 +8,6 @@ BVHError naming the source and the line, never an IndexError or a bare float() V
 import math
 import os
 import re
-import stat
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from app.engine.euler import euler_to_matrix, matrix_to_euler, unwrap_euler
+from app.engine.io.atomic import write_atomic
 
 _CHANNEL_NAMES = {n.lower(): n for n in
                   ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")}
@@ -30,7 +29,10 @@ _FRAME_TIME = re.compile(r"\s*Frame\s+Time\s*:\s*(.*?)\s*")
 
 
 def _quote(token: str) -> str:
-    """A token for an error message, cut short so a binary file cannot flood the message."""
+    """A token for an error message, cut short so a long line cannot flood the message; a binary file's bytes
+    mean nothing to the user and are named, not printed."""
+    if not token.replace("\t", " ").isprintable() or "\ufffd" in token:
+        return "binary data: this is not a BVH text file"
     return repr(token if len(token) <= 40 else token[:40] + "...")
 
 
@@ -400,25 +402,9 @@ def format_bvh(bvh: BVH, precision: int = 6) -> str:
 
 
 def write_bvh(bvh: BVH, path: str | os.PathLike, precision: int = 6) -> None:
-    """Write atomically: a temp file in the same folder, fsync, then os.replace over `path`.
-
-    A crash or error at any point leaves either the old file or the new one, never half of one.
-    The file keeps the permissions of the one it replaces (mkstemp's 0600 would hide it from others).
-    """
-    path = Path(path)
-    data = format_bvh(bvh, precision).encode("utf-8")
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically (see `write_atomic`): a crash or error leaves either the old file or the new one, and
+    failures name `path` in plain words, never the temp file."""
+    write_atomic(path, format_bvh(bvh, precision).encode("utf-8"))
 
 
 def bvh_from_rotations(names: Sequence[str], parents: Sequence[int], offsets: np.ndarray,

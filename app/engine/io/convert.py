@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.engine.data.resample import resample_animation
+from app.engine.data.resample import check_fps, resample_animation
 from app.engine.euler import matrix_to_euler, unwrap_euler
 from app.engine.io.bvh import BVH
 
 
 def resample_bvh(bvh: BVH, fps: float) -> BVH:
     """The same take at `fps`: rotations slerped, position channels interpolated linearly, Euler curves unwrapped."""
-    if not fps > 0:
-        raise ValueError(f"frame rate must be positive, got {fps}")
+    check_fps(fps)
     rotations = bvh.local_rotations()  # (frames, J, 3, 3)
     positions = bvh.motion  # every channel, interpolated linearly; rotation columns are replaced below
     _, rotations_out = resample_animation(positions, rotations, bvh.fps, fps)

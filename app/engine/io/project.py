@@ -147,7 +147,11 @@ def _check_take(take: TakeData) -> TakeData:
         if not (isinstance(offset, list) and len(offset) == 3 and all(map(_is_number, offset))
                 and _is_number(placement.get("yaw"))):
             raise ProjectError(f"{where}: the placement {placement!r:.80} is not {{yaw, offset: [x, y, z]}} in numbers")
-        placement = {"yaw": float(placement["yaw"]), "offset": [float(v) for v in offset]}
+        fps = placement.get("fps")
+        if fps is not None and not (_is_number(fps) and fps > 0):
+            raise ProjectError(f"{where}: the placement's frame rate {fps!r:.40} is not a positive number")
+        placement = {"yaw": float(placement["yaw"]), "offset": [float(v) for v in offset],
+                     **({"fps": float(fps)} if fps is not None else {})}
     return TakeData(take.name, take.skeleton, float(take.fps), features, segments,
                     [int(f) for f in take.locked_frames], selection, take.scope, positions, placement)
 

@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 
+from app.engine.data.resample import check_fps
 from app.engine.features import canonicalize
 from app.engine.io.bvh import BVH
 from app.engine.io.convert import resample_bvh
@@ -189,8 +190,7 @@ def import_bvh(bvh: BVH, skeleton: Skeleton = BANDAI_NAMCO_21, fps: float = 20.0
 
     `scale` is metres per file unit; None guesses it from the body's size (see `guess_scale`).
     """
-    if not (np.isfinite(fps) and fps > 0):
-        raise ValueError(f"frame rate must be a positive number, got {fps}")
+    check_fps(fps)
     if scale is not None and not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"scale (metres per file unit) must be a positive number, got {scale}")
     found = match_joints(bvh.names, skeleton)

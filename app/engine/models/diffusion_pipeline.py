@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from app.engine.arrays import normalised_batch, pad_to_multiple
-from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import SHIPPED, CheckpointError, config_from, load_checkpoint
 from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.motion_mamba import MotionMambaDenoiser, config_from_dict
@@ -142,8 +142,8 @@ def load_diffusion(path: str | Path, vae_path: str | Path | None = None, device:
     if file_sha256(vae_path) != meta["vae_sha256"]:
         raise CheckpointError(f"{path} was trained on another VAE than {vae_path} (sha256 differs): "
                               "retrain the diffusion model on this VAE")
-    denoiser = MotionMambaDenoiser(config_from_dict(config))
-    length = LengthPredictor(LengthPredictorConfig(**meta["length_config"]))
+    denoiser = MotionMambaDenoiser(config_from_dict(config, path))
+    length = LengthPredictor(config_from(LengthPredictorConfig, meta["length_config"], path))
     try:
         denoiser.load_state_dict(state)
         length.load_state_dict({k[7:]: v for k, v in extra.items() if k.startswith("length.")})
@@ -151,7 +151,7 @@ def load_diffusion(path: str | Path, vae_path: str | Path | None = None, device:
         raise CheckpointError(f"{path}: weights do not match the config in its header: {exc}") from None
     return DiffusionPipeline(
         MotionVAE.load(vae_path, device), denoiser.to(device).eval(), length.to(device).eval(),
-        ScheduleConfig(**meta["schedule"]), extra["latent_mean"].to(device), extra["latent_std"].to(device),
+        config_from(ScheduleConfig, meta["schedule"], path), extra["latent_mean"].to(device), extra["latent_std"].to(device),
         extra["mean"].numpy(), extra["std"].numpy(), meta.get("skeleton") or "bandai-namco21", float(meta.get("fps", 20.0)),
     )
 
@@ -161,8 +161,9 @@ def _cached(checkpoints_dir: str, device: str) -> DiffusionPipeline:
     return load_diffusion(Path(checkpoints_dir) / DIFFUSION_FILE, device=device)
 
 
-def load_diffusion_pipeline(checkpoints_dir: str | Path = "checkpoints", device: str = "cpu") -> DiffusionPipeline:
-    """The trained diffusion pipeline in `checkpoints_dir`, loaded once per folder and device."""
+def load_diffusion_pipeline(checkpoints_dir: str | Path = SHIPPED, device: str = "cpu") -> DiffusionPipeline:
+    """The trained diffusion pipeline in `checkpoints_dir` (default: the shipped one, wherever Kinema runs),
+    loaded once per folder and device."""
     folder = Path(checkpoints_dir)
     if not (folder / DIFFUSION_FILE).is_file():
         raise ModelNotTrained(f"no trained diffusion model in {folder}/: train one with `kinema train vae --data <dir>`, "

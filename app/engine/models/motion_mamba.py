@@ -15,11 +15,14 @@ scan.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from pathlib import Path
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from app.engine.models.checkpoint import config_from
 
 from app.engine.models.ssm import Mamba, MambaConfig, parallel_mamba
 
@@ -51,9 +54,8 @@ PRESETS: dict[str, DenoiserConfig] = {
 }
 
 
-def config_from_dict(d: dict) -> DenoiserConfig:
-    known = {f.name for f in fields(DenoiserConfig)}
-    return DenoiserConfig(**{k: v for k, v in d.items() if k in known})
+def config_from_dict(d: dict, source: str | Path = "checkpoint") -> DenoiserConfig:
+    return config_from(DenoiserConfig, d, source)
 
 
 def scan_order(length: int, index: int) -> Tensor:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from app.engine.arrays import normalised_batch
-from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import SHIPPED, CheckpointError, config_from, load_checkpoint
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
 from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
@@ -124,8 +124,8 @@ def load_text_to_motion(masked_path: str | Path, tokenizer_path: str | Path | No
     if "tokenizer_sha256" not in meta or "length_config" not in meta:
         raise CheckpointError(f"{masked_path}: not a masked-transformer checkpoint (no tokenizer/length metadata)")
     tokenizer_path = checked_tokenizer_path(masked_path, meta, "tokenizer", tokenizer_path)
-    transformer = MaskedTransformer(MaskedTransformerConfig(**config))
-    length = LengthPredictor(LengthPredictorConfig(**meta["length_config"]))
+    transformer = MaskedTransformer(config_from(MaskedTransformerConfig, config, masked_path))
+    length = LengthPredictor(config_from(LengthPredictorConfig, meta["length_config"], masked_path))
     try:
         transformer.load_state_dict(state)
         length.load_state_dict({k[7:]: v for k, v in extra.items() if k.startswith("length.")})

@@ -8,7 +8,7 @@ feature vector; outputs have `len(model.feature_index)` dims.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from app.engine.models.body_parts import body_part_dims
-from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import CheckpointError, config_from, load_checkpoint
 from app.engine.models.quantizer import FactorizedEMAQuantizer, QuantizerConfig
 from app.engine.skeleton import skeleton_by_name
 
@@ -58,9 +58,8 @@ PRESETS: dict[str, TokenizerConfig] = {
 }
 
 
-def config_from_dict(d: dict) -> TokenizerConfig:
-    known = {f.name for f in fields(TokenizerConfig)}
-    return TokenizerConfig(**{k: v for k, v in d.items() if k in known})
+def config_from_dict(d: dict, source: str | Path = "checkpoint") -> TokenizerConfig:
+    return config_from(TokenizerConfig, d, source)
 
 
 class ResBlock(nn.Module):
@@ -158,7 +157,7 @@ class MotionTokenizer(nn.Module):
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> MotionTokenizer:
         """A trained tokenizer in eval mode, with its dataset's Mean/Std (numpy) and training metadata."""
         state, config, extra, metadata = load_checkpoint(path)
-        model = cls(config_from_dict(config))
+        model = cls(config_from_dict(config, path))
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:

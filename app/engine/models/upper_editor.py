@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from app.engine.arrays import normalised_batch
-from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import SHIPPED, CheckpointError, config_from, load_checkpoint
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
 from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
 from app.engine.models.pipeline import ModelNotTrained, checked_tokenizer_path
@@ -81,7 +81,7 @@ def load_upper_editor_from(path: str | Path, device: str = "cpu") -> UpperBodyEd
         raise CheckpointError(f"{path}: not an upper-body editor checkpoint (no lower-body tokenizer in its metadata)")
     upper = MotionTokenizer.load(checked_tokenizer_path(path, meta, "tokenizer"), device)
     lower = MotionTokenizer.load(checked_tokenizer_path(path, meta, "lower_tokenizer"), device)
-    transformer = MaskedTransformer(MaskedTransformerConfig(**config))
+    transformer = MaskedTransformer(config_from(MaskedTransformerConfig, config, path))
     try:
         transformer.load_state_dict(state)
     except RuntimeError as exc:

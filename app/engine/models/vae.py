@@ -8,14 +8,14 @@ gives its temporal scans something to scan. The encoder and decoder are the toke
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import CheckpointError, config_from, load_checkpoint
 from app.engine.models.tokenizer import Decoder, Encoder, TokenizerConfig
 
 
@@ -44,9 +44,8 @@ PRESETS: dict[str, VAEConfig] = {
 }
 
 
-def config_from_dict(d: dict) -> VAEConfig:
-    known = {f.name for f in fields(VAEConfig)}
-    return VAEConfig(**{k: v for k, v in d.items() if k in known})
+def config_from_dict(d: dict, source: str | Path = "checkpoint") -> VAEConfig:
+    return config_from(VAEConfig, d, source)
 
 
 class MotionVAE(nn.Module):
@@ -84,7 +83,7 @@ class MotionVAE(nn.Module):
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> MotionVAE:
         """A trained VAE in eval mode, with its dataset's Mean/Std (numpy) and training metadata."""
         state, config, extra, metadata = load_checkpoint(path)
-        model = cls(config_from_dict(config))
+        model = cls(config_from_dict(config, path))
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:

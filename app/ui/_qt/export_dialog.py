@@ -1,13 +1,20 @@
-"""The BVH export dialog: file, frame range and frame rate. It only collects choices; the window exports."""
+"""The export dialog: file (its extension picks BVH, FBX or glTF), frame range and frame rate. It only collects
+choices; the window exports.
+
+It offers the whole take (the selection only when "Selection only" is checked), in the folder of the last export,
+at the frame rate of the file the take came from."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
-    QWidget,
+    QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton,
+    QSpinBox, QWidget,
 )
+
+from app.engine.document import Take
+from app.engine.io.formats import file_filter
 
 
 @dataclass(frozen=True)
@@ -23,11 +30,17 @@ class ExportOptions:
         return self.first, self.last + 1
 
 
+def default_options(take: Take, folder: Path) -> ExportOptions:
+    """The whole take, as take.bvh in `folder`, at the rate of the file it came from (its own when generated)."""
+    return ExportOptions(folder / "take.bvh", 0, take.n_frames - 1, take.placement.fps or take.fps)
+
+
 class ExportDialog(QDialog):
-    def __init__(self, defaults: ExportOptions, n_frames: int, parent: QWidget | None = None) -> None:
+    def __init__(self, defaults: ExportOptions, n_frames: int, parent: QWidget | None = None,
+                 selection: tuple[int, int] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
-        self.setWindowTitle("Export BVH")
+        self.setWindowTitle("Export take")
         self.path = QLineEdit(str(defaults.path))
         self.path.setObjectName("exportPath")
         browse = QPushButton("Browse…")
@@ -45,8 +58,14 @@ class ExportDialog(QDialog):
         self.fps.setValue(defaults.fps)
         self.fps.setSuffix(" fps")
         self.fps.setToolTip("The file's frame rate; other than the take's, the animation is resampled")
+        self.selection_only = QCheckBox("Selection only" + (f" ({selection[0]}–{selection[1]})" if selection else ""))
+        self.selection_only.setObjectName("exportSelectionOnly")
+        self.selection_only.setEnabled(selection is not None)
+        whole = (defaults.first, defaults.last)
+        self.selection_only.toggled.connect(lambda on: self._set_range(*(selection if on else whole)))
         form = QFormLayout(self)
         form.addRow("File", row)
+        form.addRow("", self.selection_only)
         form.addRow("First frame", self.first)
         form.addRow("Last frame", self.last)
         form.addRow("Frame rate", self.fps)
@@ -63,8 +82,12 @@ class ExportDialog(QDialog):
         spin.setValue(value)
         return spin
 
+    def _set_range(self, first: int, last: int) -> None:
+        self.first.setValue(first)
+        self.last.setValue(last)
+
     def _browse(self) -> None:
-        chosen = QFileDialog.getSaveFileName(self, "Export BVH", self.path.text(), "BVH (*.bvh)")[0]
+        chosen = QFileDialog.getSaveFileName(self, "Export take", self.path.text(), file_filter(writing=True))[0]
         if chosen:
             self.path.setText(chosen)
 

@@ -1,19 +1,25 @@
 """The prompt panel: text, length, seed, engine and guidance, the generate / edit buttons, and the variations.
 
-It decides nothing: each button emits its signal with the parameters as a dict, and `app.ui.edit_actions` runs
-the operation. Buttons whose precondition fails (no take, no selection, no segments...) are disabled, and their
-tooltip says why. A Variations run fills the list; picking an entry emits `variation_picked(index)`.
+It decides nothing about motion: each button emits its signal with the parameters as a dict, and
+`app.ui.edit_actions` runs the operation. It does check the prompt against what the models know (the shipped
+vocabulary): a prompt far from every training caption gets a warning with the nearest known actions before anything
+runs, and a second press goes ahead. The "?" menu lists the known actions and puts an example in the box. Buttons
+whose precondition fails (no take, no selection, no segments...) are disabled, and their tooltip says why. A Variations run fills the list; picking an entry emits `variation_picked(index)`.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QListWidget, QPlainTextEdit, QPushButton, QSpinBox,
-    QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QMenu,
+    QPlainTextEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
+from app.engine.any_length import LONGEST_TAKE_S
 from app.engine.document import Document
+from app.engine.models.checkpoint import CheckpointError
+from app.engine.text import MAX_TOKENS, TextEncoderUnavailable, get_text_encoder, ignored_words
+from app.engine.vocabulary import PromptCheck, Vocabulary, load_vocabulary
 
 EXAMPLE_PROMPT = "a person walks forward and waves with the right hand"
 ENGINES = ("masked", "diffusion")
@@ -36,7 +42,25 @@ class PromptPanel(QWidget):
         self.prompt.setObjectName("promptText")
         self.prompt.setPlaceholderText(EXAMPLE_PROMPT)
         self.prompt.setMaximumHeight(90)
-        self.length = self._spin("lengthFrames", 8, 2000, 120, " frames", "Length of a generated take")
+        self.length = self._spin("lengthFrames", 4, LONGEST_TAKE_S * 20, 120, " frames",
+                                 f"Length of a generated take at 20 fps, up to {LONGEST_TAKE_S // 60} minutes (longer "
+                                 "than 196 frames: made in windows joined by generated transitions)")
+        self.prompt_notice = QLabel()  # what the text encoder does not read of a long prompt
+        self.prompt_notice.setObjectName("promptNotice")
+        self.prompt_notice.setWordWrap(True)
+        self.prompt_notice.setStyleSheet("color: #e0a040")
+        self.prompt_notice.hide()
+        self.vocab_notice = QLabel()  # a prompt far from what the models know, with the nearest known actions
+        self.vocab_notice.setObjectName("vocabNotice")
+        self.vocab_notice.setWordWrap(True)
+        self.vocab_notice.setStyleSheet("color: #e0a040")
+        self.vocab_notice.hide()
+        self._warned_prompt = ""  # the prompt the user was warned about: pressing again runs it anyway
+        try:
+            self.vocabulary: Vocabulary | None = load_vocabulary()
+        except CheckpointError:
+            self.vocabulary = None
+        self.known_actions = self._known_actions_button()
         self.seed = self._spin("seedSpin", 0, 2**31 - 1, 0, "", "Same seed and settings, same motion")
         self.engine = QComboBox()
         self.engine.setObjectName("engineCombo")
@@ -57,7 +81,12 @@ class PromptPanel(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         generate = QGroupBox("Generate")
         generate_layout = QVBoxLayout(generate)
-        generate_layout.addWidget(self.prompt)
+        prompt_row = QHBoxLayout()
+        prompt_row.addWidget(self.prompt, 1)
+        prompt_row.addWidget(self.known_actions, 0, Qt.AlignmentFlag.AlignTop)
+        generate_layout.addLayout(prompt_row)
+        generate_layout.addWidget(self.prompt_notice)
+        generate_layout.addWidget(self.vocab_notice)
         generate_layout.addLayout(form)
         generate_layout.addWidget(self._button("generateButton", "Generate (Ctrl+Enter)", self.generate_requested))
         self.count = self._spin("variationsCount", 2, 12, 4, " takes", "How many takes Variations makes (consecutive seeds)")
@@ -81,6 +110,13 @@ class PromptPanel(QWidget):
             ("longTakeButton", "Build long take from segments", self.long_take_requested),
         ):
             edit_layout.addWidget(self._button(name, text, signal))
+            if name == "inbetweenButton":
+                self.extend = QCheckBox("Also before the first and after the last key")
+                self.extend.setObjectName("extendCheck")
+                self.extend.setToolTip("In-between fills the frames between the first and the last key; checked, it "
+                                       "regenerates every unlocked frame of the take")
+                self.extend.toggled.connect(self.update_buttons)
+                edit_layout.addWidget(self.extend)
         layout = QVBoxLayout(self)
         layout.addWidget(generate)
         layout.addWidget(edit)
@@ -91,6 +127,8 @@ class PromptPanel(QWidget):
                        document.events.selection_changed, document.events.segments_changed):
             signal.connect(lambda *_: self.update_buttons())
         self.prompt.textChanged.connect(self.update_buttons)
+        self.prompt.textChanged.connect(self._update_prompt_notice)
+        self.prompt.textChanged.connect(self._forget_vocab_warning)
         generate_key = QShortcut(QKeySequence("Ctrl+Return"), self.prompt, context=Qt.ShortcutContext.WidgetShortcut)
         generate_key.activated.connect(self.buttons["generateButton"].animateClick)  # only when the button is enabled
         self.update_buttons()
@@ -107,9 +145,61 @@ class PromptPanel(QWidget):
     def _button(self, name: str, text: str, signal: Signal) -> QPushButton:
         button = QPushButton(text)
         button.setObjectName(name)
-        button.clicked.connect(lambda: signal.emit(self.parameters()))
+        button.clicked.connect(lambda: self._request(signal))
         self.buttons[name] = button
         return button
+
+    def _known_actions_button(self) -> QToolButton:
+        """"?" beside the prompt: a menu of the actions the models were trained on; picking one types its example."""
+        button = QToolButton()
+        button.setObjectName("knownActionsButton")
+        button.setText("?")
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        if self.vocabulary is None:
+            button.setEnabled(False)
+            button.setToolTip("No vocabulary file (checkpoints/vocabulary.safetensors): build it with `kinema data vocab`")
+            return button
+        button.setToolTip("Known actions: what the models were trained on (pick one to use its example prompt)")
+        menu = QMenu(button)
+        menu.setObjectName("knownActionsMenu")
+        for action in self.vocabulary.known_actions():
+            few = ", few examples" if action.rare else ""
+            item = menu.addAction(f"{action.label}  ({action.takes} takes{few})")
+            item.setToolTip(action.example)
+            item.setData(action.example)
+            item.triggered.connect(lambda _=False, text=action.example: self.prompt.setPlainText(text))
+        menu.setToolTipsVisible(True)
+        button.setMenu(menu)
+        return button
+
+    def prompt_check(self, text: str) -> PromptCheck | None:
+        """The vocabulary check of `text`, or None where it cannot be made (no vocabulary file, no text encoder)."""
+        if self.vocabulary is None or not text:
+            return None
+        try:
+            return self.vocabulary.check(text, get_text_encoder())
+        except (TextEncoderUnavailable, CheckpointError):
+            return None
+
+    def _request(self, signal: Signal) -> None:
+        """Emit the button's request, unless its prompt is out of the models' vocabulary and the user has not yet
+        seen the warning: then show it (with the nearest known actions) and let a second press go ahead."""
+        params = self.parameters()
+        if signal is not self.long_take_requested and params["text"] != self._warned_prompt:
+            check = self.prompt_check(params["text"])
+            warning = check.message() if check else ""
+            if check and not check.known:  # short under the box (the panel is narrow), the whole message on hover
+                self._warned_prompt = params["text"]
+                nearest = ", ".join(action.label for action, _, _ in check.nearest)
+                self.vocab_notice.setText(f"Far from what the models know: expect a generic motion. Nearest known "
+                                          f"actions: {nearest}. Press again to run it anyway.")
+                self.vocab_notice.setToolTip(warning)
+                self.vocab_notice.show()
+                return
+            self.vocab_notice.setText(warning)  # a rare action: said, but no need to stop
+            self.vocab_notice.setToolTip(warning)
+            self.vocab_notice.setVisible(bool(warning))
+        signal.emit(params)
 
     def parameters(self) -> dict:
         doc = self.document
@@ -123,6 +213,7 @@ class PromptPanel(QWidget):
             "locked_frames": doc.locked_frames,
             "segments": list(doc.segments),
             "count": self.count.value(),
+            "extend": self.extend.isChecked(),
         }
 
     def settings(self) -> dict:
@@ -141,6 +232,21 @@ class PromptPanel(QWidget):
             self.guidance.setValue(float(settings["guidance"]))
         if settings.get("engine") in ENGINES:
             self.engine.setCurrentText(settings["engine"])
+
+    def _update_prompt_notice(self) -> None:
+        """A prompt longer than the encoder reads says, under the box, which words it ignores."""
+        try:
+            ignored = ignored_words(self.prompt.toPlainText())
+        except TextEncoderUnavailable:
+            ignored = ""
+        self.prompt_notice.setText(f"The text encoder reads the first {MAX_TOKENS} tokens; it ignores “{ignored}”. "
+                                   "Shorten the prompt, or split it into segments." if ignored else "")
+        self.prompt_notice.setVisible(bool(ignored))
+
+    def _forget_vocab_warning(self) -> None:
+        if self.prompt.toPlainText().strip() != self._warned_prompt:
+            self._warned_prompt = ""
+            self.vocab_notice.hide()
 
     def show_variations(self, labels: list[str]) -> None:
         """List a Variations run's takes, the first one current (the caller has applied it)."""
@@ -168,6 +274,8 @@ class PromptPanel(QWidget):
             "variationsButton": "" if has_text else "Type a prompt first",
             "inbetweenButton": "No take yet" if doc.take is None else
             "Lock a keyframe first (K at the playhead)" if not doc.locked_frames else
+            "Lock two keys with frames between them (or check “Also before the first and after the last key”)"
+            if not self.extend.isChecked() and doc.locked_frames[-1] - doc.locked_frames[0] < 2 else
             "" if has_text else "Type a prompt for the frames between the keys",
             "regenerateButton": "No take yet" if doc.take is None else
             "" if doc.selection and has_text else "Select frames (shift-drag on the timeline) and type a prompt",

@@ -67,7 +67,7 @@ class Viewport(QWidget):
             self.skeleton.clear()
         else:
             self.skeleton.set_take(take.positions, take.skeleton, take.fps)
-            self.skeleton.set_ghosts(self.document.locked_frames)
+            self._on_locks_changed(self.document.locked_frames, redraw=False)
             self._update_highlight(redraw=False)
             self._on_frame_changed(self.document.current_frame)
         self.surface.update()
@@ -81,9 +81,11 @@ class Viewport(QWidget):
             follow(self.view.camera, self.skeleton.pose)
         self.surface.update()
 
-    def _on_locks_changed(self, frames: tuple[int, ...]) -> None:
-        self.skeleton.set_ghosts(frames)
-        self.surface.update()
+    def _on_locks_changed(self, frames: tuple[int, ...], redraw: bool = True) -> None:
+        poses = [self.document.key_pose(f) for f in frames]
+        self.skeleton.set_ghosts(frames, np.stack(poses) if poses else np.zeros((0, 0, 3), np.float32))  # (K, J, 3)
+        if redraw:
+            self.surface.update()
 
     def _update_highlight(self, redraw: bool = True) -> None:
         doc = self.document

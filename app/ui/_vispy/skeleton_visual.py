@@ -123,12 +123,12 @@ class SkeletonVisual:
         if self.pose is not None:
             self.joints.set_data(self.pose, face_color=colours, edge_width=0, size=9)
 
-    def set_ghosts(self, frames: tuple[int, ...]) -> None:
-        """Translucent poses of the locked keyframes."""
+    def set_ghosts(self, frames: tuple[int, ...], poses: np.ndarray) -> None:
+        """Translucent poses (K, J, 3) of the locked keyframes `frames`, as they were locked (not the take's
+        frames: a key that moved would show it)."""
         if self.positions is None or not frames:
             self.ghosts.visible = False
             return
-        poses = self.positions[list(frames)]  # (K, J, 3)
         self.ghosts.set_data(pos=poses[:, self._bone_index].reshape(-1, 3))
         self.ghosts.visible = True
 

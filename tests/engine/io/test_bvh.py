@@ -237,3 +237,21 @@ def test_malformed_file_raises_bvherror_naming_the_line(name):
 
 def test_every_corpus_file_has_an_expectation():
     assert sorted(p.name for p in CORPUS.glob("*.bvh")) == sorted(CASES)
+
+
+@pytest.mark.parametrize("where, message", [("missing/take.bvh", "the folder .*missing does not exist"),
+                                            (".", "it is a folder"),
+                                            ("/proc/take.bvh", "/proc/take.bvh: the folder does not accept new files")])
+def test_write_errors_name_the_users_file_never_the_temp_file(tmp_path, where, message):
+    target = tmp_path / where if not where.startswith("/") else Path(where)
+    with pytest.raises(OSError, match=message) as error:
+        write_bvh(parse_bvh(THREE_JOINTS), target)
+    assert ".tmp" not in str(error.value) and str(target) in str(error.value)
+
+
+def test_a_binary_file_is_named_as_such_not_printed(tmp_path):
+    garbage = tmp_path / "garbage.bvh"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(BVHError, match="garbage.bvh, line 1: .*binary data: this is not a BVH text file") as error:
+        read_bvh(garbage)
+    assert str(error.value).isprintable() and "\\x" not in str(error.value)
