@@ -22,7 +22,9 @@ from app.engine.arrays import pad_to_multiple
 from app.engine.features import features_from_positions, positions_from_features
 from app.engine.locks import impose_locks
 from app.engine.models.masked_decoding import empty_canvas
+from app.engine.models.masked_transformer import ROOT_KEY_DIM
 from app.engine.models.pipeline import TextToMotion
+from app.engine.models.root_keys import root_keys
 from app.engine.models.upper_editor import UpperBodyEditor
 from app.engine.skeleton import Skeleton
 
@@ -88,7 +90,9 @@ def refill(pipeline: TextToMotion, features: np.ndarray, keep: np.ndarray, text:
     """features (T, D) with every frame where keep (T,) is False re-decoded for `text`; kept frames come back with
     the original joint positions. Tokens that cover any kept frame are given to the model, the others masked; the
     whole decoded window replaces the take (a kept frame pasted between generated ones would pop) and the kept
-    frames are then pulled back exactly by app.engine.locks."""
+    frames are then pulled back exactly by app.engine.locks. A transformer that reads root keys is also told where
+    the root stands at every given token (relative to the window's first frame), so that the frames it generates
+    travel to the next key instead of leaving the lock correction a root offset to spread over the gap."""
     unit = pipeline.unit
     out = features.copy()
     for index, (w0, w1) in enumerate(windows_around(~keep, pipeline.max_frames)):
@@ -100,8 +104,12 @@ def refill(pipeline: TextToMotion, features: np.ndarray, keep: np.ndarray, text:
         n = len(codes)
         canvas = empty_canvas(torch.tensor([n], device=pipeline.device), pipeline.transformer.config)  # (1, N + 1)
         canvas[0, :n] = torch.where(given_tokens, codes, canvas[0, :n])
+        keys = None
+        if pipeline.reads_root_keys:  # where the root stands at the given tokens; none at END
+            keys = torch.zeros(canvas.shape + (ROOT_KEY_DIM,))  # (1, N + 1, ROOT_KEY_DIM)
+            keys[0, :n] = root_keys(window, unit, given_tokens.cpu())
         tokens = pipeline.fill([text], canvas, decoding.seed + index, decoding.guidance, decoding.steps,
-                               decoding.temperature, decoding.top_k)
+                               decoding.temperature, decoding.top_k, keys)
         out[w0:w1] = pipeline.decode_features(tokens[:, :n])[0][: w1 - w0]  # (L, D)
     return _exact_at(out, features, keep, skeleton)
 

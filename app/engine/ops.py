@@ -111,9 +111,11 @@ def inbetween(
     one too.
 
     Exact: the joint positions of every locked frame (to float precision, far under 1 mm), and without `extend`
-    every frame before the first key and after the last. Changes: the frames between the keys; around each key a
-    smooth correction (largest at the key, fading over ~10 frames; the root offset spread over the whole gap)
-    removes the model's small error at the key without a pop. Keys may be at the first or last frame, adjacent, or
+    every frame before the first key and after the last. Changes: the frames between the keys. A masked model
+    trained with root keys (what `kinema train masked` trains now; the shipped checkpoint predates them) is told
+    where the root stands and faces at each key, so its sample travels towards the next key. Around each key a
+    smooth correction (largest at the key, fading over ~10 frames; the remaining root offset spread over the whole
+    gap) removes the model's error at the key without a pop. Keys may be at the first or last frame, adjacent, or
     alone (with `extend`). Refuses: no keys, a key outside the take, a single key without `extend` (nothing lies
     between), an empty prompt; takes longer than the model's window (196 frames) are fine as long as no unlocked
     stretch is longer than 164 frames.

@@ -263,3 +263,24 @@ def test_diffusion_inbetweening_keeps_locked_frames_exact(walk):
         inbetween(_take("dataset-2_walk_elderly_001", 300), [0, 299], "a person walks", engine="diffusion", model=pipeline)
     with pytest.raises(ValueError, match="unknown engine"):
         inbetween(walk, [0, 60], "a person walks", engine="nope")
+
+
+def test_inbetween_tells_a_key_reading_model_where_the_root_stands_at_the_keys(pipeline, walk, monkeypatch):
+    import dataclasses
+
+    from app.engine.models.root_keys import root_keys
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(pipeline.transformer.config, root_keys=True)
+    keyed = dataclasses.replace(pipeline, transformer=MaskedTransformer(cfg).eval())
+    seen = []
+    fill = TextToMotion.fill
+    monkeypatch.setattr(TextToMotion, "fill", lambda self, *a: seen.append(a[-1]) or fill(self, *a))
+    out = inbetween(walk, [0, 61, 119], "a person walks", model=keyed)
+    (keys,) = seen
+    at = np.zeros(30, bool)
+    at[[0, 15, 29]] = True  # the tokens holding frames 0, 61 and 119
+    torch.testing.assert_close(keys[0, :30], root_keys(walk.features, 4, at))
+    assert not keys[0, 30:].any()  # END
+    assert keys[0, 15, 1] * 4.0 > 1.0  # the middle key stands over a metre ahead: the walk travels
+    assert _error_mm(out, walk, [0, 61, 119]) < 1e-3

@@ -65,10 +65,13 @@ def decode_tokens(
     top_k: int | None = None,
     generator: torch.Generator | None = None,
     cond: Tensor | None = None,
+    keys: Tensor | None = None,
 ) -> Tensor:
     """Fill every MASK of canvas (B, N) in `steps` steps; given codes, END and PAD come back unchanged.
 
     cond (B, N): the aligned conditioning codes of a model that reads them (the lower body, for upper-body edits).
+    keys (B, N, ROOT_KEY_DIM): root keys (app.engine.models.root_keys) for a model that reads them; both guidance
+    passes see them (they are not text).
 
     guidance: classifier-free scale, logits = without + guidance * (with - without text); 1 = text only (one pass),
     0 = no text. Both passes run as one batch of 2B. temperature 0 decodes greedily. Confidence is the sampled
@@ -87,6 +90,8 @@ def decode_tokens(
     guided = guidance != 1.0
     if cond is not None:
         cond = torch.cat([cond[:, :n], cond[:, :n]]) if guided else cond[:, :n]  # (B|2B, n)
+    if keys is not None:
+        keys = torch.cat([keys[:, :n], keys[:, :n]]) if guided else keys[:, :n]  # (B|2B, n, ROOT_KEY_DIM)
     drop = torch.zeros(b, dtype=torch.bool, device=work.device)
     if guided:  # conditional rows, then the same rows without text: one batch of 2B
         twice = (torch.cat([t, t]) for t in (text.sentence, text.tokens, text.mask))
@@ -97,7 +102,7 @@ def decode_tokens(
         masked = work == cfg.mask_id
         if not masked.any():
             break
-        logits = model.forward_tokens(torch.cat([work, work]) if guided else work, context, cond)  # (B|2B, n, K)
+        logits = model.forward_tokens(torch.cat([work, work]) if guided else work, context, cond, keys)  # (B|2B, n, K)
         if guided:  # only the masked positions are sampled: (M, K)
             with_text, without_text = (half[masked].float() for half in logits.chunk(2))
             logits = without_text + guidance * (with_text - without_text)

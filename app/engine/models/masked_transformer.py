@@ -10,6 +10,17 @@ With `cond_codebook_size` > 0 the model also reads a second, aligned code sequen
 MMM's upper-body editor predicts upper-body codes from the text and the lower-body codes at the same positions
 (one embedding per lower code, added to the token embedding; `cond_none_id` where there is no code: END, PAD).
 
+With `code_dim` > 0 the model holds the tokenizer's codebook (K, code_dim) and uses it on both sides: a code's
+input embedding is a learned vector plus a projection of its codebook vector, and its logit is a learned score plus
+the similarity of a projected hidden state to its codebook vector. Codes close in the tokenizer's latent space then
+start close here too: a walk spreads over ~350 of the 512 codes, each seen rarely, and what is learnt about one
+carries to its neighbours, so a near miss is a code that decodes to a similar pose instead of an unrelated one.
+
+With `root_keys` the model also reads, at some tokens, where the root stands at the token's first frame: x, z
+relative to the sequence's first frame (in its heading frame, in units of ROOT_KEY_SCALE metres) and the heading
+(sin, cos), plus a presence flag; tokens without a key read zeros (no bias), so a model trained with keys randomly
+dropped also generates without them. In-betweening gives the keys' root positions so the sample arrives near them.
+
 Dropping the text (classifier-free guidance) swaps the sentence for a learned null embedding and hides every
 word; a learned "null word" is always present in the cross-attention memory so that softmax over it stays
 defined when no word is visible.
@@ -34,6 +45,8 @@ class MaskedTransformerConfig:
     mlp_ratio: int = 4
     dropout: float = 0.1
     cond_codebook_size: int = 0  # > 0: an aligned conditioning code sequence (lower-body codes) is read too
+    code_dim: int = 0  # > 0: the tokenizer's codebook (K, code_dim) shapes the input embeddings and the logits
+    root_keys: bool = False  # read per-token root keys (x, z, sin, cos, present); see the module docstring
 
     @property
     def cond_none_id(self) -> int:
@@ -55,6 +68,10 @@ class MaskedTransformerConfig:
     @property
     def vocab_size(self) -> int:
         return self.codebook_size + 3
+
+
+ROOT_KEY_SCALE = 4.0  # metres: root key positions are given in this unit
+ROOT_KEY_DIM = 5  # x, z, sin(heading), cos(heading), present
 
 
 # cpu: ~8 ms per guided step (batch 2, 50 tokens) on 2 CPU cores, for interactive editing.
@@ -122,6 +139,11 @@ class MaskedTransformer(nn.Module):
         w = cfg.width
         self.tok_emb = nn.Embedding(cfg.vocab_size, w)
         self.cond_emb = nn.Embedding(cfg.cond_codebook_size + 1, w) if cfg.cond_codebook_size else None
+        if cfg.code_dim:  # filled with the tokenizer's codebook before training, saved with the weights
+            self.register_buffer("codebook", torch.zeros(cfg.codebook_size, cfg.code_dim))
+            self.code_in = nn.Linear(cfg.code_dim, w, bias=False)
+            self.code_out = nn.Linear(w, cfg.code_dim, bias=False)
+        self.key_proj = nn.Linear(ROOT_KEY_DIM, w, bias=False) if cfg.root_keys else None
         self.pos_emb = nn.Parameter(torch.zeros(1, cfg.max_tokens + 1, w))  # +1: the sentence prefix
         self.sentence_proj = nn.Linear(cfg.text_dim, w)
         self.null_sentence = nn.Parameter(torch.zeros(cfg.text_dim))
@@ -153,25 +175,40 @@ class MaskedTransformer(nn.Module):
         visible = torch.cat([torch.ones_like(word_mask[:, :1]), word_mask & ~drop[:, None]], dim=1)  # (B, L+1)
         return TextContext(prefix, [blk.memory(mem) for blk in self.blocks], visible[:, None, None, :])
 
-    def forward_tokens(self, tokens: Tensor, text: TextContext, cond: Tensor | None = None) -> Tensor:
-        """tokens (B, N) with N <= max_tokens, cond (B, N) conditioning codes (models with cond_emb) -> logits (B, N, K)."""
+    def forward_tokens(self, tokens: Tensor, text: TextContext, cond: Tensor | None = None,
+                       keys: Tensor | None = None) -> Tensor:
+        """tokens (B, N) with N <= max_tokens, cond (B, N) conditioning codes (models with cond_emb), keys
+        (B, N, ROOT_KEY_DIM) root keys (models with root_keys; None = no key anywhere) -> logits (B, N, K)."""
+        cfg = self.config
         n = tokens.shape[1]
-        if n > self.config.max_tokens:
-            raise ValueError(f"{n} tokens is more than the model's maximum of {self.config.max_tokens}")
+        if n > cfg.max_tokens:
+            raise ValueError(f"{n} tokens is more than the model's maximum of {cfg.max_tokens}")
         if (cond is None) != (self.cond_emb is None):
             raise ValueError("conditioning codes are required by this model" if cond is None
                              else "this model takes no conditioning codes")
-        emb = self.tok_emb(tokens) if cond is None else self.tok_emb(tokens) + self.cond_emb(cond)  # (B, N, W)
+        if keys is not None and self.key_proj is None:
+            raise ValueError("this model takes no root keys")
+        emb = self.tok_emb(tokens)  # (B, N, W)
+        if cond is not None:
+            emb = emb + self.cond_emb(cond)
+        if cfg.code_dim:
+            real = tokens < cfg.codebook_size
+            emb = emb + self.code_in(self.codebook[tokens.clamp(max=cfg.codebook_size - 1)]) * real[..., None]
+        if keys is not None:
+            emb = emb + self.key_proj(keys.to(emb.dtype))
         x = torch.cat([text.prefix, emb], dim=1) + self.pos_emb[:, : n + 1]  # (B, N+1, W)
         x = self.drop(x)
         keep = torch.cat([torch.ones_like(tokens[:, :1], dtype=torch.bool), tokens != self.config.pad_id], dim=1)
         self_mask = keep[:, None, None, :]  # (B, 1, 1, N+1): PAD is never attended
         for blk, memory in zip(self.blocks, text.memory):
             x = blk(x, self_mask, memory, text.memory_mask)
-        return self.head(self.ln_f(x[:, 1:]))  # (B, N, K)
+        h = self.ln_f(x[:, 1:])  # (B, N, W)
+        if cfg.code_dim:
+            return self.head(h) + self.code_out(h) @ self.codebook.T  # (B, N, K)
+        return self.head(h)  # (B, N, K)
 
     def forward(self, tokens: Tensor, sentence: Tensor, words: Tensor, word_mask: Tensor, drop_text: Tensor,
-                cond: Tensor | None = None) -> Tensor:
-        """tokens (B, N), sentence (B, 384), words (B, L, 384), word_mask (B, L), drop_text (B,), cond (B, N) | None
-        -> logits (B, N, K)."""
-        return self.forward_tokens(tokens, self.encode_text(sentence, words, word_mask, drop_text), cond)
+                cond: Tensor | None = None, keys: Tensor | None = None) -> Tensor:
+        """tokens (B, N), sentence (B, 384), words (B, L, 384), word_mask (B, L), drop_text (B,), cond (B, N) | None,
+        keys (B, N, ROOT_KEY_DIM) | None -> logits (B, N, K)."""
+        return self.forward_tokens(tokens, self.encode_text(sentence, words, word_mask, drop_text), cond, keys)

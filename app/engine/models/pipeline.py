@@ -72,12 +72,19 @@ class TextToMotion:
         """Un-normalised features (T, D), T a multiple of `unit` -> codes (T / unit,)."""
         return self.tokenizer.encode(normalised_batch(features, self.mean, self.std, self.device))[0]
 
+    @property
+    def reads_root_keys(self) -> bool:
+        """Whether the transformer takes root keys (app.engine.models.root_keys): where the root stands at tokens."""
+        return self.transformer.config.root_keys
+
     def fill(self, texts: list[str], canvas: torch.Tensor, seed: int, guidance: float, steps: int, temperature: float,
-             top_k: int | None) -> torch.Tensor:
-        """Every MASK of canvas (B, N) decoded, row b for texts[b], all rows as one batch; given codes stay."""
+             top_k: int | None, keys: torch.Tensor | None = None) -> torch.Tensor:
+        """Every MASK of canvas (B, N) decoded, row b for texts[b], all rows as one batch; given codes stay.
+        keys (B, N, ROOT_KEY_DIM): root keys, for a transformer that reads them."""
         generator = torch.Generator(device=self.device).manual_seed(seed)
+        keys = keys.to(self.device) if keys is not None else None
         return decode_tokens(self.transformer, self.encode_text(texts), canvas.to(self.device), steps, guidance,
-                             temperature, top_k, generator)
+                             temperature, top_k, generator, keys=keys)
 
     def generate(self, text: str, n_frames: int | None, seed: int, guidance: float, steps: int, temperature: float,
                  top_k: int | None) -> np.ndarray:

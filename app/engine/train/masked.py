@@ -12,7 +12,16 @@ max_tokens - 1 codes of one motion, then END, then PAD. Per sequence a ratio r =
 its codes is masked (at least one), and `replace_ratio` of the still visible codes are swapped for random codes.
 The cross-entropy covers the masked and the replaced positions: both are inputs the model must not trust
 (replacement teaches it that committed tokens may be wrong, as its own samples will be at inference).
-The text is dropped for `text_drop` of the sequences (classifier-free guidance). The length predictor learns the
+The text is dropped for `text_drop` of the sequences (classifier-free guidance).
+
+Motions are drawn with weights per content label (the dataset's labels.json): a label with n training motions is
+drawn in proportion to n ** (1 - label_balance), so at 0.75 dataset 1's actions (~30 motions each, mirrored) are
+drawn about a third as often as dataset 2's (300-800) instead of a twentieth; 0 draws motions uniformly, 1 labels
+uniformly. Datasets without labels are drawn uniformly.
+
+The full-body model reads the tokenizer's codebook (`code_dim`, see app.engine.models.masked_transformer) and
+root keys: for `1 - key_drop` of the sequences, 1 to `max_keys` random tokens get where the root stands at their
+first frame (app.engine.models.root_keys), so in-betweening can tell it where its keys stand. The length predictor learns the
 whole motion's token count from the sentence embedding in the same loop (its own loss, its own weights).
 
 Upper-body editor (`kinema train masked-upper`): given a lower-body tokenizer too, the codes are the upper-body
@@ -48,7 +57,8 @@ from tqdm import tqdm
 from app.engine.data.dataset import MotionFolder
 from app.engine.models.checkpoint import atomic_save, read_safetensors, save_checkpoint
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
-from app.engine.models.masked_transformer import PRESETS, MaskedTransformer, MaskedTransformerConfig
+from app.engine.models.masked_transformer import PRESETS, ROOT_KEY_DIM, MaskedTransformer, MaskedTransformerConfig
+from app.engine.models.root_keys import root_keys
 from app.engine.train.distributed import JointModel, distributed, init_distributed
 from app.engine.train.schedule import warmup_cosine
 
@@ -69,6 +79,9 @@ class MaskedTrainConfig:
     seed: int = 0
     threads: int = 2
     cond_noise: float = 0.1  # upper-body editor: share of the lower-body codes replaced by random codes
+    label_balance: float = 0.75  # a label's draw weight is n_motions ** (1 - label_balance); see the docstring
+    key_drop: float = 0.5  # full-body model: share of sequences without root keys
+    max_keys: int = 4  # full-body model: at most this many tokens with a root key per sequence
     device: str | None = None  # None: CUDA when available (one GPU per torchrun process), else the CPU
     model: MaskedTransformerConfig | None = None  # overrides the preset (tests: a tiny model)
 
@@ -78,6 +91,9 @@ class _Split:
     codes: list[Tensor]  # per motion (N_i,) long, the whole motion
     captions: list[list[int]]  # per motion, indices into the caption table
     cond: list[Tensor] | None = None  # per motion (N_i,) the lower-body codes (upper-body editor only)
+    labels: list[str] | None = None  # per motion, its content label ("" where it has none)
+    roots: list[Tensor] | None = None  # per motion (unit * N_i, 4) the root feature channels, for root keys
+    unit: int = 4  # frames per token
 
 
 def file_sha256(path: str | Path) -> str:
@@ -94,7 +110,7 @@ def _encode_split(folder: MotionFolder, tokenizer: nn.Module, mean: np.ndarray, 
     """Every motion of at least one token, encoded whole (cropped to a multiple of the tokenizer's unit), by the
     tokenizer and, for the upper-body editor, by the lower-body tokenizer too."""
     unit = tokenizer.config.unit
-    codes, captions, cond = [], [], []
+    codes, captions, cond, labels, roots = [], [], [], [], []
     for r in folder.records:
         n = len(r.features) // unit * unit
         if n == 0:
@@ -104,7 +120,19 @@ def _encode_split(folder: MotionFolder, tokenizer: nn.Module, mean: np.ndarray, 
         if cond_tokenizer is not None:
             cond.append(cond_tokenizer.encode(x)[0].long())
         captions.append([caption_index[c] for c in r.captions])
-    return _Split(codes, captions, cond if cond_tokenizer is not None else None)
+        labels.append(str(r.label.get("content", "")))
+        roots.append(torch.from_numpy(r.features[:n, :4].copy()))
+    return _Split(codes, captions, cond if cond_tokenizer is not None else None, labels, roots, unit)
+
+
+def label_weights(labels: list[str], balance: float) -> np.ndarray:
+    """Draw probability per motion (sums to 1): a label with n motions gets n ** (1 - balance) of the total,
+    shared equally among its motions."""
+    names, index, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True,
+                                     return_counts=True)
+    weights = counts.astype(np.float64) ** -balance
+    per_motion = weights[index]
+    return per_motion / per_motion.sum()
 
 
 def _embed_captions(captions: list[str], chunk: int = 256) -> tuple[Tensor, Tensor, Tensor]:
@@ -120,10 +148,11 @@ def _embed_captions(captions: list[str], chunk: int = 256) -> tuple[Tensor, Tens
             torch.cat([p.mask for p in parts]))
 
 
-def _batch(split: _Split, idx: np.ndarray, cfg: MaskedTransformerConfig, rng: np.random.Generator
-           ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-    """-> targets (B, N) (codes, END, PAD), real (B, N) bool at code positions, caption indices (B,), and the
-    aligned conditioning codes (B, N) (cond_none_id past the codes) when the split has them."""
+def _batch(split: _Split, idx: np.ndarray, cfg: MaskedTransformerConfig, rng: np.random.Generator,
+           key_drop: float = 1.0, max_keys: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
+    """-> targets (B, N) (codes, END, PAD), real (B, N) bool at code positions, caption indices (B,), the
+    aligned conditioning codes (B, N) (cond_none_id past the codes) when the split has them, and root keys
+    (B, N, ROOT_KEY_DIM) when the model reads them (none in `key_drop` of the rows, else 1..max_keys tokens)."""
     longest = cfg.max_tokens - 1
     starts = [int(rng.integers(0, len(split.codes[i]) - longest + 1)) if len(split.codes[i]) > longest else 0
               for i in idx]
@@ -140,7 +169,17 @@ def _batch(split: _Split, idx: np.ndarray, cfg: MaskedTransformerConfig, rng: np
         cond = torch.full_like(targets, cfg.cond_none_id)
         for b, (i, s) in enumerate(zip(idx, starts)):
             cond[b, : len(windows[b])] = split.cond[i][s : s + longest]
-    return targets, real, caption, cond
+    keys = None
+    if cfg.root_keys:
+        keys = torch.zeros(targets.shape + (ROOT_KEY_DIM,))
+        for b, (i, s) in enumerate(zip(idx, starts)):
+            n_b = len(windows[b])
+            if rng.random() < key_drop:
+                continue
+            at = np.zeros(n_b, bool)
+            at[rng.choice(n_b, min(n_b, int(rng.integers(1, max_keys + 1))), replace=False)] = True
+            keys[b, :n_b] = root_keys(split.roots[i][s * split.unit : (s + n_b) * split.unit], split.unit, at)
+    return targets, real, caption, cond, keys
 
 
 def corrupt(targets: Tensor, real: Tensor, cfg: MaskedTransformerConfig, replace_ratio: float,
@@ -162,7 +201,7 @@ def corrupt(targets: Tensor, real: Tensor, cfg: MaskedTransformerConfig, replace
 
 
 def _losses(nets: nn.Module, with_length: bool, targets: Tensor, real: Tensor, caption: Tensor,
-            cond: Tensor | None, text: tuple[Tensor, Tensor, Tensor], cfg: MaskedTrainConfig,
+            cond: Tensor | None, keys: Tensor | None, text: tuple[Tensor, Tensor, Tensor], cfg: MaskedTrainConfig,
             mc: MaskedTransformerConfig, generator: torch.Generator, drop_text: bool = True) -> dict[str, Tensor]:
     """nets: the JointModel of "transformer" (and "length" when `with_length`), or its DistributedDataParallel.
     The batch and its random draws are made on the CPU (one seeded generator, whatever the device), then moved to
@@ -175,8 +214,9 @@ def _losses(nets: nn.Module, with_length: bool, targets: Tensor, real: Tensor, c
     device = text[0].device
     inputs, loss_at, targets, real, caption, drop = (t.to(device) for t in (inputs, loss_at, targets, real, caption, drop))
     cond = cond.to(device) if cond is not None else None
+    keys = keys.to(device) if keys is not None else None
     sentence, words, word_mask = (t[caption] for t in text)
-    calls = {"transformer": (inputs, sentence, words.float(), word_mask, drop, cond)} | (
+    calls = {"transformer": (inputs, sentence, words.float(), word_mask, drop, cond, keys)} | (
         {"length": (sentence,)} if with_length else {})
     outputs = nets(calls)
     logits = outputs["transformer"]  # (B, N, K)
@@ -197,7 +237,8 @@ def _validate(nets: JointModel, split: _Split, text: tuple, cfg: MaskedTrainConf
     sums: dict[str, float] = {}
     for i in range(0, len(order), 64):
         idx = order[i : i + 64]
-        out = _losses(nets, "length" in nets, *_batch(split, idx, mc, rng), text, cfg, mc, gen, drop_text=False)
+        out = _losses(nets, "length" in nets, *_batch(split, idx, mc, rng, cfg.key_drop, cfg.max_keys), text, cfg, mc,
+                      gen, drop_text=False)
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + v.item() * len(idx)
     nets.train()
@@ -265,8 +306,10 @@ def train_masked(
     std = tokenizer.std if tokenizer.std is not None else train_folder.std
     if lower is not None and lower.mean is not None and not np.allclose(lower.mean, mean):
         raise ValueError("the two part tokenizers were trained with different feature normalisations")
+    full_body = lower is None
     mc = replace(cfg.model or PRESETS[cfg.preset], codebook_size=tokenizer.config.codebook_size,
-                 cond_codebook_size=lower.config.codebook_size if lower is not None else 0)
+                 cond_codebook_size=lower.config.codebook_size if lower is not None else 0,
+                 code_dim=tokenizer.config.code_dim if full_body else 0, root_keys=full_body)
     captions = sorted({c for f in (train_folder, val_folder) for r in f.records for c in r.captions})
     caption_index = {c: i for i, c in enumerate(captions)}
     text = tuple(t.to(device) for t in _embed_captions(captions))
@@ -277,6 +320,8 @@ def train_masked(
     setup_s = time.perf_counter() - started
 
     transformer = MaskedTransformer(mc)
+    if mc.code_dim:
+        transformer.codebook.copy_(tokenizer.quantizer.codebook)
     length = None
     if lower is None:
         length = LengthPredictor(LengthPredictorConfig(text_dim=mc.text_dim, max_tokens=mc.max_tokens - 1))
@@ -294,6 +339,7 @@ def train_masked(
     rng = np.random.default_rng([cfg.seed, rank, step])  # a resumed run draws fresh (but reproducible) batches
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     batch_size = min(cfg.batch_size, len(train.codes))
+    draw = label_weights(train.labels, cfg.label_balance)
     metrics: dict = {}
     out: dict[str, Tensor] = {}
     bar = tqdm(total=cfg.steps, initial=step, desc="masked" if lower is None else "masked-upper", unit="step",
@@ -302,8 +348,9 @@ def train_masked(
     t0 = time.perf_counter() - elapsed
     try:
         while step < cfg.steps:
-            idx = rng.choice(len(train.codes), batch_size, replace=False)
-            out = _losses(fwd, length is not None, *_batch(train, idx, mc, rng), text, cfg, mc, gen)
+            idx = rng.choice(len(train.codes), batch_size, replace=False, p=draw)
+            out = _losses(fwd, length is not None, *_batch(train, idx, mc, rng, cfg.key_drop, cfg.max_keys), text,
+                          cfg, mc, gen)
             for g in opt.param_groups:
                 g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
             opt.zero_grad(set_to_none=True)

@@ -1,7 +1,9 @@
+import dataclasses
+
 import pytest
 import torch
 
-from app.engine.models.masked_transformer import PRESETS, MaskedTransformer, MaskedTransformerConfig
+from app.engine.models.masked_transformer import PRESETS, ROOT_KEY_DIM, MaskedTransformer, MaskedTransformerConfig
 
 TINY = MaskedTransformerConfig(codebook_size=16, max_tokens=10, width=32, depth=2, heads=4, dropout=0.0)
 
@@ -79,3 +81,45 @@ def test_gradients_reach_every_parameter():
     tokens = torch.randint(TINY.vocab_size - 1, (2, 6))  # no PAD
     model(tokens, *_text(2), torch.tensor([True, False])).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+KEYED = dataclasses.replace(TINY, root_keys=True, code_dim=4)
+
+
+def _keyed() -> MaskedTransformer:
+    torch.manual_seed(0)
+    model = MaskedTransformer(KEYED).eval()
+    model.codebook.copy_(torch.nn.functional.normalize(torch.randn(KEYED.codebook_size, 4), dim=-1))
+    return model
+
+
+def test_no_root_keys_is_the_same_as_zero_keys_and_a_key_changes_the_prediction():
+    model, seq = _keyed(), _sequence(6, 8)
+    seq[0, 2:5] = KEYED.mask_id
+    keys = torch.zeros(1, 8, ROOT_KEY_DIM)
+    plain = model(seq, *_text(1), torch.zeros(1, dtype=torch.bool))
+    torch.testing.assert_close(plain, model(seq, *_text(1), torch.zeros(1, dtype=torch.bool), keys=keys))
+    keys[0, 5] = torch.tensor([0.0, 0.5, 0.0, 1.0, 1.0])  # the root 2 m ahead at token 5
+    keyed = model(seq, *_text(1), torch.zeros(1, dtype=torch.bool), keys=keys)
+    assert (keyed[0, 2:5] - plain[0, 2:5]).abs().max() > 1e-3  # the masked tokens before it see it
+
+
+def test_a_model_without_root_keys_refuses_them():
+    with pytest.raises(ValueError, match="no root keys"):
+        _model()(_sequence(3, 5), *_text(1), torch.zeros(1, dtype=torch.bool), keys=torch.zeros(1, 5, ROOT_KEY_DIM))
+
+
+def test_codes_with_the_same_codebook_vector_start_with_nearly_the_same_embedding_and_logit():
+    model = _keyed()
+    model.codebook[3] = model.codebook[7]
+    with torch.no_grad():  # the learned parts start small (std 0.02); the codebook parts are what differ
+        model.tok_emb.weight.zero_()
+        model.head.weight.zero_()
+    seq_a, seq_b = _sequence(6, 8), _sequence(6, 8)
+    seq_a[0, 1], seq_b[0, 1] = 3, 7
+    seq_c = _sequence(6, 8)
+    seq_c[0, 1] = 11
+    out = [model(s, *_text(1), torch.zeros(1, dtype=torch.bool)) for s in (seq_a, seq_b, seq_c)]
+    torch.testing.assert_close(out[0], out[1])
+    assert (out[0] - out[2]).abs().max() > 1e-4
+    torch.testing.assert_close(out[0][..., 3], out[0][..., 7])  # same codebook vector, same logit

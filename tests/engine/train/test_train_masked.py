@@ -60,6 +60,31 @@ def test_corruption_masks_at_least_one_code_and_never_special_tokens():
     assert int(((inputs != targets) & (inputs != cfg.mask_id)).sum()) > 0  # some random replacements
 
 
+def test_label_weights_give_each_label_its_share_whatever_its_size():
+    labels = ["walk"] * 400 + ["dash"] * 16 + ["bow"] * 16
+    rng = np.random.default_rng(0)
+    for balance, dash_share in [(0.0, 16 / 432), (1.0, 1 / 3), (0.75, 16**0.25 / (400**0.25 + 2 * 16**0.25))]:
+        draws = np.asarray(labels)[rng.choice(len(labels), 20000, p=masked.label_weights(labels, balance))]
+        assert np.mean(draws == "dash") == pytest.approx(dash_share, abs=0.01)
+        assert np.mean(draws == "bow") == pytest.approx(dash_share, abs=0.01)
+
+
+def test_batches_give_root_keys_at_a_few_tokens_of_some_rows(setup):
+    data, tokenizer = setup
+    folder = MotionFolder(data, "train")
+    tok = MotionTokenizer.load(tokenizer)
+    split = masked._encode_split(folder, tok, tok.mean, tok.std, {c: 0 for r in folder.records for c in r.captions})
+    assert split.labels[0] == folder.records[0].label["content"] and len(split.roots) == len(split.codes)
+    cfg = MaskedTransformerConfig(codebook_size=16, root_keys=True)
+    rng = np.random.default_rng(0)
+    idx = np.arange(len(split.codes)).repeat(40 // len(split.codes) + 1)[:40]
+    targets, real, _, _, keys = masked._batch(split, idx, cfg, rng, key_drop=0.5, max_keys=3)
+    per_row = keys[..., 4].sum(1)
+    assert keys.shape == targets.shape + (5,) and 8 < int((per_row == 0).sum()) < 32
+    assert int(per_row.max()) <= 3 and not keys[~real].any()  # keys only at codes, never at END/PAD
+    assert masked._batch(split, idx, MaskedTransformerConfig(codebook_size=16), rng)[4] is None
+
+
 def test_trains_and_writes_a_loadable_checkpoint(setup, tmp_path):
     data, tokenizer = setup
     out, log = tmp_path / "masked.safetensors", tmp_path / "log.jsonl"
@@ -70,6 +95,9 @@ def test_trains_and_writes_a_loadable_checkpoint(setup, tmp_path):
     assert out.exists() and not out.with_name("masked.resume.safetensors").exists()
     pipeline = load_text_to_motion(out, tokenizer)
     assert pipeline.transformer.config.codebook_size == 16 and pipeline.max_frames == 196
+    # the full-body model reads the tokenizer's codebook (saved with it) and root keys
+    torch.testing.assert_close(pipeline.transformer.codebook, MotionTokenizer.load(tokenizer).quantizer.codebook)
+    assert pipeline.reads_root_keys
     assert generate("someone bows", n_frames=20, model=pipeline, steps=2).features.shape == (20, 251)
 
 
@@ -104,6 +132,7 @@ def test_trains_the_upper_body_editor_on_part_tokenizers(setup, tmp_path):
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.2
     editor = load_upper_editor_from(out)
     assert editor.transformer.config.cond_codebook_size == 16
+    assert not editor.transformer.config.root_keys and editor.transformer.config.code_dim == 0
     motion = generate("someone bows", n_frames=40, model=load_text_to_motion(*_full_model(data, tmp_path)), steps=2)
     edited = edit_upper(motion, (8, 32), "someone waves", model=editor, steps=2)
     lower = ~np.isin(np.arange(251), editor.upper_dims)
