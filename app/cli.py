@@ -318,12 +318,12 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         from app.ui.bench import bench_playback
 
         try:
-            result = bench_playback(seconds=args.seconds)
+            result = bench_playback(seconds=args.seconds, display=args.display.capitalize())
         except RuntimeError as exc:
             raise CommandError(str(exc)) from None
         print(f"viewport playback: {result['fps']:.1f} fps (target {result['target_fps']:g}) for a "
               f"{result['frames']}-frame take in a {result['window']} studio window; {result['viewport']} viewport, "
-              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame")
+              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame, drawing {result['display'].lower()}")
         return
     from app.engine.bench import format_results, run_bench
 
@@ -348,7 +348,7 @@ def _cmd_render(args: argparse.Namespace) -> None:
                 raise CommandError(f"{args.input} holds no take")
         else:
             take = read_take(args.input)
-        n = render_take(take, args.output, (width, height), args.fps)
+        n = render_take(take, args.output, (width, height), args.fps, args.display.capitalize())
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     width, height = output_size(args.output, (width, height))
@@ -486,6 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
     bench.add_argument("--startup", action="store_true", help="instead: seconds from launching the studio to its "
                        "window on screen and to its models loaded (a new process per start; needs a display or Xvfb)")
+    bench.add_argument("--display", choices=["skeleton", "body", "both"], default="both",
+                       help="--ui: what the viewport draws (default both: the heaviest)")
     bench.set_defaults(func=_cmd_bench)
 
     render = commands.add_parser("render", help="draw a take as the studio's viewport shows it, to a GIF or an MP4",
@@ -497,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "rounds odd sides up to even)")
     render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in "
                         "real time; a GIF shows at most 50)")
+    render.add_argument("--display", choices=["skeleton", "body", "both"], default="skeleton",
+                        help="draw the bones, the mannequin body, or both (default skeleton)")
     render.set_defaults(func=_cmd_render)
 
     doctor = commands.add_parser("doctor", help="what this machine offers and what Kinema will use",
@@ -509,8 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=_cmd_doctor)
 
     from app.motion_commands import add_motion_commands
+    from app.rig_commands import add_rig_commands
 
     add_motion_commands(commands)
+    add_rig_commands(commands)
     return parser
 
 

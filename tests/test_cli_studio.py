@@ -64,7 +64,8 @@ def test_render_draws_the_take_of_a_project(bandai_namco_sample: Path, tmp_path:
 def _short_walk(bandai_namco_sample: Path, path: Path, frames: int) -> Path:
     from app.engine.document.files import export_take, read_take
 
-    export_take(read_take(bandai_namco_sample / WALK), path, frame_range=(0, frames))
+    # at the studio's 20 fps (an imported take otherwise goes out at its file's own 30 fps)
+    export_take(read_take(bandai_namco_sample / WALK), path, frame_range=(0, frames), fps=20.0)
     return path
 
 
@@ -98,7 +99,7 @@ def _fake_frames(monkeypatch, size: tuple[int, int], fail_after: int | None = No
 
     from app.ui import render
 
-    def frames(take, size_, every):
+    def frames(take, size_, every, display="Skeleton"):
         for i in range(0, take.n_frames, every):
             if i == fail_after:
                 deadline = time.monotonic() + 60

@@ -72,8 +72,10 @@ def _display(stack: ExitStack) -> bool:
     return True
 
 
-def bench_playback(n_frames: int = 200, seconds: float = 3.0, size: tuple[int, int] = (1400, 860)) -> dict:
-    """Play a `n_frames` take at 60 fps for `seconds` in a studio window of `size`; the viewport's redraw rate."""
+def bench_playback(n_frames: int = 200, seconds: float = 3.0, size: tuple[int, int] = (1400, 860),
+                   display: str = "Skeleton") -> dict:
+    """Play a `n_frames` take at 60 fps for `seconds` in a studio window of `size`, drawing the skeleton, the body or
+    both (`display`); the viewport's redraw rate."""
     with ExitStack() as stack:
         own_display = _display(stack)
         from PySide6.QtCore import QEventLoop, QTimer
@@ -92,6 +94,7 @@ def bench_playback(n_frames: int = 200, seconds: float = 3.0, size: tuple[int, i
         window = create_window()
         window.resize(*size)
         window.load_take(walking_rest_pose(n_frames))
+        window.viewport.display.setCurrentText(display)
         window.show()
         wait(500)
         window.transport.set_fps(TARGET_FPS)
@@ -110,4 +113,4 @@ def bench_playback(n_frames: int = 200, seconds: float = 3.0, size: tuple[int, i
         if own_display:  # Qt lets go of our X server before it stops
             app.shutdown()
         return {"frames": n_frames, "window": f"{size[0]}x{size[1]}", "target_fps": TARGET_FPS, "fps": fps,
-                "viewport": kind, "cpu_ms_per_frame": cpu_ms}
+                "viewport": kind, "cpu_ms_per_frame": cpu_ms, "display": display}

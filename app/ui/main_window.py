@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
-from app.engine.document.files import export_take, read_take
+from app.engine.document.files import export_take
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_options
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.property_panel import PropertyPanel
@@ -26,9 +26,10 @@ from app.ui._qt.viewport import Viewport
 from app.ui._qt.workers import Job, Worker
 from app.ui.edit_actions import EditActions
 from app.ui.projects import AUTOSAVE_S, ProjectController
+from app.ui.rig_actions import RigActions
 
-TAKE_FILTER = "Motion (*.bvh *.npy);;BVH (*.bvh);;Positions (*.npy)"
-DROPPABLE = (".bvh", ".npy", ".kinema")
+TAKE_FILTER = "Motion (*.bvh *.fbx *.glb *.gltf *.npy);;BVH (*.bvh);;FBX (*.fbx);;glTF (*.glb *.gltf);;Positions (*.npy)"
+DROPPABLE = (".bvh", ".fbx", ".glb", ".gltf", ".npy", ".kinema")
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
             widget.hide()
 
         self.edit_actions = EditActions(self, checkpoints)
+        self.rig_actions = RigActions(self)
         self.projects = ProjectController(self, autosave_s)
         # Replaced in tests: the import path, and the export choices (None when the user cancels).
         self.ask_import_path: Callable[[], str | None] = self._ask_import_path
@@ -112,6 +114,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "&Import BVH…", self.import_take, "Ctrl+I", "importAction")
         self._action(file, "&Export BVH…", self.export_take, "Ctrl+E", "exportAction")
+        self._action(file, "Export onto &rig…", self.rig_actions.export_onto_rig, None, "exportOntoRigAction")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quitAction")
         edit = self.menuBar().addMenu("&Edit")
@@ -177,9 +180,7 @@ class MainWindow(QMainWindow):
         path = path or self.ask_import_path()
         if not path:
             return
-        name = Path(path).name
-        self.run_job(f"Importing {name}", lambda cancel, progress: read_take(path),
-                     lambda take: self.load_take(take, f"Import {name}"))
+        self.rig_actions.import_take(path)  # asks for a joint mapping where the file's names are unknown
 
     def export_take(self, options: ExportOptions | None = None) -> bool:
         """Export through the dialog (or the given choices): frame range and frame rate. True when written."""

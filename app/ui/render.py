@@ -45,31 +45,42 @@ def output_size(out: str | Path, size: tuple[int, int]) -> tuple[int, int]:
     return width, height
 
 
-def render_frames(take: Take, size: tuple[int, int] = (640, 480), every: int = 1) -> Iterator[np.ndarray]:
-    """(H, W, 3) uint8 images of frames 0, every, 2*every... with the camera following the character, one at a time."""
+def render_frames(take: Take, size: tuple[int, int] = (640, 480), every: int = 1,
+                  display: str = "Skeleton") -> Iterator[np.ndarray]:
+    """(H, W, 3) uint8 images of frames 0, every, 2*every... with the camera following the character, one at a time;
+    `display` is Skeleton, Body (the mannequin) or Both."""
     os.environ.setdefault("EGL_PLATFORM", "surfaceless")
     import vispy
 
     vispy.use(app="egl")
     from vispy import scene
 
+    from app.ui._vispy.body_visual import DISPLAYS, BodyVisual
     from app.ui._vispy.skeleton_visual import BACKGROUND, SkeletonVisual, follow, make_camera
 
+    if display not in DISPLAYS:
+        raise ValueError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}")
     canvas = scene.SceneCanvas(size=size, show=False, bgcolor=BACKGROUND)
     try:
         view = canvas.central_widget.add_view()
         view.camera = make_camera()
         skeleton = SkeletonVisual(view.scene)
         skeleton.set_take(take.positions, take.skeleton, take.fps)
+        body = BodyVisual(view.scene)
+        body.set_enabled(display != "Skeleton")
+        body.set_take(take.positions, take.skeleton)
+        skeleton.set_bones_visible(display != "Body")
         for frame in range(0, take.n_frames, every):
             skeleton.show_frame(frame)
+            body.show_frame(frame)
             follow(view.camera, skeleton.pose)
             yield canvas.render(alpha=False)
     finally:
         canvas.close()
 
 
-def render_take(take: Take, out: str | Path, size: tuple[int, int] = (640, 480), fps: float | None = None) -> int:
+def render_take(take: Take, out: str | Path, size: tuple[int, int] = (640, 480), fps: float | None = None,
+                display: str = "Skeleton") -> int:
     """Write the take as an animated GIF or an H.264 .mp4 that plays in real time with about `fps` pictures a second
     (default and most: the take's own rate; a GIF also at most 50). Odd .mp4 sizes are rounded up to even. The file
     appears whole or not at all. Returns the number of pictures written."""
@@ -82,7 +93,7 @@ def render_take(take: Take, out: str | Path, size: tuple[int, int] = (640, 480),
     every = max(1, round(take.fps / (min(fps, GIF_MAX_FPS) if suffix == ".gif" else fps)))  # take frames per picture
     size = output_size(out, size)
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")  # same folder, so os.replace is atomic
-    frames = render_frames(take, size, every)
+    frames = render_frames(take, size, every, display)
     try:
         if suffix == ".gif":
             n = _write_gif(frames, tmp, round(1000 * every / take.fps))

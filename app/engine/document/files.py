@@ -14,9 +14,11 @@ from app.engine.data.bandai_namco import DatasetSourceError, take_positions
 from app.engine.document.model import Document, DocumentError, Segment, Take
 from app.engine.document.takes import take_from_positions
 from app.engine.io import project as kinema_project
-from app.engine.io.bvh import parse_bvh
-from app.engine.io.export import export_bvh
-from app.engine.io.retarget import import_bvh
+from app.engine.io.export import export_bvh, select_frames, write_rig_bvh
+from app.engine.io.onto_rig import SourceRig
+from app.engine.io.retarget import import_rig
+from app.engine.io.rig_files import read_rig_animation
+from app.engine.io.rig_mappings import load_mapping
 from app.engine.motion import Motion
 from app.engine.placement import Placement, placement_of
 from app.engine.skeleton import BANDAI_NAMCO_21, skeleton_by_name
@@ -25,9 +27,11 @@ TAKE_NAME = "take"
 RECOVERY_SUFFIX = ".kinema.autosave"
 
 
-def read_take(path: str | Path) -> Take:
-    """A take from a BVH file (the Bandai Namco rig exactly, other rigs name-mapped and retargeted) or an .npy of
-    canonical positions (T, J, 3) on a known skeleton; 20 fps, with features so that it can be edited."""
+def read_take(path: str | Path, mapping: dict[str, str] | None = None, animation: str | int | None = None) -> Take:
+    """A take from a BVH, FBX or glTF file (the Bandai Namco rig exactly, other rigs name-mapped, by `mapping`
+    where given, and retargeted) or an .npy of canonical positions (T, J, 3) on a known skeleton; 20 fps, with
+    features so that it can be edited. A file's take remembers its rig and frame rate (`Take.source`).
+    `animation` picks one of several takes in an FBX or glTF file (the first by default)."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
         positions = np.load(path, allow_pickle=False)
@@ -35,21 +39,34 @@ def read_take(path: str | Path) -> Take:
         if skeleton is None:
             raise ValueError(f"{path.name}: positions of shape {positions.shape} fit no known skeleton")
         return take_from_positions(positions, 20.0, skeleton)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    bvh = parse_bvh(text, source=path.name)
-    try:
-        placed = take_positions(text, source=path.name, canonical=False)
-    except DatasetSourceError:  # another rig: map its joints by name onto ours
-        placed = import_bvh(bvh, BANDAI_NAMCO_21, canonical=False)
+    anim, tips = read_rig_animation(path, animation)
+    mapping = mapping if mapping is not None else load_mapping(anim.rig.names)
+    placed = None
+    if path.suffix.lower() == ".bvh" and mapping is None:
+        try:
+            placed = take_positions(path.read_text(encoding="utf-8", errors="replace"), source=path.name,
+                                    canonical=False)
+        except DatasetSourceError:
+            pass
+    if placed is None:  # another rig: map its joints by name (or the user's mapping) onto ours
+        placed = import_rig(anim, BANDAI_NAMCO_21, canonical=False, mapping=mapping, tips=tips)
     positions, placement = placement_of(placed, BANDAI_NAMCO_21)
-    return replace(take_from_positions(positions, 20.0, BANDAI_NAMCO_21), placement=replace(placement, fps=round(bvh.fps, 3)))
+    source = SourceRig(anim.rig, anim.fps, path.name, mapping)
+    return replace(take_from_positions(positions, 20.0, BANDAI_NAMCO_21),
+                   placement=replace(placement, fps=round(anim.fps, 3)), source=source)
 
 
-def export_take(take: Take, path: str | Path, frame_range: tuple[int, int] | None = None, fps: float | None = None) -> None:
-    """Write frames [start, end) of the take (all without a range) as BVH on its own rig, at `fps` (the take's
-    own rate when None), where the take stood when it was imported (`Take.placement`). The write is atomic."""
-    export_bvh(take.placement.to_world(take.positions), take.skeleton, path, fps=take.fps, frame_range=frame_range,
-               out_fps=fps)
+def export_take(take: Take, path: str | Path, frame_range: tuple[int, int] | None = None, fps: float | None = None,
+                own_rig: bool = True) -> None:
+    """Write frames [start, end) of the take (all without a range) as BVH, where the take stood when it was
+    imported (`Take.placement`). An imported take goes out on the rig it came on at that file's frame rate
+    (`Take.source`; `own_rig=False` writes Kinema's rig instead), others on Kinema's rig at the take's rate;
+    `fps` overrides the rate. The write is atomic."""
+    world = take.placement.to_world(take.positions)
+    if take.source is None or not own_rig:
+        export_bvh(world, take.skeleton, path, fps=take.fps, frame_range=frame_range, out_fps=fps)
+        return
+    write_rig_bvh(take.source.animation(select_frames(world, frame_range), take.fps, take.skeleton, fps), path)
 
 
 @dataclass
@@ -78,7 +95,8 @@ def project_data(doc: Document, settings: dict | None = None, meta: dict | None 
         TAKE_NAME, take.skeleton.name, take.fps, features,
         [{"text": s.text, "start": s.start, "length": s.length} for s in doc.segments],
         list(doc.locked_frames), selection, doc.scope, take.positions,
-        None if take.placement == Placement() else take.placement.to_dict())
+        None if take.placement == Placement() else take.placement.to_dict(),
+        None if take.source is None else take.source.to_dict())
     return kinema_project.ProjectData(dict(meta or {}), [data], dict(settings or {}))
 
 
@@ -97,7 +115,8 @@ def load_document(path: str | Path) -> OpenedProject:
     skeleton = skeleton_by_name(first.skeleton)
     positions = first.positions if first.positions is not None else Motion(first.features, first.fps, first.skeleton).positions
     placement = Placement() if first.placement is None else Placement.from_dict(first.placement)
-    take = Take(np.asarray(positions, np.float32), first.fps, skeleton, first.features, placement)
+    source = None if first.source_rig is None else SourceRig.from_dict(first.source_rig)
+    take = Take(np.asarray(positions, np.float32), first.fps, skeleton, first.features, placement, source)
     return OpenedProject(
         take, [Segment(s["text"], s["start"], s["length"]) for s in first.segments], tuple(first.locked_frames),
         None if first.selection is None else (first.selection[0], first.selection[1] - 1), first.scope,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine.data.resample import check_fps
+from app.engine.io.onto_rig import SourceRig
 from app.engine.placement import Placement
 from app.engine.skeleton import BANDAI_NAMCO_21, Skeleton
 
@@ -74,6 +75,7 @@ class Take:
     skeleton: Skeleton = BANDAI_NAMCO_21
     features: np.ndarray | None = None  # (T, D) un-normalised, when the take came from (or goes to) a model
     placement: Placement = Placement()  # where an imported take stood in its file; exports put it back there
+    source: SourceRig | None = None  # the rig an imported take came on; exports go back onto it by default
 
     def __post_init__(self) -> None:
         p = self.positions

@@ -20,6 +20,7 @@ import torch
 
 from app.engine.data.resample import check_fps, resample_animation
 from app.engine.io.bvh import BVH, bvh_from_rotations, write_bvh
+from app.engine.io.rig import RigAnimation
 from app.engine.skeleton import Skeleton
 
 UNITS = {"cm": 100.0, "m": 1.0}  # file units per metre; DCC tools mostly expect centimetres
@@ -57,7 +58,7 @@ def positions_to_bvh(positions: np.ndarray, skeleton: Skeleton, fps: float = 20.
     return _rig_bvh(root, local, skeleton, fps, units, order)
 
 
-def _select(positions: np.ndarray, frame_range: tuple[int, int] | None) -> np.ndarray:
+def select_frames(positions: np.ndarray, frame_range: tuple[int, int] | None) -> np.ndarray:
     """Frames start..end-1 of the take, with messages that name the take's frames."""
     if frame_range is None:
         return positions
@@ -73,13 +74,23 @@ def _select(positions: np.ndarray, frame_range: tuple[int, int] | None) -> np.nd
     return positions[start:end]
 
 
+def write_rig_bvh(anim: RigAnimation, path: str | os.PathLike, units: str = "cm") -> None:
+    """Write any rig's animation as BVH (rest rotations folded into the joints' rotations, as BVH has no other
+    place for them). The write is atomic."""
+    if units not in UNITS:
+        raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
+    scale = UNITS[units]
+    write_bvh(bvh_from_rotations(anim.rig.names, anim.rig.parents, anim.rig.offsets * scale,
+                                 anim.root_positions * scale, anim.local_rotations, 1.0 / anim.fps), path)
+
+
 def export_bvh(positions: np.ndarray, skeleton: Skeleton, path: str | os.PathLike, fps: float = 20.0,
                frame_range: tuple[int, int] | None = None, out_fps: float | None = None, units: str = "cm") -> None:
     """Write frames `frame_range` (start inclusive, end exclusive) of a take as BVH, optionally at `out_fps`.
 
     The frame-rate change resamples the rig's rotations (slerp), so bones stay rigid. The write is atomic.
     """
-    root, local = _rig_animation(_select(np.asarray(positions), frame_range), skeleton)
+    root, local = _rig_animation(select_frames(np.asarray(positions), frame_range), skeleton)
     if out_fps is not None and out_fps != fps:
         root, local = resample_animation(root, local, check_fps(fps), check_fps(out_fps))
         fps = out_fps

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from app.engine.io.onto_rig import SourceRig
 from app.engine.skeleton import skeleton_by_name
 
 SCHEMA_VERSION = 1
@@ -51,6 +52,7 @@ class TakeData:
     scope: str = "full"  # body part that edits touch: "full" or "upper"
     positions: np.ndarray | None = None  # optional (T, J, 3) float32, kept so opening needs no recomputation
     placement: dict | None = None  # optional {"yaw": radians, "offset": [x, y, z] metres}: where an import stood
+    source_rig: dict | None = None  # optional: the rig an import came on (app.engine.io.onto_rig.SourceRig.to_dict)
 
 
 @dataclass
@@ -152,8 +154,14 @@ def _check_take(take: TakeData) -> TakeData:
             raise ProjectError(f"{where}: the placement's frame rate {fps!r:.40} is not a positive number")
         placement = {"yaw": float(placement["yaw"]), "offset": [float(v) for v in offset],
                      **({"fps": float(fps)} if fps is not None else {})}
+    source_rig = take.source_rig
+    if source_rig is not None:
+        try:
+            source_rig = SourceRig.from_dict(source_rig).to_dict()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProjectError(f"{where}: the rig it was imported on is not readable ({exc})") from None
     return TakeData(take.name, take.skeleton, float(take.fps), features, segments,
-                    [int(f) for f in take.locked_frames], selection, take.scope, positions, placement)
+                    [int(f) for f in take.locked_frames], selection, take.scope, positions, placement, source_rig)
 
 
 def _check_settings(settings: Any) -> dict:
@@ -199,7 +207,8 @@ def _encode(data: ProjectData) -> bytes:
                       "segments": take.segments, "locked_frames": take.locked_frames,
                       "selection": None if take.selection is None else list(take.selection), "scope": take.scope,
                       "has_positions": take.positions is not None,
-                      **({"placement": take.placement} if take.placement is not None else {})})
+                      **({"placement": take.placement} if take.placement is not None else {}),
+                      **({"source_rig": take.source_rig} if take.source_rig is not None else {})})
     document = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "meta": meta, "settings": data.settings,
                 "takes": takes}
     try:
@@ -329,7 +338,8 @@ def _decode(archive: zipfile.ZipFile, document: dict) -> ProjectData:
             takes.append(TakeData(name, skeleton_name, _field(entry, "fps", where), features,
                                   _field(entry, "segments", where), _field(entry, "locked_frames", where),
                                   tuple(selection) if isinstance(selection, list) else selection,
-                                  _field(entry, "scope", where), positions, entry.get("placement")))
+                                  _field(entry, "scope", where), positions, entry.get("placement"),
+                                  entry.get("source_rig")))
     return _check_project(ProjectData(_field(document, "meta", "project.json"), takes,
                                       _field(document, "settings", "project.json")))
 

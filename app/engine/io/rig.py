@@ -41,6 +41,11 @@ class Rig:
         return cls(tuple(skeleton.joint_names), tuple(skeleton.parents), np.asarray(skeleton.offsets, dtype=np.float64),
                    np.repeat(np.eye(3)[None], n, axis=0))
 
+    def rest_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """(world rotations (J, 3, 3), world positions (J, 3)) of the rest pose, the root at the origin."""
+        rotations, positions = _world(self.parents, self.offsets, np.zeros(3), self.rest_rotations)
+        return rotations, positions
+
 
 @dataclass(frozen=True, eq=False)
 class RigAnimation:
@@ -64,6 +69,54 @@ class RigAnimation:
         """(T, J, 3) joint positions in metres: what every reader of an exported file must find again."""
         return forward_kinematics(self.rig.parents, self.rig.offsets, torch.from_numpy(self.root_positions),
                                   torch.from_numpy(self.local_rotations)).numpy()
+
+    def world_rotations(self) -> np.ndarray:
+        """(T, J, 3, 3) joint orientations in the world."""
+        return _world(self.rig.parents, self.rig.offsets, self.root_positions, self.local_rotations)[0]
+
+    @classmethod
+    def from_world(cls, names: tuple[str, ...], parents: tuple[int, ...], rest: np.ndarray, frames: np.ndarray,
+                   fps: float) -> RigAnimation:
+        """A rig and its animation from world transforms, as FBX and glTF readers evaluate them.
+
+        rest (J, 4, 4) and frames (T, J, 4, 4) are joint-to-world matrices in metres; scale is divided out. A
+        rig keeps its bones rigid and only its root translates, so an animated translation of the root's only
+        child (a pelvis under a still `root` bone, as in UE and Rigify rigs) is moved onto the root, which
+        puts every joint where the file has it.
+        """
+        rest_r, rest_p = _rotation(rest[..., :3, :3]), rest[..., :3, 3]
+        rot, pos = _rotation(frames[..., :3, :3]), frames[..., :3, 3]
+        offsets, rest_local = np.zeros((len(names), 3)), rest_r.copy()
+        local = rot.copy()
+        for j, p in enumerate(parents):
+            if p >= 0:
+                offsets[j] = rest_r[p].T @ (rest_p[j] - rest_p[p])
+                rest_local[j] = rest_r[p].T @ rest_r[j]
+                local[:, j] = np.swapaxes(rot[:, p], -1, -2) @ rot[:, j]
+        root = pos[:, 0]
+        children = [j for j, p in enumerate(parents) if p == 0]
+        if len(children) == 1:
+            c = children[0]
+            root = pos[:, c] - np.einsum("tij,j->ti", rot[:, 0], offsets[c])
+        return cls(Rig(tuple(names), tuple(parents), offsets, rest_local), root, local, float(fps))
+
+
+def _rotation(m: np.ndarray) -> np.ndarray:
+    """The rotation of matrices (..., 3, 3) that may carry scale: the nearest orthonormal matrix (polar part)."""
+    u, _, vh = np.linalg.svd(m)
+    return u @ vh
+
+
+def _world(parents, offsets: np.ndarray, root: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(world rotations (..., J, 3, 3), world positions (..., J, 3)) by forward kinematics."""
+    rot, pos = np.empty_like(local), np.empty(local.shape[:-1])
+    for j, p in enumerate(parents):
+        if p < 0:
+            rot[..., j, :, :], pos[..., j, :] = local[..., j, :, :], root
+        else:
+            rot[..., j, :, :] = rot[..., p, :, :] @ local[..., j, :, :]
+            pos[..., j, :] = pos[..., p, :] + (rot[..., p, :, :] @ offsets[j])
+    return rot, pos
 
 
 @dataclass(frozen=True, eq=False)

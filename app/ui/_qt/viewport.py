@@ -13,11 +13,12 @@ import time
 from collections import deque
 
 import numpy as np
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 from vispy import scene
 
 from app.engine.document import Document, Take
 from app.ui._qt.offscreen_canvas import offscreen_canvas
+from app.ui._vispy.body_visual import DISPLAYS, BodyVisual
 from app.ui._vispy.skeleton_visual import BACKGROUND, SkeletonVisual, follow, make_camera
 
 
@@ -36,6 +37,12 @@ class Viewport(QWidget):
         self.view = self.canvas.central_widget.add_view()
         self.view.camera = make_camera()
         self.skeleton = SkeletonVisual(self.view.scene)
+        self.body = BodyVisual(self.view.scene)
+        self.display = QComboBox(self)
+        self.display.setObjectName("displayCombo")
+        self.display.addItems(DISPLAYS)
+        self.display.setToolTip("Draw the skeleton, the mannequin body, or both")
+        self.display.currentTextChanged.connect(self._on_display_changed)
         self.follow = QCheckBox("Follow", self)
         self.follow.setObjectName("followCheck")
         self.follow.setToolTip("Keep the camera centred on the character")
@@ -44,6 +51,7 @@ class Viewport(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 0)
         bar.addWidget(self.follow)
+        bar.addWidget(self.display)
         bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -65,8 +73,10 @@ class Viewport(QWidget):
     def _on_take_changed(self, take: Take | None) -> None:
         if take is None:
             self.skeleton.clear()
+            self.body.clear()
         else:
             self.skeleton.set_take(take.positions, take.skeleton, take.fps)
+            self.body.set_take(take.positions, take.skeleton)
             self._on_locks_changed(self.document.locked_frames, redraw=False)
             self._update_highlight(redraw=False)
             self._on_frame_changed(self.document.current_frame)
@@ -77,8 +87,15 @@ class Viewport(QWidget):
             return
         self._update_highlight(redraw=False)
         self.skeleton.show_frame(frame)
+        self.body.show_frame(frame)
         if self.follow.isChecked():
             follow(self.view.camera, self.skeleton.pose)
+        self.surface.update()
+
+    def _on_display_changed(self, display: str) -> None:
+        self.skeleton.set_bones_visible(display != "Body")
+        self.body.set_enabled(display != "Skeleton")
+        self._on_frame_changed(self.document.current_frame)
         self.surface.update()
 
     def _on_locks_changed(self, frames: tuple[int, ...], redraw: bool = True) -> None:

@@ -89,6 +89,7 @@ class SkeletonVisual:
         self._feet: list[int] = []
         self._colours = self._tinted = np.zeros((0, 4), np.float32)
         self._highlight = False
+        self._bones_on = True  # the display toggle: off when only the body is shown
         for node in (self.trajectory, self.ghosts, self.bones, self.joints, self.contacts):
             node.visible = False
 
@@ -107,9 +108,16 @@ class SkeletonVisual:
         self.trajectory.set_data(pos=root if len(root) > 1 else np.repeat(root, 2, axis=0))
         extent = float(np.abs(self.positions[..., [0, 2]]).max()) + 1.0
         self.grid.set_data(pos=grid_lines(max(5.0, np.ceil(extent))))
-        for node in (self.trajectory, self.bones, self.joints, self.contacts):
+        for node in (self.trajectory, self.contacts):
             node.visible = True
+        self.bones.visible = self.joints.visible = self._bones_on
         self._bone_colours()
+
+    def set_bones_visible(self, on: bool) -> None:
+        """Show or hide the bones and joints (the floor, path and contacts stay)."""
+        self._bones_on = on
+        if self.positions is not None:
+            self.bones.visible = self.joints.visible = on
 
     def set_highlight(self, on: bool) -> None:
         """Tint the upper body (an upper-body edit applies to this frame)."""

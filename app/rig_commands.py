@@ -1,0 +1,97 @@
+"""`kinema export-onto-rig`: a take written on the animator's own rig (FBX, glTF or BVH), joints mapped by name."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from app.cli import CommandError
+
+
+def _read_mapping(path: str) -> dict[str, str]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read the joint mapping {path}: {exc}") from None
+    mapping = data.get("mapping", data) if isinstance(data, dict) else None
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        raise CommandError(f"{path}: a joint mapping is a JSON object of Kinema joint name -> your rig's joint name")
+    return mapping
+
+
+def _cmd_export_onto_rig(args: argparse.Namespace) -> None:
+    from app.engine.data.resample import resample_animation
+    from app.engine.document.files import read_take
+    from app.engine.io.export import write_rig_bvh
+    from app.engine.io.onto_rig import joint_map, retarget_onto
+    from app.engine.io.rig import RigAnimation
+    from app.engine.io.rig_files import read_rig_animation
+    from app.engine.io.rig_mappings import load_mapping, save_mapping
+
+    if Path(args.output).suffix.lower() != ".bvh":
+        raise CommandError(f"{Path(args.output).name}: export-onto-rig writes .bvh")
+    try:
+        take = read_take(args.input)
+        target, _ = read_rig_animation(args.rig, scale=args.rig_scale)
+        rig = target.rig
+        mapping = _read_mapping(args.map) if args.map else load_mapping(rig.names)
+        mapped = joint_map(rig, take.skeleton, mapping)
+        anim = retarget_onto(take.placement.to_world(take.positions), take.fps, rig, take.skeleton, mapping)
+        fps = args.fps or target.fps
+        root, local = resample_animation(anim.root_positions, anim.local_rotations, take.fps, fps)
+        write_rig_bvh(RigAnimation(rig, root, local, fps), args.output)
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    if args.map:
+        save_mapping(rig.names, mapping)
+    print(f"wrote {args.output}: {len(root)} frames at {fps:g} fps on {Path(args.rig).name}'s "
+          f"{rig.n_joints}-joint rig ({len(mapped)} joints driven, the others kept in their rest pose)")
+
+
+def _cmd_smpl_body(args: argparse.Namespace) -> None:
+    from app.engine.document.files import read_take
+    from app.engine.smpl_body import (
+        load_smpl,
+        smpl_animation,
+        smpl_vertices,
+        write_obj_sequence,
+    )
+
+    try:
+        model = load_smpl(args.model)
+        take = read_take(args.input)
+        anim = smpl_animation(model, take.placement.to_world(take.positions), take.fps, take.skeleton)
+        vertices, _ = smpl_vertices(model, anim)
+        n = write_obj_sequence(vertices, model.faces, args.output, Path(args.input).stem)
+    except ImportError:
+        raise CommandError("SMPL bodies need the smplx package: pip install smplx") from None
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    print(f"wrote {n} OBJ files ({vertices.shape[1]} vertices each, {take.fps:g} fps) to {args.output}")
+
+
+def add_rig_commands(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "export-onto-rig", help="write a take on your own character's rig (joints mapped by name)",
+        description="Read a take (BVH, FBX, glTF, .npy) and a rig (FBX, glTF or BVH: Mixamo, UE mannequin, Rigify, "
+        "CMU/Daz, SMPL, Reallusion CC3 names map themselves), match the rest poses (T or A), transfer the rotations "
+        "and scale the root motion by leg length, and write the take on that rig. Joints the take does not drive "
+        "(fingers, twist bones) keep their rest pose.")
+    parser.add_argument("input", help="the take to export")
+    parser.add_argument("--rig", required=True, help="your rig: .fbx, .glb, .gltf or .bvh")
+    parser.add_argument("-o", "--output", required=True, help="the file to write")
+    parser.add_argument("--map", help="a JSON joint mapping (Kinema joint name -> your joint name) for rigs whose "
+                        "names are not recognised; it is remembered for this rig")
+    parser.add_argument("--fps", type=float, help="frame rate to write (default: the rig file's own)")
+    parser.add_argument("--rig-scale", type=float, help="metres per unit of a BVH rig (default: guessed)")
+    parser.set_defaults(func=_cmd_export_onto_rig)
+
+    smpl = commands.add_parser(
+        "smpl-body", help="pose an SMPL body (your own model file) with a take, as an OBJ sequence",
+        description="Fit SMPL joint rotations to the take (SMPL's joints map themselves) and write the posed mean-shape "
+        "body, one OBJ per frame. The SMPL model files are licensed separately and never shipped: point --model at "
+        "your .npz (SMPL-X ships them; an SMPL .pkl converts with numpy.savez). Needs pip install smplx.")
+    smpl.add_argument("input", help="the take")
+    smpl.add_argument("--model", required=True, help="an SMPL model .npz (e.g. SMPL_NEUTRAL.npz)")
+    smpl.add_argument("-o", "--output", required=True, help="the folder for the OBJ files")
+    smpl.set_defaults(func=_cmd_smpl_body)

@@ -1,0 +1,105 @@
+"""The mannequin as a lit, shaded vispy mesh that follows the take (`app.engine.mannequin`).
+
+The joints' rotations are solved once per take (when the body is first shown: building it imports trimesh,
+which the skeleton-only studio never pays for); a frame then costs one rigid transform of a few thousand
+vertices and normals, their lighting (a key light and a fill, Lambert, computed here: vispy's shading filter
+rebuilds its shader whenever the mesh changes, which a software renderer cannot afford 60 times a second) and one
+upload, as the skeleton's does.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from vispy import scene
+
+from app.engine.skeleton import Skeleton
+
+SKIN = np.array([0.78, 0.74, 0.7], np.float32)
+KEY = np.array([0.45, 0.8, 0.4], np.float32) / np.linalg.norm([0.45, 0.8, 0.4])  # from above, front left
+FILL = np.array([-0.6, 0.2, -0.5], np.float32) / np.linalg.norm([-0.6, 0.2, -0.5])
+AMBIENT, KEY_STRENGTH, FILL_STRENGTH = 0.3, 0.65, 0.25
+DISPLAYS = ("Skeleton", "Body", "Both")
+
+
+class BodyVisual:
+    """One mesh node under `parent`. `set_take` once per take, `show_frame` per frame, `set_enabled` to show it."""
+
+    def __init__(self, parent: scene.Node) -> None:
+        self.mesh = scene.visuals.Mesh(parent=parent)
+        self.mesh.set_gl_state("opaque", depth_test=True, cull_face=True)  # no blending, back faces skipped
+        self.mesh.visible = False
+        self.enabled = False
+        self._take: tuple[np.ndarray, Skeleton] | None = None  # set, not yet prepared
+        self._skeleton: Skeleton | None = None
+        self._rotations: np.ndarray | None = None  # (T, J, 3, 3) world rotations of the take
+        self._positions: np.ndarray | None = None
+        self._owner = np.zeros(0, np.intp)
+        self._relative = self._normals = np.zeros((0, 3), np.float32)
+        self._faces = np.zeros((0, 3), np.uint32)
+        self.vertices: np.ndarray | None = None  # (V, 3) of the frame on screen; tests read it
+        self.colours: np.ndarray | None = None  # (V, 4) their lit colours
+
+    def set_take(self, positions: np.ndarray, skeleton: Skeleton) -> None:
+        self._take = (np.asarray(positions, np.float32), skeleton)
+        self._rotations = None
+        if self.enabled:
+            self._prepare()
+
+    def _prepare(self) -> None:
+        positions, skeleton = self._take
+        if skeleton is not self._skeleton:
+            from app.engine.mannequin import (
+                build_mannequin,
+                rest_positions,
+                vertex_normals,
+            )
+
+            mesh = build_mannequin(skeleton)
+            self._owner = mesh.joints[:, 0]
+            self._relative = (mesh.vertices - rest_positions(skeleton)[self._owner]).astype(np.float32)
+            self._normals = vertex_normals(mesh).astype(np.float32)
+            self._faces = mesh.faces.astype(np.uint32)
+            self._skeleton = skeleton
+        _, local = skeleton.rotations_from_positions(torch.from_numpy(positions))
+        world = [local[:, 0]]
+        for j in range(1, skeleton.n_joints):
+            world.append(world[skeleton.parents[j]] @ local[:, j])
+        self._rotations = torch.stack(world, dim=1).numpy()
+        self._positions = positions
+        self._pose(0)
+        self.mesh.set_data(vertices=self.vertices, faces=self._faces, vertex_colors=self.colours)
+        self.mesh.visible = True
+
+    def set_enabled(self, on: bool) -> None:
+        self.enabled = on
+        if on and self._rotations is None and self._take is not None:
+            self._prepare()
+        self.mesh.visible = on and self._rotations is not None
+
+    def show_frame(self, frame: int) -> None:
+        if self._rotations is None or not self.enabled:
+            return
+        self._pose(frame)
+        if self.mesh._data_changed:  # not drawn since set_data: vispy builds its buffers from the mesh data
+            self.mesh.mesh_data.set_vertices(self.vertices)
+            self.mesh.mesh_data.set_vertex_colors(self.colours)
+            self.mesh.mesh_data_changed()
+            return
+        # drawn before: refill the two vertex buffers in place. MeshVisual's own update path assigns new buffers
+        # to its shader, which relinks the program every frame (tens of ms on a software renderer).
+        corners = self._faces.reshape(-1)
+        self.mesh._vertices.set_data(self.vertices[corners].astype(np.float32))
+        self.mesh.shared_program.vert["base_color"].set_data(self.colours[corners].astype(np.float32))
+        self.mesh.update()
+
+    def _pose(self, frame: int) -> None:
+        rotations = self._rotations[frame][self._owner]  # (V, 3, 3)
+        self.vertices = np.einsum("vij,vj->vi", rotations, self._relative) + self._positions[frame][self._owner]
+        normals = np.einsum("vij,vj->vi", rotations, self._normals)
+        light = (AMBIENT + KEY_STRENGTH * np.clip(normals @ KEY, 0.0, None)
+                 + FILL_STRENGTH * np.clip(normals @ FILL, 0.0, None))
+        self.colours = np.concatenate([np.clip(light[:, None] * SKIN, 0.0, 1.0), np.ones((len(light), 1))], axis=1)
+
+    def clear(self) -> None:
+        self._take = self._rotations = self._positions = self.vertices = self.colours = None
+        self.mesh.visible = False
