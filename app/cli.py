@@ -19,6 +19,8 @@ EXAMPLES = """examples:
   kinema data info data/bandai-namco
   kinema data vocab data/bandai-namco
   kinema convert take.bvh take-20fps.bvh --fps 20
+  kinema convert take.bvh take.fbx
+  kinema generate "a person walks" -o walk.glb
   kinema train evaluator --data data/bandai-namco
   kinema eval --model real --data data/bandai-namco --plot docs/eval
   kinema eval --model masked --model diffusion --suite --data data/bandai-namco
@@ -158,17 +160,42 @@ def _cmd_data_vocab(args: argparse.Namespace) -> None:
 
 
 def _cmd_convert(args: argparse.Namespace) -> None:
+    """BVH to BVH keeps the file exactly as it is (channels, End Sites); to FBX or glTF the file's own rig is kept
+    (its unit guessed from its size unless --scale says it); --kinema-rig reads the take as the studio imports it
+    (onto Kinema's rig) first."""
     from app.engine.io.bvh import BVHError, read_bvh, write_bvh
+    from app.engine.io.bvh_rig import bvh_animation, guess_unit
     from app.engine.io.convert import resample_bvh
+    from app.engine.io.formats import export_positions, reader_for, write_animation, writer_for
 
     try:
+        fmt, source = writer_for(args.output), reader_for(args.input)
+        if not Path(args.input).is_file():
+            raise CommandError(f"{args.input}: no such file")
+        if args.kinema_rig or source.suffix != ".bvh":
+            from app.engine.document.files import read_take
+
+            take = read_take(args.input)
+            fps = args.fps if args.fps is not None else take.placement.fps or take.fps  # the source's rate, as the studio
+            export_positions(take.placement.to_world(take.positions), take.skeleton, args.output, fps=take.fps,
+                             out_fps=fps, units=args.units)
+            print(f"wrote {args.output} ({fmt.name}): Kinema's {take.skeleton.n_joints}-joint rig, "
+                  f"{take.n_frames} frames edited at {take.fps:g} fps, written at {fps:g} fps")
+            return
         bvh = read_bvh(args.input)
-        if args.fps is not None:
-            bvh = resample_bvh(bvh, args.fps)
-        write_bvh(bvh, args.output)
+        if fmt.suffix == ".bvh":
+            if args.fps is not None:
+                bvh = resample_bvh(bvh, args.fps)
+            write_bvh(bvh, args.output)
+            print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")
+            return
+        unit, scale = ("given by --scale", args.scale) if args.scale else guess_unit(bvh)
+        anim = bvh_animation(bvh, scale).resampled(args.fps)
+        write_animation(anim, args.output, units=args.units)
     except (BVHError, OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    print(f"wrote {args.output}: {len(bvh.joints)} joints, {bvh.n_frames} frames at {bvh.fps:g} fps")
+    print(f"wrote {args.output} ({fmt.name}): {anim.rig.n_joints} joints, {anim.n_frames} frames at {anim.fps:g} fps "
+          f"(file unit: {unit}, {scale:g} m)")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -250,6 +277,8 @@ def _cmd_eval(args: argparse.Namespace) -> None:
                                                    for r in rows]}, indent=1))
     else:
         print(evaluate.format_table(rows, title))
+    if args.left_right:
+        _left_right(args.model, args.checkpoints or _shipped())
     if args.plot:
         from app.engine.plots import plot_agreement, plot_metrics, plot_training_curves
 
@@ -293,6 +322,22 @@ def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
         print(f"charts: {plot_suite(rows, out)}", file=sys.stderr)
 
 
+def _left_right(models: list[str], checkpoints: str) -> None:
+    """The left/right test (app.engine.left_right) of each generative model in `models`."""
+    from app.engine import ops
+    from app.engine.left_right import PROMPTS, left_right_accuracy
+    from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+    from app.engine.models.pipeline import load_pipeline
+    from app.engine.skeleton import skeleton_by_name
+
+    for name in (m for m in models if m in ("masked", "diffusion")):
+        model = load_pipeline(checkpoints) if name == "masked" else load_diffusion_pipeline(checkpoints)
+        scores = left_right_accuracy(lambda text, seed: ops.generate(text, seed=seed, engine=name, model=model).features,
+                                     skeleton_by_name(model.skeleton_name))
+        parts = ", ".join(f"{k!r} {v:.2f}" for k, v in scores.items() if k != "all")
+        print(f"left/right test ({name}, {len(PROMPTS)} prompt pairs x 5 seeds): {scores['all']:.2f} ({parts})")
+
+
 def _motion_source(name: str, checkpoints: str, test):
     from app.engine import evaluate
 
@@ -333,10 +378,20 @@ def _motion_source(name: str, checkpoints: str, test):
         reference = evaluate_edits.real_jerk_reference(test.records, test.info.n_joints)
         source = evaluate_edits.InbetweenSource if name == "inbetween" else evaluate_edits.LongTakeSource
         return source(skeleton, reference)
-    raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion, inbetween, edit-upper, long")
+    if name in ("path", "pins"):
+        from app.engine.evaluate_constraints import ConstrainedSource
+
+        return ConstrainedSource(test.info.skeleton, pins=name == "pins", name=name)
+    raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion, inbetween, edit-upper, "
+                     "long, path, pins")
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
+    if args.long_take:
+        from app.engine.long_take import format_long_take, run_long_take
+
+        print(format_long_take(run_long_take()))
+        return
     if args.startup:
         from app.ui.bench import bench_startup
 
@@ -358,7 +413,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
             raise CommandError(str(exc)) from None
         print(f"viewport playback: {result['fps']:.1f} fps (target {result['target_fps']:g}) for a "
               f"{result['frames']}-frame take in a {result['window']} studio window; {result['viewport']} viewport, "
-              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame, drawing {result['display'].lower()}")
+              f"{result['cpu_ms_per_frame']:.1f} ms of CPU per frame, drawing {result['display'].lower()}; longest UI "
+              f"stall {result['stall_ms']:.1f} ms ({result['stall_work_ms']:.1f} ms of it the UI thread's own work)")
         return
     from app.engine.bench import format_results, run_bench
 
@@ -455,12 +511,21 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=_cmd_data_info)
 
-    convert = commands.add_parser("convert", help="read a BVH file and write it again (optionally at another fps)",
-                                  description="Read any BVH (any channel order, 3 or 6 channels, CRLF, tabs) and write "
-                                  "a clean one; --fps resamples the animation (rotations slerped).")
-    convert.add_argument("input")
-    convert.add_argument("output")
+    convert = commands.add_parser("convert", help="write a take in another format (by extension: .bvh, .fbx, .glb, "
+                                  ".gltf), optionally at another fps",
+                                  description="Read any BVH (any channel order, 3 or 6 channels, CRLF, tabs) or .npy "
+                                  "positions and write it in the format the output's extension names. BVH to BVH "
+                                  "writes a clean copy of the same rig; BVH to FBX or glTF keeps the file's rig and "
+                                  "names. --fps resamples the animation (rotations slerped).")
+    convert.add_argument("input", help="a .bvh take or .npy positions")
+    convert.add_argument("output", help="the file to write: .bvh, .fbx, .glb or .gltf")
     convert.add_argument("--fps", type=float, help="resample to this frame rate")
+    convert.add_argument("--units", choices=["cm", "m"], default="cm",
+                         help="lengths in the written BVH or FBX file (default cm; glTF is always metres)")
+    convert.add_argument("--scale", type=float, help="metres per unit of the input BVH (default: guessed from "
+                         "the body's size)")
+    convert.add_argument("--kinema-rig", action="store_true", help="put the take on Kinema's rig first, as the "
+                         "studio imports it (for rigs whose bones stretch, such as the Bandai Namco files)")
     convert.set_defaults(func=_cmd_convert)
 
     train = commands.add_parser("train", help="train a model on a built dataset",
@@ -497,7 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "`real` is the reference row and adds the real train-vs-test FID.")
     evaluation.add_argument("--model", action="append", required=True,
                             help="real, tokenizer, masked, diffusion, or an edit: inbetween, edit-upper, long; "
-                            "repeat for several rows")
+                            "or generation steered by each test take's own root path (path) and also its hand and "
+                            "foot positions (pins); repeat for several rows")
     evaluation.add_argument("--data", required=True)
     evaluation.add_argument("--split", default="test")
     evaluation.add_argument("--repeats", type=int, default=3)
@@ -507,6 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="folder holding the models to evaluate (default: the shipped checkpoints)")
     evaluation.add_argument("--runs", default="runs", help="training logs to chart with --plot")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluation.add_argument("--left-right", action="store_true", help="also the left/right test of the generative "
+                            "models: prompts that differ only in left/right, judged by which hand moves or where "
+                            "the root goes")
     evaluation.add_argument("--plot", metavar="DIR",
                             help="also write PNG charts (metrics, agreement per action, training curves) to DIR")
     evaluation.add_argument("--suite", action="store_true",
@@ -524,6 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ui", action="store_true", help="instead: the studio viewport's playback frame rate for a "
                        "200-frame take (needs a display, or Xvfb with pyvirtualdisplay)")
     bench.add_argument("--seconds", type=float, default=3.0, help="--ui: how long to play")
+    bench.add_argument("--long-take", action="store_true", help="instead: build a 10-minute take (12,000 frames, 60 "
+                       "prompt segments), save, reopen and export it (BVH, FBX, glTF); each step's time and the "
+                       "process's peak memory")
     bench.add_argument("--startup", action="store_true", help="instead: seconds from launching the studio to its "
                        "window on screen and to its models loaded (a new process per start; needs a display or Xvfb)")
     bench.add_argument("--display", choices=["skeleton", "body", "both"], default="both",
@@ -564,7 +636,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        from app.ui.app import run_studio  # only the studio needs Qt: the engine commands never import it
+        from app.ui.app import (
+            run_studio,  # only the studio needs Qt: the engine commands never import it
+        )
 
         return run_studio([])
     if getattr(args, "workers", 1) is None:

@@ -1,5 +1,6 @@
 """The CLI's motion verbs (`kinema generate | inbetween | regenerate | edit-upper | long`): each reads its input
-take, calls one operation of app.engine.ops and writes the result as BVH on the Bandai Namco rig."""
+take, calls one operation of app.engine.ops and writes the result on the Bandai Namco rig, in the format that
+the output's extension names (BVH, FBX, glTF)."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,17 @@ def _decoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
     parser.add_argument("--top-k", type=int, help="sample only among the k likeliest codes")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("-o", "--output", required=True, help="the BVH file to write")
+    parser.add_argument("-o", "--output", required=True,
+                        help="the file to write; its extension picks the format: .bvh, .fbx, .glb or .gltf")
+    parser.add_argument("--units", choices=["cm", "m"], default="cm",
+                        help="lengths in a BVH or FBX file (default cm, as DCC tools expect; glTF is always metres)")
+    parser.add_argument("--body", action="store_true",
+                        help="include the mannequin body, skinned to the rig (.fbx, .glb and .gltf)")
+
+
+def _cleanup(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cleanup", action="store_true", help="keep the model's feet as they come (by default "
+                        "planted feet are held still and the legs re-solved by IK; locked frames never move)")
 
 
 def _frames(text: str, n_frames: int) -> list[int]:
@@ -74,15 +85,20 @@ def _warn_about_prompts(*texts: str) -> None:
 def _run(op, args: argparse.Namespace, *positional, placement=None, **keyword) -> None:
     """Call the operation with the decoding options, write its result (where `placement` puts it: the input
     file's spot, for edits of a file), print what was written."""
-    from app.engine.io.export import export_bvh
+    from app.engine.io.formats import export_positions, writer_for
+    from app.engine.mannequin import build_mannequin
     from app.engine.models.checkpoint import CheckpointError
     from app.engine.models.pipeline import ModelNotTrained
 
     try:
+        fmt = writer_for(args.output)  # an unknown extension is refused before the model runs
+        if args.body and not fmt.carries_body:
+            raise ValueError(f"{Path(args.output).name}: {fmt.name} holds no body; write .fbx, .glb or .gltf for --body")
         motion = op(*positional, seed=args.seed, guidance=args.guidance, steps=args.steps,
                     temperature=args.temperature, top_k=args.top_k, device=args.device, **keyword)
         positions = motion.positions if placement is None else placement.to_world(motion.positions)
-        export_bvh(positions, motion.skeleton, args.output, fps=motion.fps)
+        mesh = build_mannequin(motion.skeleton) if args.body else None
+        export_positions(positions, motion.skeleton, args.output, fps=motion.fps, units=args.units, mesh=mesh)
     except (ValueError, ModelNotTrained, CheckpointError, OSError) as exc:
         raise CommandError(str(exc)) from None
     print(f"wrote {args.output}: {motion.n_frames} frames at {motion.fps:g} fps ({motion.n_frames / motion.fps:.1f} s)")
@@ -107,7 +123,20 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     from app.engine.ops import generate
 
     _warn_about_prompts(args.text)
-    _run(generate, args, args.text, n_frames=args.frames, engine=args.engine)
+    _run(generate, args, args.text, n_frames=args.frames, engine=args.engine, cleanup=not args.no_cleanup,
+         constraints=_constraints(args))
+
+
+def _constraints(args: argparse.Namespace):
+    """--waypoints and --pin as engine constraints (None when neither is given)."""
+    from app.engine.constraints import Constraints, parse_pin, parse_waypoints
+
+    try:
+        waypoints = parse_waypoints(args.waypoints) if args.waypoints else ()
+        pins = tuple(parse_pin(p) for p in args.pin or ())
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return Constraints(waypoints, pins) if waypoints or pins else None
 
 
 def _cmd_inbetween(args: argparse.Namespace) -> None:
@@ -116,7 +145,7 @@ def _cmd_inbetween(args: argparse.Namespace) -> None:
     motion, placement = _read(args.input)
     _warn_about_prompts(args.text)
     _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text, placement=placement,
-         extend=args.extend)
+         extend=args.extend, cleanup=not args.no_cleanup)
 
 
 def _cmd_range_edit(args: argparse.Namespace) -> None:
@@ -124,10 +153,12 @@ def _cmd_range_edit(args: argparse.Namespace) -> None:
     from app.engine import ops
 
     motion, placement = _read(args.input)
-    op = ops.regenerate if args.command == "regenerate" else ops.edit_upper
+    regenerate = args.command == "regenerate"  # edit-upper keeps the legs bit for bit: nothing to clean up
+    keyword = {"cleanup": not args.no_cleanup} if regenerate else {}
     locked = _frames(args.lock, motion.n_frames) if args.lock else ()
     _warn_about_prompts(args.text)
-    _run(op, args, motion, _range(args.range, motion.n_frames), args.text, placement=placement, locked=locked)
+    _run(ops.regenerate if regenerate else ops.edit_upper, args, motion, _range(args.range, motion.n_frames), args.text,
+         placement=placement, locked=locked, **keyword)
 
 
 def _cmd_long(args: argparse.Namespace) -> None:
@@ -141,17 +172,25 @@ def _cmd_long(args: argparse.Namespace) -> None:
     except ValueError:
         raise CommandError("each prompt must be followed by its length in frames, e.g. \"walk forward\" 80") from None
     _warn_about_prompts(*(text for text, _ in segments))
-    _run(long_sequence, args, segments)
+    _run(long_sequence, args, segments, cleanup=not args.no_cleanup)
 
 
 def add_motion_commands(commands: argparse._SubParsersAction) -> None:
-    gen = commands.add_parser("generate", help="a motion from a text prompt, written as BVH",
-                              description=f"Generate a take from text and write it as BVH (20 fps). {DECODING_HELP}.")
+    gen = commands.add_parser("generate", help="a motion from a text prompt, written as BVH, FBX or glTF",
+                              description=f"Generate a take from text and write it (20 fps) as BVH, FBX or glTF. "
+                              f"{DECODING_HELP}.")
     gen.add_argument("text", help='what the person does, e.g. "a person waves with the left hand"')
-    gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..6000, i.e. up to 5 minutes; takes over "
+    gen.add_argument("--frames", type=int, help="length in frames at 20 fps (4..12000, i.e. up to 10 minutes; takes over "
                      "196 frames are made in windows joined by generated transitions); default: predicted from the text")
     gen.add_argument("--engine", choices=["masked", "diffusion"], default="masked")
+    gen.add_argument("--waypoints", metavar="X,Z@FRAME;...", help="points the root passes, in metres (the take starts "
+                     "at 0,0 facing +Z; the character's left is +X); @FRAME ties a point to a frame, untied points "
+                     "get frames by their distance along the path, e.g. \"0,1.5@30;1,3@60;2,4\"")
+    gen.add_argument("--pin", action="append", metavar="JOINT@FRAME=X,Y,Z", help="put a hand, foot, toe or the head "
+                     "(BVH joint names: Hand_L, Foot_R, Toes_L, Head...) at a point at a frame, e.g. Hand_R@60=0.3,1.2,0.5; "
+                     "repeat for more pins (a foot pinned at neighbouring frames to one point stays planted)")
     _decoding(gen)
+    _cleanup(gen)
     gen.set_defaults(func=_cmd_generate)
 
     inb = commands.add_parser("inbetween", help="keep locked keyframes of a take, regenerate what lies between",
@@ -164,6 +203,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     inb.add_argument("--extend", action="store_true", help="also regenerate the frames before the first key and "
                      "after the last (default: they stay as they are)")
     _decoding(inb)
+    _cleanup(inb)
     inb.set_defaults(func=_cmd_inbetween)
 
     regen = commands.add_parser("regenerate", help="regenerate a frame range of a take with a new prompt",
@@ -174,6 +214,7 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     regen.add_argument("--text", required=True)
     regen.add_argument("--lock", help="keys inside the range to keep exactly, e.g. 60 or 45,60 (a:b = a to b-1)")
     _decoding(regen)
+    _cleanup(regen)
     regen.set_defaults(func=_cmd_range_edit)
 
     upper = commands.add_parser("edit-upper", help="regenerate the upper body in a range; the legs keep their footwork",
@@ -191,4 +232,5 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
                                "between segments are generated from both neighbours.")
     long.add_argument("segments", nargs="+", metavar="PROMPT FRAMES")
     _decoding(long)
+    _cleanup(long)
     long.set_defaults(func=_cmd_long)

@@ -20,17 +20,14 @@ def _read_mapping(path: str) -> dict[str, str]:
 
 
 def _cmd_export_onto_rig(args: argparse.Namespace) -> None:
-    from app.engine.data.resample import resample_animation
     from app.engine.document.files import read_take
-    from app.engine.io.export import write_rig_bvh
+    from app.engine.io.formats import write_animation, writer_for
     from app.engine.io.onto_rig import joint_map, retarget_onto
-    from app.engine.io.rig import RigAnimation
     from app.engine.io.rig_files import read_rig_animation
     from app.engine.io.rig_mappings import load_mapping, save_mapping
 
-    if Path(args.output).suffix.lower() != ".bvh":
-        raise CommandError(f"{Path(args.output).name}: export-onto-rig writes .bvh")
     try:
+        writer_for(args.output)
         take = read_take(args.input)
         target, _ = read_rig_animation(args.rig, scale=args.rig_scale)
         rig = target.rig
@@ -38,13 +35,13 @@ def _cmd_export_onto_rig(args: argparse.Namespace) -> None:
         mapped = joint_map(rig, take.skeleton, mapping)
         anim = retarget_onto(take.placement.to_world(take.positions), take.fps, rig, take.skeleton, mapping)
         fps = args.fps or target.fps
-        root, local = resample_animation(anim.root_positions, anim.local_rotations, take.fps, fps)
-        write_rig_bvh(RigAnimation(rig, root, local, fps), args.output)
+        anim = anim.resampled(fps)
+        write_animation(anim, args.output, units=args.units)
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     if args.map:
         save_mapping(rig.names, mapping)
-    print(f"wrote {args.output}: {len(root)} frames at {fps:g} fps on {Path(args.rig).name}'s "
+    print(f"wrote {args.output}: {anim.n_frames} frames at {fps:g} fps on {Path(args.rig).name}'s "
           f"{rig.n_joints}-joint rig ({len(mapped)} joints driven, the others kept in their rest pose)")
 
 
@@ -79,10 +76,12 @@ def add_rig_commands(commands: argparse._SubParsersAction) -> None:
         "(fingers, twist bones) keep their rest pose.")
     parser.add_argument("input", help="the take to export")
     parser.add_argument("--rig", required=True, help="your rig: .fbx, .glb, .gltf or .bvh")
-    parser.add_argument("-o", "--output", required=True, help="the file to write")
+    parser.add_argument("-o", "--output", required=True, help="the file to write: .fbx, .glb, .gltf or .bvh")
     parser.add_argument("--map", help="a JSON joint mapping (Kinema joint name -> your joint name) for rigs whose "
                         "names are not recognised; it is remembered for this rig")
     parser.add_argument("--fps", type=float, help="frame rate to write (default: the rig file's own)")
+    parser.add_argument("--units", choices=["cm", "m"], default="cm",
+                        help="lengths in a written BVH or FBX file (default cm; glTF is always metres)")
     parser.add_argument("--rig-scale", type=float, help="metres per unit of a BVH rig (default: guessed)")
     parser.set_defaults(func=_cmd_export_onto_rig)
 

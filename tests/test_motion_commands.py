@@ -27,6 +27,34 @@ def test_generate_is_deterministic_for_a_seed(wave, tmp_path):
     assert again.read_text() == wave.read_text()
 
 
+def test_no_cleanup_leaves_the_feet_sliding_that_the_default_holds(tmp_path):
+    from app.engine import metrics
+    from app.engine.skeleton import BANDAI_NAMCO_21
+
+    takes = {}
+    for flag in ([], ["--no-cleanup"]):
+        out = tmp_path / f"walk{len(flag)}.bvh"
+        assert main(["generate", "a person walks forward", "--frames", "120", "-o", str(out), *flag]) == 0
+        takes[len(flag)] = metrics.foot_skating(read_take(out).positions, BANDAI_NAMCO_21)["skate_speed_cm_s"]
+    assert takes[0] < 0.8 * takes[1]
+
+
+def test_generate_follows_waypoints_and_pins(tmp_path):
+    from app.engine.constraints import Constraints, Pin, Waypoint
+    from app.engine.ops import generate
+
+    out = tmp_path / "path.bvh"
+    assert main(["generate", "a person walks forward", "--frames", "100", "--waypoints", "0.5,1.5@40;1.5,3@99",
+                 "-o", str(out)]) == 0
+    bvh = read_bvh(out)
+    hips = bvh.world_positions()[:, bvh.names.index("Hips")]  # cm, the take's own frame
+    assert np.abs(hips[[40, 99]][:, [0, 2]] - [[50, 150], [150, 300]]).max() < 0.1
+    motion = generate("a person walks forward", 100, constraints=Constraints(
+        (Waypoint(0.5, 1.5, 40),), (Pin("Hand_R", 60, (0.8, 1.3, 2.2)), Pin("Foot_L", 80, (1.2, 0.1, 2.6)))))
+    p = motion.positions
+    assert np.linalg.norm(p[60, 12] - [0.8, 1.3, 2.2]) < 0.01 and np.linalg.norm(p[80, 15] - [1.2, 0.1, 2.6]) < 0.01
+
+
 def test_inbetween_keeps_the_locked_frames(wave, tmp_path, capsys):
     out = tmp_path / "jump.bvh"
     assert main(["inbetween", str(wave), "--lock", "0,60,119", "--text", "a person jumps", "-o", str(out)]) == 0
@@ -134,11 +162,14 @@ def test_every_verb_works_from_any_folder(wave, tmp_path, monkeypatch, capsys):
     (["inbetween", "{wave}", "--lock", "0,x", "--text", "jump"], "cannot read frames"),
     (["regenerate", "{wave}", "--range", "50:40", "--text", "jump"], "is empty"),
     (["generate", " ", "--frames", "40"], "empty prompt"),
-    (["generate", "walk", "--frames", "6001"], "4 to 6000 frames"),
+    (["generate", "walk", "--frames", "12001"], "4 to 12000 frames"),
     (["regenerate", "{wave}", "--range", "30:32", "--lock", "30,31", "--text", "jump"], "every frame of 30–31 is locked"),
     (["inbetween", "{wave}", "--lock", "60", "--text", "jump"], "between the first and the last key"),
     (["long", "walk", "80", "run"], "pairs"),
     (["inbetween", "{missing}", "--lock", "0", "--text", "jump"], "no such file"),
+    (["generate", "walk", "--frames", "40", "--waypoints", "1,2@60"], "frame 60 is outside the take (0–39)"),
+    (["generate", "walk", "--frames", "40", "--waypoints", "1;2"], "cannot read the waypoint"),
+    (["generate", "walk", "--frames", "40", "--pin", "Spine@3=0,1,0"], "cannot pin 'Spine'"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(wave, tmp_path, capsys, argv, message):
     out = tmp_path / "out.bvh"
@@ -147,6 +178,23 @@ def test_bad_input_is_one_line_and_writes_nothing(wave, tmp_path, capsys, argv, 
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix", [".fbx", ".glb"])
+def test_generate_writes_the_format_its_extension_names(tmp_path, suffix):
+    """`-o walk.fbx` is a real FBX (it used to be BVH text under that name), `-o walk.glb` a real glTF."""
+    out = tmp_path / f"walk{suffix}"
+    assert main(["generate", "a person walks", "--frames", "40", "-o", str(out), "--units", "m"]) == 0
+    if suffix == ".fbx":
+        ufbx = pytest.importorskip("ufbx")
+        scene = ufbx.load_file(str(out))
+        assert scene.settings.unit_meters == pytest.approx(1.0)
+        assert sum(n.bone is not None for n in list(scene.nodes)) == 21
+        assert next(iter(scene.anim_stacks)).time_end == pytest.approx(39 / 20)
+    else:
+        gl = pytest.importorskip("pygltflib")
+        gltf = gl.GLTF2().load(str(out))
+        assert len(gltf.skins[0].joints) == 21 and gltf.accessors[1].count == 40
 
 
 @pytest.mark.slow

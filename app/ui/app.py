@@ -1,9 +1,11 @@
 """Starting the studio: `run_studio(argv)` makes the QApplication and the window, with a take if a path is given.
 
-The window starts with the example prompt typed in, offers to restore work that a crash left behind, and loads
-the shipped models in the background so that the first Generate is quick. A splash screen shows while the window's
-own imports (PyTorch above all: seconds on a cold laptop) load, so nothing looks dead after a double-click; this
-module imports them only when a window is made.
+The window starts with an example take on screen (a walk that turns left, from the Bandai Namco Research Motion
+Dataset 2, CC BY-NC 4.0: `dataset-2_walk-turn-left_normal_001`, resampled to 20 fps and stored as joint positions
+in `assets/example_take.npy`) and the example prompt typed in, offers to restore work that a crash left behind,
+and loads the shipped models in the background while the window is already usable. A splash screen shows while the
+window's own imports (PyTorch above all: seconds on a cold laptop) load, so nothing looks dead after a
+double-click; this module imports them only when a window is made.
 """
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication
 
 if TYPE_CHECKING:
+    from app.engine.document import Take
     from app.ui.main_window import MainWindow
 
 ICON = Path(__file__).resolve().parents[2] / "packaging" / "linux" / "kinema.png"
+EXAMPLE_TAKE = Path(__file__).parent / "assets" / "example_take.npy"
 
 
 def default_checkpoints() -> Path:
@@ -28,6 +32,16 @@ def default_checkpoints() -> Path:
     from app.engine.models.checkpoint import SHIPPED
 
     return Path(os.environ["KINEMA_CHECKPOINTS"]) if os.environ.get("KINEMA_CHECKPOINTS") else SHIPPED
+
+
+def example_take() -> Take:
+    """The first screen's take: something to play, scrub, lock and edit before anything is generated."""
+    import numpy as np
+
+    from app.engine.document import take_from_positions
+    from app.engine.skeleton import BANDAI_NAMCO_21
+
+    return take_from_positions(np.load(EXAMPLE_TAKE, allow_pickle=False), 20.0, BANDAI_NAMCO_21)
 
 
 def has_display() -> bool:
@@ -48,6 +62,8 @@ def create_window(checkpoints: Path | None = None) -> MainWindow:
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     window = MainWindow(checkpoints or default_checkpoints())
     window.prompt_panel.prompt.setPlainText(EXAMPLE_PROMPT)
+    window.projects.start_with(example_take())
+    window.show_message("An example take: play it (Space), lock keys (K), or type a prompt and press Ctrl+Enter", 0)
     return window
 
 
@@ -67,8 +83,8 @@ def run_studio(argv: list[str] | None = None) -> int:
     splash.finish(window)
     if not window.projects.offer_recovery() and argv:
         window.projects.open(argv[0]) if argv[0].endswith(".kinema") else window.import_take(argv[0])
-    if window.worker is None:
-        window.edit_actions.warm_up()
+    window.edit_actions.warm_up()
+    window.models_label.setVisible(window.edit_actions.warming)
     if os.environ.get(STARTUP_PROBE):
         _report_startup(app, window, Path(os.environ[STARTUP_PROBE]), splash_at)
     return app.exec()
@@ -107,7 +123,7 @@ def _report_startup(app: QApplication, window: MainWindow, out: Path, splash_at:
 
     def poll() -> None:
         times.setdefault("window_shown", time.time())  # the first timer tick runs after the first paint
-        if window.worker is not None:
+        if window.worker is not None or window.edit_actions.warming:
             QTimer.singleShot(10, poll)
             return
         times.setdefault("models_ready", time.time())

@@ -2,7 +2,9 @@
 `kinema bench --startup`: how long a new studio process takes to show its window and to load its models.
 
 The window plays at 60 fps for a few seconds and the viewport's redraws are counted, with the process's CPU
-time per redraw (the headroom: under 16.7 ms, 60 fps holds). It needs a display; without
+time per redraw (the headroom: under 16.7 ms, 60 fps holds) and the longest UI stall: the longest gap between two
+ticks of a 5 ms timer on the UI thread (wall clock, what the user feels), and the most CPU the UI thread spent in
+one such gap (what it blocked itself; on a busy machine the wall clock adds what the scheduler takes away). It needs a display; without
 one it starts a virtual X server (Xvfb, through pyvirtualdisplay) when both are installed.
 """
 from __future__ import annotations
@@ -78,7 +80,7 @@ def bench_playback(n_frames: int = 200, seconds: float = 3.0, size: tuple[int, i
     both (`display`); the viewport's redraw rate."""
     with ExitStack() as stack:
         own_display = _display(stack)
-        from PySide6.QtCore import QEventLoop, QTimer
+        from PySide6.QtCore import QEventLoop, Qt, QTimer
         from PySide6.QtWidgets import QApplication
 
         from app.ui._qt.offscreen_canvas import OffscreenCanvasWidget
@@ -99,12 +101,20 @@ def bench_playback(n_frames: int = 200, seconds: float = 3.0, size: tuple[int, i
         wait(500)
         window.transport.set_fps(TARGET_FPS)
         window.viewport.draw_times.clear()
+        ticks: list[tuple[float, float]] = []
+        ticker = QTimer()
+        ticker.setTimerType(Qt.TimerType.PreciseTimer)
+        ticker.setInterval(5)
+        ticker.timeout.connect(lambda: ticks.append((time.perf_counter(), time.thread_time())))
         cpu = time.process_time()
         window.transport.play()
+        ticker.start()
         wait(int(seconds * 1000))
+        ticker.stop()
         fps = window.viewport.frame_rate(seconds)
         cpu_ms = 1000 * (time.process_time() - cpu) / max(1, len(window.viewport.draw_times))
         window.transport.pause()
+        wall_ms, work_ms = (1000 * np.diff(np.array(ticks), axis=0)).max(axis=0) if len(ticks) > 1 else (0.0, 0.0)
         kind = "offscreen (EGL)" if isinstance(window.viewport.surface, OffscreenCanvasWidget) else "QOpenGLWidget"
         window.projects.ask_unsaved = lambda: "discard"
         window.close()
@@ -113,4 +123,5 @@ def bench_playback(n_frames: int = 200, seconds: float = 3.0, size: tuple[int, i
         if own_display:  # Qt lets go of our X server before it stops
             app.shutdown()
         return {"frames": n_frames, "window": f"{size[0]}x{size[1]}", "target_fps": TARGET_FPS, "fps": fps,
-                "viewport": kind, "cpu_ms_per_frame": cpu_ms, "display": display}
+                "viewport": kind, "cpu_ms_per_frame": cpu_ms, "display": display, "stall_ms": float(wall_ms),
+                "stall_work_ms": float(work_ms)}

@@ -6,6 +6,9 @@ the UI thread as one undoable command that keeps the take it replaced (a `SetTak
 the prompt track laid out as in the take). Models come from the studio's checkpoints folder through the engine's
 loaders (cached per process). Bad input and engine failures come back as the worker's `failed` message (a
 status-bar line and a dialog), never as a traceback.
+
+The controller knows the document, the prompt panel and two callables of its owner (the window): `run_job` to
+run work on the worker and `apply` to execute a command; it never imports the window.
 """
 from __future__ import annotations
 
@@ -13,22 +16,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app.engine import ops
-from app.engine.document import Batch, Segment, SetSegments, SetTake, Take, motion_from_take, take_from_motion
+from app.engine.document import (
+    Batch, Command, Document, Segment, SetSegments, SetTake, Take, motion_from_take, take_from_motion,
+)
 from app.engine.document.segments import placed
 from app.engine.models.pipeline import load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
 from app.engine.motion import Motion
-from app.ui._qt.workers import Cancelled
-
-if TYPE_CHECKING:
-    from app.ui.main_window import MainWindow
+from app.ui._qt.prompt_panel import PromptPanel
+from app.ui._qt.workers import Cancelled, Job, Worker
 
 Progress = Callable[[int, str], None]
+RunJob = Callable[[str, Job, Callable[[object], None]], "Worker | None"]  # (label, job, on_finished) -> worker
 
 
 def _short(text: str, width: int = 32) -> str:
@@ -36,30 +39,37 @@ def _short(text: str, width: int = 32) -> str:
 
 
 class EditActions(QObject):
-    def __init__(self, window: MainWindow, checkpoints: Path) -> None:
-        super().__init__(window)
-        self.window = window
-        self.document = window.document
+    warmed = Signal(str)  # the background warm-up finished: what to tell the user
+    variations_changed = Signal(list, str)  # [(label, take)] of the last Variations run (empty: none), a title
+    def __init__(self, document: Document, panel: PromptPanel, checkpoints: Path, run_job: RunJob,
+                 apply: Callable[[Command], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.panel = panel
         self.checkpoints = Path(checkpoints)
+        self.run_job = run_job
+        self.apply = apply
         self.variations: list[tuple[int, Take]] = []  # (seed, take) of the last Variations run
         self._run_id = object()
-        panel = window.prompt_panel
+        self._loading = threading.Lock()  # the warm-up and a first Generate load the model once, not twice
+        self._warm_pool = QThreadPool(self)
+        self.warming = False
         panel.generate_requested.connect(self.generate)
         panel.variations_requested.connect(self.make_variations)
         panel.inbetween_requested.connect(self.inbetween)
         panel.regenerate_requested.connect(self.regenerate)
         panel.edit_upper_requested.connect(self.edit_upper)
         panel.long_take_requested.connect(self.build_long_take)
-        panel.variation_picked.connect(self.pick_variation)
 
     def model(self, engine: str = "masked") -> object:
         """The engine's pipeline from the checkpoints folder, loaded once per process (the first call reads the
         files; a missing model raises ModelNotTrained, which the worker reports)."""
-        if engine == "diffusion":
-            from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+        with self._loading:
+            if engine == "diffusion":
+                from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
 
-            return load_diffusion_pipeline(self.checkpoints)
-        return load_pipeline(self.checkpoints)
+                return load_diffusion_pipeline(self.checkpoints)
+            return load_pipeline(self.checkpoints)
 
     def upper_editor(self) -> UpperBodyEditor:
         return load_upper_editor(self.checkpoints)
@@ -90,60 +100,74 @@ class EditActions(QObject):
         def apply(take: Take) -> None:
             carry = edited is not None
             if segments is None:
-                self.window.apply(SetTake(take, label, carry=carry))
+                self.apply(SetTake(take, label, carry=carry))
             else:
-                self.window.apply(Batch(label, [SetTake(take, label, carry=carry), SetSegments(segments, label)]))
+                self.apply(Batch(label, [SetTake(take, label, carry=carry), SetSegments(segments, label)]))
 
-        self.window.run_job(label, job, apply)
+        self.run_job(label, job, apply)
 
     def warm_up(self) -> None:
-        """Load the models and the text encoder in the background, so the first Generate is as quick as the rest."""
+        """Load the models and the text encoder in the background, so the first Generate is as quick as the rest.
+        It is not a job: the buttons stay usable (a Generate meanwhile waits for the model, then runs)."""
         def job(cancel: threading.Event, progress: Progress) -> None:
-            model = self._model(cancel, progress, self.model)
-            progress(50, "Loading the text encoder…")
-            model.encode_text(["warm up"])
+            self.model().encode_text(["warm up"])
 
-        self.window.run_job("Loading models", job, lambda _: None)
+        def done(text: str) -> None:
+            self.warming = False
+            self.warmed.emit(text)
+
+        worker = self._warm_worker = Worker(job)  # kept alive until it reports
+        worker.signals.finished.connect(lambda _: done("Models loaded"))
+        worker.signals.failed.connect(lambda text: done(f"The models could not be loaded: {text}"))
+        self.warming = True
+        self._warm_pool.start(worker)
+
+    def wait_for_warm_up(self, timeout_ms: int = 60_000) -> bool:
+        return self._warm_pool.waitForDone(timeout_ms)
 
     # -- the buttons -------------------------------------------------------------------------------------
 
     def generate(self, p: dict) -> None:
         self._run(f"Generate “{_short(p['text'])}”", lambda model: ops.generate(
-            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model),
+            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model, cleanup=p["cleanup"]),
             lambda: self.model(p["engine"]))
 
     def make_variations(self, p: dict) -> None:
-        """`count` takes from consecutive seeds; the first replaces the take, the list lets the user pick another."""
+        """`count` takes from consecutive seeds; the first replaces the take, the previews let the user pick another.
+        Cancel keeps the takes that had finished."""
         seeds = [p["seed"] + i for i in range(p["count"])]
 
         def job(cancel: threading.Event, progress: Progress) -> list[tuple[int, Take]]:
             model = self._model(cancel, progress, lambda: self.model(p["engine"]))
-            takes = []
+            takes: list[tuple[int, Take]] = []
             for i, seed in enumerate(seeds):
                 progress(10 + 85 * i // len(seeds), f"Variation {i + 1} of {len(seeds)} (seed {seed})…")
-                motion = ops.generate(p["text"], p["n_frames"], seed, p["guidance"], engine=p["engine"], model=model)
+                motion = ops.generate(p["text"], p["n_frames"], seed, p["guidance"], engine=p["engine"], model=model,
+                                      cleanup=p["cleanup"])
                 if cancel.is_set():
-                    raise Cancelled
+                    raise Cancelled(takes or None)
                 takes.append((seed, take_from_motion(motion)))
             return takes
 
-        self.window.run_job(f"Variations of “{_short(p['text'])}”", job, self._show_variations)
+        self.run_job(f"Variations of “{_short(p['text'])}”", job, self._show_variations,
+                     lambda kept: self._show_variations(kept, of=len(seeds)))
 
-    def _show_variations(self, takes: list[tuple[int, Take]]) -> None:
+    def _show_variations(self, takes: list[tuple[int, Take]], of: int = 0) -> None:
         self.variations = takes
         self._run_id = object()  # picks from this run merge into one undo step
-        self.window.prompt_panel.show_variations([f"seed {seed} · {take.n_frames} frames" for seed, take in takes])
+        title = f"{len(takes)} of {of} variations (cancelled): click one to use it" if of else ""
+        self.variations_changed.emit([(f"seed {seed} · {take.n_frames} f", take) for seed, take in takes], title)
         self.pick_variation(0)
 
     def forget_variations(self) -> None:
         """A new or opened document: the last run's takes belong to the old one."""
         self.variations = []
-        self.window.prompt_panel.show_variations([])
+        self.variations_changed.emit([], "")
 
     def pick_variation(self, index: int) -> None:
         if 0 <= index < len(self.variations):
             seed, take = self.variations[index]
-            self.window.apply(SetTake(take, f"Variation (seed {seed})", merge_key=self._run_id))
+            self.apply(SetTake(take, f"Variation (seed {seed})", merge_key=self._run_id))
 
     def inbetween(self, p: dict) -> None:
         """Between the first and the last key (the whole take with `extend`); the upper body only, through the
@@ -158,7 +182,7 @@ class EditActions(QObject):
         engine = p["engine"]  # both engines in-between: MMM's masked tokens or diffusion in-painting
         self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
             motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-            engine=engine, extend=extend), lambda: self.model(engine), edited=take)
+            engine=engine, extend=extend, cleanup=p["cleanup"]), lambda: self.model(engine), edited=take)
 
     def regenerate(self, p: dict) -> None:
         """The selection, its locked keys kept; the upper body only when the scope is "upper"."""
@@ -171,7 +195,7 @@ class EditActions(QObject):
             return
         self._run(f"Regenerate frames {first}–{last}", lambda model: ops.regenerate(
             motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-            locked=p["locked_frames"]), edited=take)
+            locked=p["locked_frames"], cleanup=p["cleanup"]), edited=take)
 
     def edit_upper(self, p: dict) -> None:
         take, selection = self.document.take, p["selection"]
@@ -190,5 +214,6 @@ class EditActions(QObject):
         laid_out = placed(p["segments"])
         if laid_out:
             self._run(f"Long take from {len(laid_out)} segments", lambda model: ops.long_sequence(
-                [(s.text, s.length) for s in laid_out], seed=p["seed"], guidance=p["guidance"], model=model),
+                [(s.text, s.length) for s in laid_out], seed=p["seed"], guidance=p["guidance"], model=model,
+                cleanup=p["cleanup"]),
                 segments=laid_out)

@@ -12,14 +12,19 @@ from pathlib import Path
 from PySide6.QtCore import QThreadPool, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDialog, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QDialog, QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+    QScrollArea, QVBoxLayout, QWidget,
 )
 
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take
+from app.engine.io.formats import file_filter
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_options
+from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.property_panel import PropertyPanel
+from app.ui._qt.take_list import TakeList
+from app.ui._qt.take_preview import VariationsStrip
 from app.ui._qt.timeline import Timeline
 from app.ui._qt.transport import Transport, TransportBar
 from app.ui._qt.viewport import Viewport
@@ -28,8 +33,20 @@ from app.ui.edit_actions import EditActions
 from app.ui.projects import AUTOSAVE_S, ProjectController
 from app.ui.rig_actions import RigActions
 
-TAKE_FILTER = "Motion (*.bvh *.fbx *.glb *.gltf *.npy);;BVH (*.bvh);;FBX (*.fbx);;glTF (*.glb *.gltf);;Positions (*.npy)"
+TAKE_FILTER = file_filter(writing=False)
 DROPPABLE = (".bvh", ".fbx", ".glb", ".gltf", ".npy", ".kinema")
+TIMELINE_HEIGHT = 190  # pixels, transport bar included, as the window opens
+
+
+def scrolling(widget: QWidget) -> QScrollArea:
+    """`widget` in a frameless scroll area that only scrolls vertically, when the window is too short for it."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMinimumWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -41,7 +58,14 @@ class MainWindow(QMainWindow):
         self.pool = QThreadPool(self)
 
         self.viewport = Viewport(self.document)
-        self.setCentralWidget(self.viewport)
+        self.variations_strip = VariationsStrip()
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        centre_layout.addWidget(self.viewport, 1)
+        centre_layout.addWidget(self.variations_strip)  # under the viewport: the timeline keeps its height
+        self.setCentralWidget(centre)
         self.transport = Transport(self.document, self)
         self.timeline = Timeline(self.document)
         self.timeline.message.connect(self.show_message)
@@ -55,9 +79,21 @@ class MainWindow(QMainWindow):
         bottom_layout.addWidget(self.timeline, 1)
         self.prompt_panel = PromptPanel(self.document)
         self.property_panel = PropertyPanel(self.document)
-        self._dock("timelineDock", "Timeline", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self._dock("promptDock", "Prompt", self.prompt_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("propertyDock", "Take", self.property_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        # The side panels run the window's full height and scroll rather than set it (it fits 1280 x 720); the
+        # timeline sits under the viewport with a height of its own, which nothing else takes away.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        timeline_dock = self._dock("timelineDock", "Timeline", bottom, Qt.DockWidgetArea.BottomDockWidgetArea)
+        prompt_dock = self._dock("promptDock", "Prompt", scrolling(self.prompt_panel), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.take_list = TakeList(self.document)
+        self.take_list.message.connect(self.show_message)
+        takes = QWidget()
+        takes_layout = QVBoxLayout(takes)
+        takes_layout.setContentsMargins(4, 4, 4, 0)
+        takes_layout.addWidget(self.take_list)
+        takes_layout.addWidget(self.property_panel)
+        take_dock = self._dock("propertyDock", "Takes", scrolling(takes), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([timeline_dock], [TIMELINE_HEIGHT], Qt.Orientation.Vertical)
+        self.resizeDocks([prompt_dock, take_dock], [2, 1], Qt.Orientation.Vertical)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("progressBar")
@@ -72,15 +108,34 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(widget)
             widget.hide()
 
-        self.edit_actions = EditActions(self, checkpoints)
+        # The window owns its controllers: they get what they need and report back through signals and callables.
+        self.edit_actions = EditActions(self.document, self.prompt_panel, checkpoints, self.run_job, self.apply, self)
+        self.edit_actions.variations_changed.connect(self.variations_strip.show_takes)
+        self.variations_strip.picked.connect(self.edit_actions.pick_variation)
         self.rig_actions = RigActions(self)
-        self.projects = ProjectController(self, autosave_s)
+        self.projects = ProjectController(self.document, self.prompt_panel, self, autosave_s)
+        self.projects.message.connect(self.show_message)
+        self.projects.error.connect(self.show_error)
+        self.projects.state_changed.connect(self.update_title)
+        self.projects.replacing.connect(self._on_document_replacing)
+        self.models_label = QLabel("Loading models in the background…")
+        self.models_label.setObjectName("modelsLabel")
+        self.models_label.setToolTip("Everything works meanwhile; a Generate waits for them, then runs")
+        self.statusBar().addPermanentWidget(self.models_label)
+        self.models_label.hide()
+        self.edit_actions.warmed.connect(lambda text: (self.models_label.hide(), self.show_message(text)))
         # Replaced in tests: the import path, and the export choices (None when the user cancels).
         self.ask_import_path: Callable[[], str | None] = self._ask_import_path
         self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
         self.export_folder: Path | None = None  # where the last export went: the next one starts there
         self._build_menus()
         self._build_transport_keys()
+        self._escape = leave_text_fields_with_escape(self, self.viewport.surface)
+        self.transport_bar.done.connect(self.focus_viewport)
+        for signal in (self.prompt_panel.generate_requested, self.prompt_panel.variations_requested,
+                       self.prompt_panel.inbetween_requested, self.prompt_panel.regenerate_requested,
+                       self.prompt_panel.edit_upper_requested, self.prompt_panel.long_take_requested):
+            signal.connect(lambda _: self.focus_viewport())  # Space plays and Ctrl+Z undoes the edit right after
         self.setAcceptDrops(True)  # a .bvh dropped on the window is imported, a .kinema opened
         self.document.events.history_changed.connect(lambda _: self._update_undo_actions())
         self._update_undo_actions()
@@ -120,6 +175,17 @@ class MainWindow(QMainWindow):
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = self._action(edit, "Undo", self.document.undo, QKeySequence.StandardKey.Undo, "undoAction")
         self.redo_action = self._action(edit, "Redo", self.document.redo, QKeySequence.StandardKey.Redo, "redoAction")
+        view = self.menuBar().addMenu("&View")
+        self._action(view, "&Frame character", self.viewport.frame_character, "F", "frameAction")
+        self._action(view, "&Reset view", self.viewport.reset_view, "Shift+Home", "resetViewAction")
+        view.addSeparator()
+        for text, name, keys in (("Fr&ont", "front", ("1", "Num+1")), ("&Side", "side", ("3", "Num+3")),
+                                 ("&Top", "top", ("7", "Num+7"))):
+            action = self._action(view, text, lambda n=name: self.viewport.set_view(n), None, f"{name}ViewAction")
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents,
+                     "shortcutsAction")
 
     def _build_transport_keys(self) -> None:
         """Window-wide keys; text fields still get their own keys (Qt lets a focused editor override)."""
@@ -132,8 +198,17 @@ class MainWindow(QMainWindow):
             (Qt.Key.Key_End, t.go_to_end, "endAction"),
             (Qt.Key.Key_K, self.toggle_lock, "lockAction"),
             (Qt.Key.Key_L, lambda: self.transport_bar.loop_check.toggle(), "loopAction"),
+            ("Ctrl+G", self.transport_bar.focus_go_to, "goToAction"),
         ):
             self._action(None, name, slot, key, name)
+
+    def focus_viewport(self) -> None:
+        self.viewport.surface.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def show_shortcuts(self) -> None:
+        dialog = self.findChild(ShortcutsDialog) or ShortcutsDialog(self)
+        dialog.show()
+        dialog.raise_()
 
     # -- document ----------------------------------------------------------------------------------------
 
@@ -144,6 +219,11 @@ class MainWindow(QMainWindow):
         """A new take (or a change that comes with one) stops playback first: the frame under it may not exist."""
         self.transport.pause()
         self.document.execute(command)
+
+    def _on_document_replacing(self) -> None:
+        """New, Open or a restore: playback stops and the last run's variations belong to the old document."""
+        self.transport.pause()
+        self.edit_actions.forget_variations()
 
     def toggle_lock(self) -> None:
         try:
@@ -197,7 +277,7 @@ class MainWindow(QMainWindow):
             self.show_error("Export failed", "choose a file to export to")
             return False
         try:
-            export_take(take, options.path, options.frame_range, options.fps)
+            export_take(take, options.path, options.frame_range, options.fps, body=options.body)
         except (ValueError, OSError) as exc:
             self.show_error("Export failed", str(exc))
             return False
@@ -231,8 +311,10 @@ class MainWindow(QMainWindow):
 
     # -- background jobs -----------------------------------------------------------------------------------
 
-    def run_job(self, label: str, job: Job, on_finished: Callable[[object], None]) -> Worker | None:
-        """Run `job` on a worker thread; `on_finished(result)` runs on the UI thread. One job at a time."""
+    def run_job(self, label: str, job: Job, on_finished: Callable[[object], None],
+                on_partial: Callable[[object], None] | None = None) -> Worker | None:
+        """Run `job` on a worker thread; `on_finished(result)` runs on the UI thread, and `on_partial(kept)` when a
+        cancelled job kept what it had finished. One job at a time."""
         if self.worker is not None:
             self.show_message("Another job is still running")
             return None
@@ -241,12 +323,15 @@ class MainWindow(QMainWindow):
         worker.signals.finished.connect(lambda result: (self._job_done(f"{label}: done"), on_finished(result)))
         worker.signals.failed.connect(lambda text: (self._job_done(""), self.show_error(f"{label} failed", text)))
         worker.signals.cancelled.connect(lambda: self._job_done(f"{label}: cancelled"))
+        if on_partial is not None:
+            worker.signals.partial.connect(on_partial)
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
         self.cancel_button.setEnabled(True)
         self.prompt_panel.set_busy(True)
+        self.take_list.setEnabled(False)  # the result goes to the take the job started from
         self.show_message(label + "…", 0)
         self.pool.start(worker)
         return worker
@@ -276,6 +361,7 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.cancel_button.hide()
         self.prompt_panel.set_busy(False)
+        self.take_list.setEnabled(True)
         self.show_message(message)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)

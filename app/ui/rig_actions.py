@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QFileDialog
 
-from app.engine.data.resample import resample_animation
 from app.engine.document.files import read_take
-from app.engine.io.export import write_rig_bvh
+from app.engine.io.formats import file_filter, write_animation, writer_for
 from app.engine.io.onto_rig import joint_map, retarget_onto
 from app.engine.io.retarget import RetargetError, optional_joints, suggest_mapping
-from app.engine.io.rig import Rig, RigAnimation
 from app.engine.io.rig_files import read_rig_animation
 from app.engine.io.rig_mappings import load_mapping, save_mapping
 from app.engine.skeleton import BANDAI_NAMCO_21, Skeleton
@@ -25,7 +23,6 @@ if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
 
 RIG_FILTER = "Rigs (*.fbx *.glb *.gltf *.bvh);;FBX (*.fbx);;glTF (*.glb *.gltf);;BVH (*.bvh)"
-OUT_FILTER = "BVH (*.bvh)"
 
 
 @dataclass
@@ -51,7 +48,7 @@ class RigActions(QObject):
         return QFileDialog.getOpenFileName(self.window, "Export onto which rig?", "", RIG_FILTER)[0]
 
     def ask_output_path(self, default: Path) -> str:
-        return QFileDialog.getSaveFileName(self.window, "Export onto rig", str(default), OUT_FILTER)[0]
+        return QFileDialog.getSaveFileName(self.window, "Export onto rig", str(default), file_filter())[0]
 
     # -- import ------------------------------------------------------------------------------------------
 
@@ -92,12 +89,14 @@ class RigActions(QObject):
         if not rig_path:
             return
         rig_path = Path(rig_path)
-        out_path = out_path or self.ask_output_path(rig_path.with_name(f"{rig_path.stem}_take.bvh"))
+        out_path = out_path or self.ask_output_path(rig_path.with_name(f"{rig_path.stem}_take{rig_path.suffix}"))
         if not out_path:
             return
         out_path = Path(out_path)
-        if out_path.suffix.lower() != ".bvh":
-            self.window.show_error("Export failed", f"{out_path.name}: export onto a rig writes .bvh files")
+        try:
+            writer_for(out_path)
+        except ValueError as exc:
+            self.window.show_error("Export failed", str(exc))
             return
 
         def job(cancel, progress):
@@ -111,7 +110,7 @@ class RigActions(QObject):
                     raise
                 return NeedsMapping(rig_path, exc.file_joints)
             anim = retarget_onto(take.placement.to_world(take.positions), take.fps, rig, take.skeleton, chosen)
-            write_rig_bvh(_at_rate(anim, rig, target.fps), out_path)
+            write_animation(anim.resampled(target.fps), out_path)
             return rig
 
         def done(result) -> None:
@@ -127,10 +126,3 @@ class RigActions(QObject):
                                      f"to {out_path.name}")
 
         self.window.run_job(f"Exporting onto {rig_path.name}", job, done)
-
-
-def _at_rate(anim: RigAnimation, rig: Rig, fps: float) -> RigAnimation:
-    """The animation at the rig file's own frame rate."""
-    root, local = resample_animation(anim.root_positions, anim.local_rotations, anim.fps, fps)
-    return RigAnimation(rig, root, local, float(fps))
-

@@ -1,4 +1,6 @@
 """`python -m app.ui.screenshot docs/screenshot.png`: the studio after a short real session, as a PNG.
+`python -m app.ui.screenshot --set docs/screenshots`: the set that shows the studio's first screen, variations
+with their previews, locked keys with their tinted, labelled ghosts, and the facing cues (see `shoot_set`).
 
 It drives the window as an animator would (the shipped checkpoints do the work): three prompt segments built
 into a long take, three keys locked and the frames between them in-betweened, the upper body edited in a
@@ -58,7 +60,57 @@ def run_session(window: MainWindow) -> None:
     doc.current_frame = 112
 
 
+def _save(widget, path: Path) -> bool:
+    ok = widget.grab().save(str(path))
+    print(f"{path}: {'written' if ok else 'FAILED'}")
+    return ok
+
+
+def shoot_set(folder: Path) -> bool:
+    """Four pictures of a 1280 x 720 window, each made the way an animator gets there (the shipped models run)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    window = create_window()
+    window.projects.ask_unsaved = lambda: "discard"
+    window.resize(1280, 720)
+    window.show()
+    window.edit_actions.warm_up()
+    window.models_label.setVisible(window.edit_actions.warming)
+    _wait(600)
+    window.document.current_frame = 30
+    _wait(200)
+    ok = _save(window, folder / "start.png")  # the example take and the suggested prompts, models still loading
+    while window.edit_actions.warming:
+        _wait(50)
+    doc, panel = window.document, window.prompt_panel
+    for frame in (12, 56):
+        doc.execute(ToggleLock(frame))
+    doc.current_frame = 34
+    window.viewport.reset_view()
+    window.viewport.view.camera.distance = 4.6  # room for both ghosts and their labels
+    _wait(400)
+    ok &= _save(window, folder / "key-ghosts.png")  # two keys: ghosts in their tints, labelled, diamonds to match
+    for frame in (12, 56):
+        doc.execute(ToggleLock(frame))  # unlocked again: the next pictures are about other things
+    window.viewport.view.camera.azimuth = 60.0
+    window.viewport.frame_character()  # F: the head, nose, chest plate and foot arrows up close
+    _wait(300)
+    ok &= _save(window.viewport, folder / "facing-cue.png")
+    window.viewport.reset_view()
+    panel.prompt.setPlainText("a person walks forward and waves with the right hand")
+    panel.length.setValue(100)
+    panel.count.setValue(4)
+    panel.buttons["variationsButton"].click()
+    _finish(window)
+    _wait(700)  # the previews play: a moment into their loop
+    ok &= _save(window, folder / "variations.png")
+    window.close()
+    return ok
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--set"]:
+        app = QApplication.instance() or QApplication(["kinema"])
+        return 0 if shoot_set(Path(argv[1] if len(argv) > 1 else "docs/screenshots")) else 1
     out = Path(argv[0] if argv else "docs/screenshot.png")
     app = QApplication.instance() or QApplication(["kinema"])
     window = create_window()

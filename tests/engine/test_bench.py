@@ -1,3 +1,5 @@
+import pytest
+
 from app.engine.bench import format_results, machine_description, run_bench
 
 
@@ -10,6 +12,10 @@ def test_bench_times_what_can_run_and_names_what_cannot(tmp_path):
     assert missing.median_ms is None and "tokenizer.safetensors" in missing.note
     for edit in ("inbetween (4 keys)", "regenerate (100 frames)", "edit_upper (100 frames)", "long_sequence (4 prompts)"):
         assert by_name[edit].median_ms is None and "masked.safetensors" in by_name[edit].note
+    for writer in ("write FBX (10,000 frames)", "write GLB (10,000 frames)"):
+        row = by_name[writer]
+        assert row.median_ms > 0 and row.frames == 10_000
+        assert row.frames_per_second == pytest.approx(10_000 / (row.median_ms / 1000))
     table = format_results(results)
     assert table.splitlines()[0] == machine_description() and "threads" in table
     assert "(no " in table

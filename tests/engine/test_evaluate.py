@@ -25,6 +25,7 @@ def test_real_row_has_the_fields_metrics_and_zero_fid(sample_dataset, evaluator)
         assert key in row.metrics
     assert "multimodality" not in row.metrics and "mpjpe_mm" not in row.metrics
     assert abs(row.metrics["fid"][0]) < 1e-3  # real against itself
+    assert 0.0 <= row.metrics["straight_knee_percent"][0] < 5.0  # real people walk with bent knees
     r1, r3 = row.metrics["r_precision_top1"][0], row.metrics["r_precision_top3"][0]
     assert 0.0 <= r1 <= r3 <= 1.0
 

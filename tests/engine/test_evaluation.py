@@ -10,6 +10,7 @@ from app.engine.evaluation import Evaluator, EvaluatorError
 from app.engine.metrics import r_precision
 from app.engine.models.evaluator import EvaluatorConfig
 from app.engine.train import evaluator as training
+from app.engine.train import loop
 
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "evaluator.safetensors"
 CHANCE_TOP3 = 3 / 32
@@ -94,21 +95,21 @@ TINY = training.EvaluatorTrainConfig(
 
 def test_tiny_training_run_writes_a_loadable_checkpoint_and_resumes(sample_dataset, tmp_path, monkeypatch):
     out, log = tmp_path / "ev.safetensors", tmp_path / "log.jsonl"
-    save_resume = training._save_resume
+    save_resume = loop.save_resume
 
     def interrupt_after_first_save(*args):
         save_resume(*args)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "_save_resume", interrupt_after_first_save)
+    monkeypatch.setattr(loop, "save_resume", interrupt_after_first_save)
     with pytest.raises(KeyboardInterrupt):
         training.train_evaluator(sample_dataset, out, TINY, progress=False, log_path=log)
     assert not out.exists() and (tmp_path / "ev.resume.safetensors").exists()
 
-    monkeypatch.setattr(training, "_save_resume", save_resume)
+    monkeypatch.setattr(loop, "save_resume", save_resume)
     summary = training.train_evaluator(sample_dataset, out, TINY, progress=False, log_path=log)
     steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
-    assert steps == [1, 2, 3, 4]  # the second run went on from step 2
+    assert steps == [1, 3, 4]  # step 2 was interrupted while saving, before its log line; the rerun went on from it
     assert summary["steps"] == 4 and 0.0 <= summary["top3"] <= 1.0
     assert not (tmp_path / "ev.resume.safetensors").exists()
     loaded = Evaluator.load(out)

@@ -104,3 +104,19 @@ def test_errors_speak_plainly():
         features_from_positions(np.zeros((10, 21, 3)), SMPL_22)
     with pytest.raises(ValueError, match="at least 2 frames"):
         features_from_positions(np.zeros((1, 22, 3)), SMPL_22)
+
+
+def test_a_take_that_turns_past_180_degrees_round_trips(bandai_namco_sample):
+    """The heading's quaternion flips sign where it passes 180 degrees; the turn rate must not flip with it."""
+    from app.engine.data.bandai_namco import take_positions
+
+    name = "dataset-2_walk_normal_001"
+    p = canonicalize(take_positions((bandai_namco_sample / f"{name}.bvh").read_text(), name)[:100], BANDAI_NAMCO_21)
+    angle = np.radians(np.linspace(0.0, 300.0, len(p)))[:, None]  # each frame turned about its root, up to 300
+    local = p - p[:, :1] * [1.0, 0.0, 1.0]
+    turned = local.copy()
+    turned[..., 0] = np.cos(angle) * local[..., 0] + np.sin(angle) * local[..., 2]
+    turned[..., 2] = -np.sin(angle) * local[..., 0] + np.cos(angle) * local[..., 2]
+    turned += p[:, :1] * [1.0, 0.0, 1.0]
+    back = positions_from_features(features_from_positions(turned, BANDAI_NAMCO_21), 21, append_last=True)
+    assert np.abs(back - turned).max() < 1e-6

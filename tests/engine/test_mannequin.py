@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from app.engine.document.files import read_take
+from app.engine.document.files import export_take, read_take
 from app.engine.mannequin import build_mannequin, pose_vertices, rest_positions
 from app.engine.skeleton import BANDAI_NAMCO_21, SMPL_22
 
@@ -33,3 +34,20 @@ def test_the_body_moves_rigidly_with_its_joints(bandai_namco_sample):
     distance = np.linalg.norm(posed - take.positions[::20][:, owner], axis=-1)
     np.testing.assert_allclose(distance, np.broadcast_to(rest_distance, distance.shape), atol=1e-4)
     assert np.ptp(posed[:, :, 1], axis=0).max() > 0.3  # and it does move: the kicking leg rises
+
+
+def test_exports_carry_the_body_when_asked(bandai_namco_sample, tmp_path):
+    import ufbx
+
+    from app.engine.io.gltf_import import read_gltf
+
+    take = read_take(bandai_namco_sample / "dataset-2_walk_normal_001.bvh")
+    mesh = build_mannequin(take.skeleton)
+    export_take(take, tmp_path / "walk.fbx", frame_range=(0, 40), body=True)
+    scene = ufbx.load_file(str(tmp_path / "walk.fbx"))
+    meshes = list(scene.meshes)
+    assert len(meshes) == 1 and meshes[0].num_vertices == len(mesh.vertices)
+    export_take(take, tmp_path / "walk.glb", frame_range=(0, 40), body=True)
+    assert read_gltf(tmp_path / "walk.glb").rig.names == take.skeleton.joint_names  # the skin binds our rig
+    with pytest.raises(ValueError, match="BVH holds no body"):
+        export_take(take, tmp_path / "walk.bvh", body=True)

@@ -235,10 +235,19 @@ def test_long_sequence_is_deterministic_and_checks_its_segments(pipeline):
     np.testing.assert_array_equal(a.features, long_sequence(segments, seed=2, model=pipeline, steps=2).features)
     with pytest.raises(ValueError, match="no segments"):
         long_sequence([], model=pipeline)
-    with pytest.raises(ValueError, match="segment 2 .* 4 to 196"):
+    with pytest.raises(ValueError, match="segment 2 .* needs at least 4"):
         long_sequence([("walk", 40), ("run", 3)], model=pipeline)
+    with pytest.raises(ValueError, match="would have 12004 frames; at most 12000"):
+        long_sequence([("walk", 6000), ("run", 6004)], model=pipeline)
     with pytest.raises(ValueError, match="empty prompt"):
         long_sequence([("walk", 40), ("", 40)], model=pipeline)
+
+
+def test_a_long_take_segment_longer_than_the_window_is_made_whole(pipeline):
+    motion = long_sequence([("walk", 40), ("run", 300), ("wave", 40)], seed=1, model=pipeline, steps=2)
+    assert motion.n_frames == 380 and np.isfinite(motion.features).all()
+    step = np.linalg.norm(np.diff(motion.positions[:, 0, [0, 2]], axis=0), axis=-1)  # ground travel per frame
+    assert step.max() < 0.5  # the pieces of "run" join without a jump
 
 
 def test_diffusion_inbetweening_keeps_locked_frames_exact(walk):

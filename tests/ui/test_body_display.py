@@ -21,3 +21,13 @@ def test_the_display_toggle_shows_the_body_and_hides_the_bones(window: MainWindo
     assert viewport.body.mesh.visible and viewport.skeleton.bones.visible
     viewport.display.setCurrentText("Skeleton")
     assert not viewport.body.mesh.visible and viewport.skeleton.bones.visible
+
+
+def test_the_export_dialog_can_carry_the_body(window: MainWindow, tmp_path) -> None:
+    import ufbx
+
+    from app.ui._qt.export_dialog import ExportOptions
+
+    assert window.export_take(ExportOptions(tmp_path / "walk.fbx", 0, 30, 20.0, body=True))
+    assert len(list(ufbx.load_file(str(tmp_path / "walk.fbx")).meshes)) == 1
+    assert not window.export_take(ExportOptions(tmp_path / "walk.bvh", 0, 30, 20.0, body=True))  # BVH has no body

@@ -39,21 +39,21 @@ def test_generate_replaces_the_take_and_undo_brings_back_the_old_one(window: Mai
     np.testing.assert_allclose(doc.take.features, expected.features, atol=1e-5)
 
 
-def test_variations_list_takes_from_consecutive_seeds_to_pick_from(window: MainWindow, qtbot) -> None:
+def test_variations_preview_takes_from_consecutive_seeds_to_pick_from(window: MainWindow, qtbot) -> None:
     before = window.document.take
     _ask(window, "a person walks forward", 40, 3)
     window.prompt_panel.count.setValue(3)
     window.prompt_panel.buttons["variationsButton"].click()
     _finish(window, qtbot)
-    listing = window.findChild(object, "variationsList")
-    assert listing.isVisible() and [listing.item(i).text() for i in range(3)] == [
-        "seed 3 · 40 frames", "seed 4 · 40 frames", "seed 5 · 40 frames"]
+    strip = window.variations_strip
+    assert strip.isVisible() and [p.label for p in strip.previews] == [
+        "seed 3 · 40 f", "seed 4 · 40 f", "seed 5 · 40 f"]
     takes = [take for _, take in window.edit_actions.variations]
     assert min(np.abs(a.positions - b.positions).max() for a, b in ((takes[0], takes[1]), (takes[1], takes[2]))) > 0.01
     assert window.document.take is takes[0]
-    listing.setCurrentRow(2)
+    qtbot.mouseClick(strip.previews[2], Qt.MouseButton.LeftButton)
     assert window.document.take is takes[2] and window.undo_action.text() == "Undo Variation (seed 5)"
-    listing.setCurrentRow(1)
+    qtbot.mouseClick(strip.previews[1], Qt.MouseButton.LeftButton)
     assert window.document.take is takes[1]
     window.document.undo()  # trying variations out is one step: undo goes back to before the run
     assert window.document.take is before and window.undo_action.text() == "Undo Load take"
@@ -127,3 +127,21 @@ def test_ctrl_enter_in_the_prompt_generates(window: MainWindow, qtbot) -> None:
     _finish(window, qtbot)
     assert window.document.take.n_frames == 40 and window.undo_action.text() == "Undo Generate “a person kicks”"
     assert window.prompt_panel.prompt.toPlainText() == "a person kicks"  # the key did not type a new line
+
+
+def test_the_feet_clean_up_toggle_reaches_the_engine_and_is_remembered(window: MainWindow, qtbot) -> None:
+    """On by default; unticked, Generate gives the model's own feet, as ops.generate(cleanup=False) does."""
+    panel = window.prompt_panel
+    assert panel.cleanup.isChecked() and panel.parameters()["cleanup"] is True
+    panel.cleanup.setChecked(False)
+    _ask(window, "a person walks forward", 60, 3)
+    panel.buttons["generateButton"].click()
+    _finish(window, qtbot)
+    model = window.edit_actions.model()
+    raw = ops.generate("a person walks forward", 60, 3, 4.0, model=model, cleanup=False)
+    cleaned = ops.generate("a person walks forward", 60, 3, 4.0, model=model)
+    np.testing.assert_allclose(window.document.take.features, raw.features, atol=1e-5)
+    assert np.abs(raw.positions - cleaned.positions).max() > 1e-3  # the toggle makes a difference on this walk
+    assert panel.settings()["cleanup"] is False
+    panel.apply_settings({"cleanup": True})
+    assert panel.cleanup.isChecked()

@@ -69,3 +69,20 @@ def test_a_bvh_dropped_on_the_window_is_imported(window: MainWindow, qtbot, band
     data.setUrls([QUrl.fromLocalFile("/tmp/notes.txt")])
     assert window._dropped_file(QDropEvent(QPointF(1, 1), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
                                            Qt.KeyboardModifier.NoModifier)) is None
+
+
+def test_the_extension_picks_the_format_and_an_unknown_one_is_a_message(window: MainWindow, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    assert window.export_take(ExportOptions(tmp_path / "a.fbx", 0, 19, 20.0))
+    assert window.export_take(ExportOptions(tmp_path / "a.glb", 0, 19, 20.0))
+    assert (tmp_path / "a.fbx").read_bytes().startswith(b"Kaydara FBX Binary")
+    assert (tmp_path / "a.glb").read_bytes().startswith(b"glTF")
+    assert not window.export_take(ExportOptions(tmp_path / "a.obj", 0, 19, 20.0))
+    assert "cannot write .obj files" in window.findChildren(QMessageBox, "errorBox")[-1].text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.fbx", "a.glb"]
+    asked = []
+    monkeypatch.setattr("app.ui._qt.export_dialog.QFileDialog.getSaveFileName",
+                        lambda *args: asked.append(args[3]) or (str(tmp_path / "b.fbx"), ""))
+    dialog = ExportDialog(ExportOptions(tmp_path / "a.bvh", 0, 19, 20.0), window.document.n_frames, window)
+    dialog._browse()
+    assert asked[0].startswith("Motion (*.bvh *.fbx *.glb *.gltf)") and dialog.options().path == tmp_path / "b.fbx"

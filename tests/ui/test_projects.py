@@ -134,8 +134,9 @@ def test_declining_the_restore_removes_the_leftover(window: MainWindow, qtbot, r
     second.projects.ask_unsaved = lambda: "discard"
     qtbot.addWidget(second)
     second.projects.ask_restore = lambda path: False
+    example = second.document.take
     assert not second.projects.offer_recovery()
-    assert second.document.take is None and not any(recovery_home.glob("*.kinema.autosave"))
+    assert second.document.take is example and not any(recovery_home.glob("*.kinema.autosave"))
     assert np.array_equal(window.document.locked_frames, (5,))
 
 
@@ -150,11 +151,11 @@ def test_unsaved_work_is_saved_kept_or_dropped_as_the_user_answers(window: MainW
     assert window.projects.new()
     assert window.document.take is None and target.is_file()
     assert window.projects.open(target) and window.document.locked_frames == (3,)
-    window.prompt_panel.show_variations(["seed 0 · 40 frames"])
+    window.edit_actions._show_variations([(0, window.document.take)])
     window.document.execute(ToggleLock(4))
     window.projects.ask_unsaved = lambda: "discard"
     assert window.projects.new()
-    assert window.prompt_panel.variations.count() == 0 and not window.prompt_panel.variations.isVisibleTo(window)
+    assert not window.variations_strip.previews and not window.variations_strip.isVisibleTo(window)
     assert load_document(target).locked == (3,)  # dropped work was not written
 
 
@@ -165,8 +166,9 @@ def test_a_damaged_autosave_is_set_aside_with_a_message(qtbot, recovery_home: Pa
     window.projects.ask_unsaved = lambda: "discard"
     qtbot.addWidget(window)
     window.projects.ask_restore = lambda path: True
+    example = window.document.take
     assert not window.projects.offer_recovery()
     assert "untitled.kinema.autosave is damaged" in window.findChildren(QMessageBox, "errorBox")[-1].text()
-    assert window.document.take is None
+    assert window.document.take is example
     assert [p.name for p in recovery_home.iterdir()] == ["untitled.kinema.autosave.damaged"]
     assert not window.projects.offer_recovery()  # not offered again

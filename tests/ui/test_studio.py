@@ -170,5 +170,5 @@ def test_while_playing_the_playhead_and_readout_follow_at_20_hz(window: MainWind
     frame = window.document.current_frame
     assert frame > 5
     assert window.timeline.playhead.value() == frame
-    assert window.transport_bar.frame_label.text() == f"frame {frame} / {window.document.n_frames - 1}"
+    assert window.transport_bar.frame_label.text().startswith(f"frame {frame} / {window.document.n_frames - 1}")
     np.testing.assert_array_equal(window.viewport.skeleton.pose, window.document.take.positions[frame])

@@ -4,14 +4,28 @@
 `Motion`, `files` reading and writing takes and projects. Nothing here knows about Qt.
 """
 from app.engine.document.commands import (
-    AddSegment, Batch, EditSegmentText, MoveSegment, RemoveSegment, ReplaceFrames, ResizeSegment, SetScope,
-    SetSegments, SetSelection, SetTake, ToggleLock,
+    AddSegment,
+    Batch,
+    EditSegmentText,
+    MoveSegment,
+    RemoveSegment,
+    ReplaceFrames,
+    ResizeSegment,
+    SetScope,
+    SetSegments,
+    SetSelection,
+    SetTake,
+    ToggleLock,
 )
-from app.engine.document.model import SCOPES, Command, Document, DocumentError, Events, History, Segment, Signal, Take
+from app.engine.document.model import (
+    SCOPES, Command, Document, DocumentError, Events, History, Segment, Signal, Snapshot, Take, TakeState,
+)
+from app.engine.document.take_commands import DeleteTake, DuplicateTake, RenameTake, SwitchTake
 from app.engine.document.takes import motion_from_take, take_from_motion, take_from_positions
 
 __all__ = [
-    "SCOPES", "AddSegment", "Batch", "Command", "Document", "DocumentError", "EditSegmentText", "Events", "History",
+    "SCOPES", "AddSegment", "DeleteTake", "DuplicateTake", "RenameTake", "Snapshot", "SwitchTake",
+    "TakeState", "Batch", "Command", "Document", "DocumentError", "EditSegmentText", "Events", "History",
     "MoveSegment", "RemoveSegment", "ReplaceFrames", "ResizeSegment", "Segment", "SetScope", "SetSegments",
     "SetSelection", "SetTake", "Signal", "Take", "ToggleLock", "motion_from_take", "take_from_motion",
     "take_from_positions",

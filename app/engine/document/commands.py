@@ -9,7 +9,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.engine.document.model import Command, Document, DocumentError, SCOPES, Segment, Take
+from app.engine.document.model import (
+    SCOPES,
+    Command,
+    Document,
+    DocumentError,
+    Segment,
+    Take,
+)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The document's state and its undo history: one take, its prompt segments, locked keys, selection and scope.
+"""The document's state and its undo history: the takes of a project, and of the one being edited its prompt
+segments, locked keys, selection and scope.
 
 The UI never mutates this state directly: it executes `Command`s, so every change is undoable and every change
 emits exactly one event (`document.events.<name>`) after it happened. Widgets and visuals listen to those events
@@ -50,6 +51,7 @@ class Events:
         self.selection_changed = Signal()
         self.scope_changed = Signal()
         self.frame_changed = Signal()
+        self.takes_changed = Signal()  # the take list (names, order, which one is edited) changed
         self.history_changed = Signal()
 
 
@@ -93,9 +95,42 @@ class Take:
         return int(self.positions.shape[0])
 
 
+@dataclass(frozen=True)
+class TakeState:
+    """One take of the project with what belongs to it; the document edits one take at a time (`Document.active`)
+    and keeps the others as these."""
+
+    name: str
+    take: Take | None
+    segments: tuple[Segment, ...] = ()
+    locked: tuple[int, ...] = ()
+    selection: tuple[int, int] | None = None  # inclusive
+    scope: str = "full"
+    poses: tuple[np.ndarray, ...] | None = None  # the keys' locked poses (J, 3), one per `locked` frame; None: the take's
+
+    def key_poses(self) -> dict[int, np.ndarray]:
+        """frame -> locked pose, as the document keeps its keys (frames outside the take are dropped)."""
+        if self.take is None:
+            return {}
+        if self.poses is not None:
+            return dict(zip(self.locked, self.poses))
+        return {f: self.take.positions[f] for f in self.locked if 0 <= f < self.take.n_frames}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The whole document at one moment (takes never change in place, so this is cheap): what an undo step
+    restores, and what a recovery file keeps of the history."""
+
+    takes: tuple[TakeState, ...]
+    active: int
+    frame: int
+
+
 class Document:
     """The state the studio edits. Change it with `execute(command)`; `current_frame` is the one direct setter
-    (scrubbing is not an edit and has no undo)."""
+    (scrubbing is not an edit and has no undo). `take`, `segments`, locks, `selection` and `scope` are those of the
+    take being edited; `takes` holds every take of the project (the edited one's entry as it was when last left)."""
 
     def __init__(self) -> None:
         self.events = Events()
@@ -106,6 +141,8 @@ class Document:
         self.selection: tuple[int, int] | None = None  # inclusive frame range
         self.scope = "full"
         self._frame = 0
+        self.takes: list[TakeState] = [TakeState("take", None)]
+        self.active = 0
 
     # -- read-only views ---------------------------------------------------------------------------------
 
@@ -133,17 +170,54 @@ class Document:
             self.events.frame_changed.emit(frame)
 
     def reset(self, take: Take | None = None, segments: list[Segment] | None = None, locked: tuple[int, ...] = (),
-              selection: tuple[int, int] | None = None, scope: str = "full") -> None:
-        """Start over with this state and an empty history (New, Open): not an edit, so not undoable."""
-        self.take, self.segments = take, list(segments or [])
-        self._locked = {} if take is None else {f: take.positions[f] for f in locked if 0 <= f < take.n_frames}
-        self.selection, self.scope, self._frame = selection, scope, 0
+              selection: tuple[int, int] | None = None, scope: str = "full", name: str = "take") -> None:
+        """Start over with one take and an empty history (New, Open): not an edit, so not undoable. Keys are
+        locked with the take's own poses at their frames."""
+        self.reset_takes([TakeState(name, take, tuple(segments or ()), tuple(locked), selection, scope)])
+
+    def reset_takes(self, takes: list[TakeState], active: int = 0) -> None:
+        """Start over with these takes, editing `takes[active]`, and an empty history."""
+        if not takes or not 0 <= active < len(takes):
+            raise DocumentError(f"take {active} does not exist (the project has {len(takes)})")
         self.history.undo_stack.clear()
         self.history.redo_stack.clear()
+        self.restore(Snapshot(tuple(takes), active, 0))
+        self.history.states = [self.snapshot()]
+        self.events.history_changed.emit(self)
+
+    # -- the take list ------------------------------------------------------------------------------------
+
+    @property
+    def take_names(self) -> list[str]:
+        return [state.name for state in self.takes]
+
+    def active_state(self) -> TakeState:
+        """The edited take as it is now (its entry in `takes` is as it was when last left)."""
+        frames = self.locked_frames
+        return TakeState(self.takes[self.active].name, self.take, tuple(self.segments), frames, self.selection,
+                         self.scope, tuple(self._locked[f] for f in frames))
+
+    def take_states(self) -> list[TakeState]:
+        """Every take as it is now, in order."""
+        states = list(self.takes)
+        states[self.active] = self.active_state()
+        return states
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(tuple(self.take_states()), self.active, self._frame)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Make the document `snapshot`, emitting every event (not an edit: commands call it, or reset)."""
+        self.takes, self.active = list(snapshot.takes), snapshot.active
+        state = self.takes[self.active]
+        self.take, self.segments, self._locked = state.take, list(state.segments), state.key_poses()
+        self.selection, self.scope = state.selection, state.scope
+        self._frame = int(min(max(snapshot.frame, 0), max(self.n_frames - 1, 0)))
         events = self.events
-        for signal, value in ((events.take_changed, take), (events.segments_changed, list(self.segments)),
-                              (events.locks_changed, self.locked_frames), (events.selection_changed, selection),
-                              (events.scope_changed, scope), (events.frame_changed, 0), (events.history_changed, self)):
+        for signal, value in ((events.take_changed, self.take), (events.segments_changed, list(self.segments)),
+                              (events.locks_changed, self.locked_frames), (events.selection_changed, self.selection),
+                              (events.scope_changed, self.scope), (events.frame_changed, self._frame),
+                              (events.takes_changed, self.take_names)):
             signal.emit(value)
 
     def check_frame(self, frame: int) -> None:
@@ -197,20 +271,47 @@ class Command:
 
 
 class History:
-    """Undo and redo stacks. `seal()` ends a gesture: the next command will not merge into the last one."""
+    """Undo and redo stacks. `seal()` ends a gesture: the next command will not merge into the last one.
+
+    `states` follows the stacks with the document's snapshot after each step (states[0] before the first undoable
+    step, states[len(undo_stack)] now, the redo steps' after that), so that a recovery file can keep the history:
+    snapshots share the takes (never changed in place), so they cost a few references each."""
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.undo_stack: list[Command] = []
         self.redo_stack: list[Command] = []
+        self.states: list[Snapshot] = []
         self._sealed = True
 
     def execute(self, command: Command) -> None:
+        if not self.states:
+            self.states = [self.doc.snapshot()]
         command.do(self.doc)
-        if not (self.undo_stack and not self._sealed and self.undo_stack[-1].merge_with(command)):
+        position = len(self.undo_stack)
+        if self.undo_stack and not self._sealed and self.undo_stack[-1].merge_with(command):
+            self.states[position:] = [self.doc.snapshot()]  # the merged step now ends here
+        else:
             self.undo_stack.append(command)
+            self.states[position + 1:] = [self.doc.snapshot()]
         self._sealed = False
         self.redo_stack.clear()
+        self.doc.events.history_changed.emit(self.doc)
+
+    def labels(self) -> list[str]:
+        """The steps' names, oldest first: the undo stack's, then the redo stack's in the order they would redo."""
+        return [c.label for c in self.undo_stack] + [c.label for c in reversed(self.redo_stack)]
+
+    def replace(self, states: list[Snapshot], labels: list[str], position: int) -> None:
+        """Install a history kept elsewhere (a recovery file): `len(labels)` steps between `states`, `position` of
+        them done. The document is put at states[position]."""
+        if len(states) != len(labels) + 1 or not 0 <= position <= len(labels):
+            raise ValueError(f"a history of {len(labels)} steps needs {len(labels) + 1} states, got {len(states)}")
+        steps = [Restored(label, before, after) for label, before, after in zip(labels, states, states[1:])]
+        self.doc.restore(states[position])
+        self.undo_stack, self.redo_stack = steps[:position], steps[position:][::-1]
+        self.states = list(states)
+        self._sealed = True
         self.doc.events.history_changed.emit(self.doc)
 
     def seal(self) -> None:
@@ -231,3 +332,16 @@ class History:
             self.undo_stack.append(command)
             self._sealed = True
             self.doc.events.history_changed.emit(self.doc)
+
+
+class Restored(Command):
+    """A step of a history read back from a recovery file: it moves between the two snapshots it joined."""
+
+    def __init__(self, label: str, before: Snapshot, after: Snapshot) -> None:
+        self.label, self.before, self.after = label, before, after
+
+    def do(self, doc: Document) -> None:
+        doc.restore(self.after)
+
+    def undo(self, doc: Document) -> None:
+        doc.restore(self.before)

@@ -8,8 +8,6 @@ BVHError naming the source and the line, never an IndexError or a bare float() V
 import math
 import os
 import re
-import stat
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from app.engine.euler import euler_to_matrix, matrix_to_euler, unwrap_euler
+from app.engine.io.atomic import write_atomic
 
 _CHANNEL_NAMES = {n.lower(): n for n in
                   ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")}
@@ -403,38 +402,9 @@ def format_bvh(bvh: BVH, precision: int = 6) -> str:
 
 
 def write_bvh(bvh: BVH, path: str | os.PathLike, precision: int = 6) -> None:
-    """Write atomically: a temp file in the same folder, fsync, then os.replace over `path`.
-
-    A crash or error at any point leaves either the old file or the new one, never half of one.
-    The file keeps the permissions of the one it replaces (mkstemp's 0600 would hide it from others).
-    Failures are OSErrors that name `path` in plain words, never the temp file.
-    """
-    path = Path(path)
-    data = format_bvh(bvh, precision).encode("utf-8")
-    if path.is_dir():
-        raise IsADirectoryError(f"cannot write {path}: it is a folder; choose a file name ending in .bvh")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:  # e.g. a folder that takes no new files (/proc), or no permission
-        reason = "the folder does not accept new files" if isinstance(exc, FileNotFoundError) else \
-            (exc.strerror or str(exc)).lower()
-        raise type(exc)(f"cannot write {path}: {reason}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise type(exc)(f"cannot write {path}: {(exc.strerror or str(exc)).lower()}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically (see `write_atomic`): a crash or error leaves either the old file or the new one, and
+    failures name `path` in plain words, never the temp file."""
+    write_atomic(path, format_bvh(bvh, precision).encode("utf-8"))
 
 
 def bvh_from_rotations(names: Sequence[str], parents: Sequence[int], offsets: np.ndarray,

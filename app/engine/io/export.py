@@ -18,9 +18,9 @@ import os
 import numpy as np
 import torch
 
-from app.engine.data.resample import check_fps, resample_animation
+from app.engine.data.resample import check_fps
 from app.engine.io.bvh import BVH, bvh_from_rotations, write_bvh
-from app.engine.io.rig import RigAnimation
+from app.engine.io.rig import Rig, RigAnimation, check_frame_range
 from app.engine.skeleton import Skeleton
 
 UNITS = {"cm": 100.0, "m": 1.0}  # file units per metre; DCC tools mostly expect centimetres
@@ -40,48 +40,45 @@ def _rig_animation(positions: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarra
     return root.numpy(), local.numpy()
 
 
-def _rig_bvh(root: np.ndarray, local: np.ndarray, skeleton: Skeleton, fps: float, units: str, order: str) -> BVH:
+def take_animation(positions: np.ndarray, skeleton: Skeleton, fps: float = 20.0,
+                   frame_range: tuple[int, int] | None = None) -> RigAnimation:
+    """Frames `frame_range` of a take's joint positions (T, J, 3), metres, as the skeleton's rig animated through
+    them (per-bone IK): what every writer (BVH, FBX, glTF) takes."""
+    root, local = _rig_animation(_select(np.asarray(positions), frame_range), skeleton)
+    return RigAnimation(Rig.from_skeleton(skeleton), root, local, check_fps(fps))
+
+
+def animation_to_bvh(anim: RigAnimation, units: str = "cm", order: str = "ZXY",
+                     end_sites: dict[int, tuple[float, float, float]] | None = None) -> BVH:
+    """A rig's animation as BVH: root with 6 channels, other joints 3, continuous Euler curves. BVH has no rest
+    rotations: the rig's rest pose is folded into the rotation channels. `end_sites`: leaf tips in metres."""
     if units not in UNITS:
         raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
-    scale = UNITS[units]
-    end_sites = [None if j not in skeleton.end_sites else np.asarray(skeleton.end_sites[j]) * scale
-                 for j in range(skeleton.n_joints)]
-    return bvh_from_rotations(skeleton.joint_names, skeleton.parents, skeleton.offsets * scale, root * scale,
-                              local, 1.0 / check_fps(fps), order=order, end_sites=end_sites)
+    scale, rig = UNITS[units], anim.rig
+    ends = [None if j not in (end_sites or {}) else np.asarray(end_sites[j]) * scale for j in range(rig.n_joints)]
+    return bvh_from_rotations(rig.names, rig.parents, rig.offsets * scale, anim.root_positions * scale,
+                              anim.local_rotations, 1.0 / anim.fps, order=order, end_sites=ends)
+
+
+def write_animation_bvh(anim: RigAnimation, path: str | os.PathLike, units: str = "cm",
+                        end_sites: dict[int, tuple[float, float, float]] | None = None) -> None:
+    """Write a rig's animation as BVH, atomically."""
+    write_bvh(animation_to_bvh(anim, units, end_sites=end_sites), path)
 
 
 def positions_to_bvh(positions: np.ndarray, skeleton: Skeleton, fps: float = 20.0, units: str = "cm",
                      order: str = "ZXY") -> BVH:
     """Joint positions (T, J, 3) in metres -> a BVH of the skeleton's rig: root with 6 channels, other joints 3,
     End Sites at the leaves, continuous Euler curves."""
-    root, local = _rig_animation(positions, skeleton)
-    return _rig_bvh(root, local, skeleton, fps, units, order)
+    return animation_to_bvh(take_animation(positions, skeleton, fps), units, order, skeleton.end_sites)
 
 
-def select_frames(positions: np.ndarray, frame_range: tuple[int, int] | None) -> np.ndarray:
+def _select(positions: np.ndarray, frame_range: tuple[int, int] | None) -> np.ndarray:
     """Frames start..end-1 of the take, with messages that name the take's frames."""
     if frame_range is None:
         return positions
-    start, end = (int(f) for f in frame_range)
-    last = len(positions) - 1
-    if not 0 <= start <= last:
-        raise ValueError(f"frame {start} is outside the take (0–{last})")
-    if end <= start:
-        raise ValueError(f"the frame range {start}–{end} is empty: its end is exclusive and must come after its start")
-    if end - 1 > last:
-        raise ValueError(f"frame {end - 1} is outside the take (0–{last}); the range end is exclusive, "
-                         f"so {last + 1} exports up to the last frame")
+    start, end = check_frame_range(len(positions), frame_range)
     return positions[start:end]
-
-
-def write_rig_bvh(anim: RigAnimation, path: str | os.PathLike, units: str = "cm") -> None:
-    """Write any rig's animation as BVH (rest rotations folded into the joints' rotations, as BVH has no other
-    place for them). The write is atomic."""
-    if units not in UNITS:
-        raise ValueError(f"units must be one of {', '.join(UNITS)}, got {units!r}")
-    scale = UNITS[units]
-    write_bvh(bvh_from_rotations(anim.rig.names, anim.rig.parents, anim.rig.offsets * scale,
-                                 anim.root_positions * scale, anim.local_rotations, 1.0 / anim.fps), path)
 
 
 def export_bvh(positions: np.ndarray, skeleton: Skeleton, path: str | os.PathLike, fps: float = 20.0,
@@ -90,8 +87,5 @@ def export_bvh(positions: np.ndarray, skeleton: Skeleton, path: str | os.PathLik
 
     The frame-rate change resamples the rig's rotations (slerp), so bones stay rigid. The write is atomic.
     """
-    root, local = _rig_animation(select_frames(np.asarray(positions), frame_range), skeleton)
-    if out_fps is not None and out_fps != fps:
-        root, local = resample_animation(root, local, check_fps(fps), check_fps(out_fps))
-        fps = out_fps
-    write_bvh(_rig_bvh(root, local, skeleton, fps, units, "ZXY"), path)
+    anim = take_animation(positions, skeleton, fps, frame_range).resampled(out_fps)
+    write_animation_bvh(anim, path, units, skeleton.end_sites)

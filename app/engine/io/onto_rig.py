@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.engine.data.resample import resample_animation
 from app.engine.io.pose_fit import pose_rig, posed_positions
 from app.engine.io.retarget import RetargetError, match_joints, rest_positions
 from app.engine.io.rig import Rig, RigAnimation
@@ -80,12 +79,7 @@ class SourceRig:
                   out_fps: float | None = None) -> RigAnimation:
         """World positions (T, J, 3) on our skeleton at `fps` -> the take on this rig at `out_fps` (its own rate
         when None)."""
-        anim = retarget_onto(positions, fps, self.rig, skeleton, self.mapping)
-        rate = out_fps or self.fps
-        if rate == fps:
-            return anim
-        root, local = resample_animation(anim.root_positions, anim.local_rotations, fps, rate)
-        return RigAnimation(self.rig, root, local, float(rate))
+        return retarget_onto(positions, fps, self.rig, skeleton, self.mapping).resampled(out_fps or self.fps)
 
     def to_dict(self) -> dict:
         rig = self.rig

@@ -11,8 +11,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from app.engine.data.resample import check_fps
+from app.engine.data.resample import check_fps, resample_animation
 from app.engine.skeleton import Skeleton, forward_kinematics
+
+
+def check_frame_range(n_frames: int, frame_range: tuple[int, int]) -> tuple[int, int]:
+    """(start, end) of a take's frames start..end-1, or an error naming the take's frames."""
+    start, end = (int(f) for f in frame_range)
+    last = n_frames - 1
+    if not 0 <= start <= last:
+        raise ValueError(f"frame {start} is outside the take (0–{last})")
+    if end <= start:
+        raise ValueError(f"the frame range {start}–{end} is empty: its end is exclusive and must come after its start")
+    if end - 1 > last:
+        raise ValueError(f"frame {end - 1} is outside the take (0–{last}); the range end is exclusive, "
+                         f"so {last + 1} exports up to the last frame")
+    return start, end
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,8 +48,18 @@ class Rig:
     def n_joints(self) -> int:
         return len(self.names)
 
+    def bind_matrices(self) -> np.ndarray:
+        """(J, 4, 4) world matrices of the joints in the rest pose (root at its offset), column vectors, metres:
+        the bind pose that skinned meshes are bound in and that exporters store."""
+        out = np.zeros((self.n_joints, 4, 4))
+        for j, p in enumerate(self.parents):
+            local = np.eye(4)
+            local[:3, :3], local[:3, 3] = self.rest_rotations[j], self.offsets[j]
+            out[j] = local if p < 0 else out[p] @ local
+        return out
+
     @classmethod
-    def from_skeleton(cls, skeleton: Skeleton) -> "Rig":
+    def from_skeleton(cls, skeleton: Skeleton) -> Rig:
         """The training skeleton as a rig whose rest rotations are all identity (as in its BVH export)."""
         n = skeleton.n_joints
         return cls(tuple(skeleton.joint_names), tuple(skeleton.parents), np.asarray(skeleton.offsets, dtype=np.float64),
@@ -64,6 +88,20 @@ class RigAnimation:
     @property
     def n_frames(self) -> int:
         return self.root_positions.shape[0]
+
+    def frames(self, frame_range: tuple[int, int] | None) -> RigAnimation:
+        """Frames start..end-1 (all for None), with messages that name the take's frames."""
+        if frame_range is None:
+            return self
+        start, end = check_frame_range(self.n_frames, frame_range)
+        return RigAnimation(self.rig, self.root_positions[start:end], self.local_rotations[start:end], self.fps)
+
+    def resampled(self, fps: float | None) -> RigAnimation:
+        """The same motion at `fps` (None or the same rate: unchanged); rotations slerped, so bones stay rigid."""
+        if fps is None or fps == self.fps:
+            return self
+        root, local = resample_animation(self.root_positions, self.local_rotations, self.fps, check_fps(fps))
+        return RigAnimation(self.rig, root, local, float(fps))
 
     def world_positions(self) -> np.ndarray:
         """(T, J, 3) joint positions in metres: what every reader of an exported file must find again."""
@@ -126,3 +164,29 @@ class SkinnedMesh:
     faces: np.ndarray                  # (F, 3) vertex indices, counter-clockwise seen from outside
     joints: np.ndarray                 # (V, K) joint indices per vertex
     weights: np.ndarray                # (V, K) skin weights per vertex, each row summing to 1
+
+    def check(self, n_joints: int) -> None:
+        """A clear error for a body that does not fit a rig of `n_joints` (writers call it before writing)."""
+        v = self.vertices.shape[0]
+        if self.vertices.shape != (v, 3) or self.faces.ndim != 2 or self.faces.shape[1] != 3:
+            raise ValueError(f"the body needs vertices (V, 3) and triangles (F, 3), got {self.vertices.shape} "
+                             f"and {self.faces.shape}")
+        if self.joints.shape != self.weights.shape or self.joints.shape[0] != v:
+            raise ValueError(f"the body's skin has joints {self.joints.shape} and weights {self.weights.shape} "
+                             f"for {v} vertices")
+        if self.faces.size and (self.faces.min() < 0 or self.faces.max() >= v):
+            raise ValueError(f"the body's triangles use vertices outside 0–{v - 1}")
+        if self.joints.size and (self.joints.min() < 0 or self.joints.max() >= n_joints):
+            raise ValueError(f"the body is skinned to joints outside the rig's 0–{n_joints - 1}")
+
+    def vertex_normals(self) -> np.ndarray:
+        """(V, 3) unit normals of the rest pose: area-weighted sums of the triangles around each vertex."""
+        vertices = np.asarray(self.vertices, dtype=np.float64)
+        faces = np.asarray(self.faces, dtype=np.int64)
+        corners = vertices[faces]  # (F, 3 corners, 3)
+        face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+        normals = np.zeros_like(vertices)
+        for corner in range(3):
+            np.add.at(normals, faces[:, corner], face_normals)
+        length = np.linalg.norm(normals, axis=1, keepdims=True)
+        return np.where(length > 0, normals / np.maximum(length, 1e-12), [0.0, 1.0, 0.0])

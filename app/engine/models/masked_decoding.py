@@ -37,7 +37,10 @@ def empty_canvas(n_tokens: Tensor, cfg: MaskedTransformerConfig) -> Tensor:
 
 
 def _sample(logits: Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-    """logits (B, N, K) -> sampled codes (B, N) and their log-probabilities (B, N) under the sampling distribution."""
+    """logits (M, K) -> sampled codes (M,) and their log-probabilities (M,) under the sampling distribution.
+
+    Gumbel-max (argmax of log-probabilities plus Gumbel noise) draws from the same distribution as torch.multinomial
+    at a third of its cost on the CPU."""
     if top_k is not None and top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -46,7 +49,8 @@ def _sample(logits: Tensor, temperature: float, top_k: int | None, generator: to
         codes = logp.argmax(-1)
     else:
         logp = F.log_softmax(logits / temperature, dim=-1)
-        codes = torch.multinomial(logp.exp().flatten(0, 1), 1, generator=generator).view(logits.shape[:2])
+        u = torch.rand(logp.shape, generator=generator, device=logp.device).clamp_(1e-20, 1 - 1e-7)
+        codes = (logp - torch.log(-torch.log(u))).argmax(-1)
     return codes, logp.gather(-1, codes[..., None])[..., 0]
 
 
@@ -93,20 +97,23 @@ def decode_tokens(
         masked = work == cfg.mask_id
         if not masked.any():
             break
-        logits = model.forward_tokens(torch.cat([work, work]) if guided else work, context, cond).float()  # (B|2B, n, K)
-        if guided:
-            with_text, without_text = logits.chunk(2)
+        logits = model.forward_tokens(torch.cat([work, work]) if guided else work, context, cond)  # (B|2B, n, K)
+        if guided:  # only the masked positions are sampled: (M, K)
+            with_text, without_text = (half[masked].float() for half in logits.chunk(2))
             logits = without_text + guidance * (with_text - without_text)
-        codes, confidence = _sample(logits, temperature, top_k, generator)
+        else:
+            logits = logits[masked].float()
+        codes, confidence = _sample(logits, temperature, top_k, generator)  # (M,) each
         t = (step + 1) / steps
         if temperature > 0 and t < 1:
             u = torch.rand(confidence.shape, generator=generator, device=confidence.device).clamp(1e-20, 1 - 1e-7)
             confidence = confidence + temperature * (1 - t) * -torch.log(-torch.log(u))
-        confidence = confidence.masked_fill(~masked, float("inf"))
+        sampled = torch.zeros_like(work).masked_scatter(masked, codes)  # (B, n)
+        confidence = torch.full(work.shape, float("inf"), device=work.device).masked_scatter(masked, confidence)
         # how many stay masked after this step: the schedule, but at least one commit per step
         remain = torch.minimum((total * mask_ratio(t)).floor().long(), masked.sum(1) - 1).clamp(min=0)  # (B,)
         ranks = confidence.argsort(1).argsort(1)  # 0 = least confident; only masked positions are finite
         commit = masked & (ranks >= remain[:, None])
-        work = torch.where(commit, codes, work)
+        work = torch.where(commit, sampled, work)
     tokens[:, :n] = work
     return tokens

@@ -16,9 +16,11 @@ import torch
 
 from app.engine.arrays import normalised_batch
 from app.engine.models.checkpoint import SHIPPED, CheckpointError, config_from, load_checkpoint
+from app.engine.models.int8 import for_inference
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
-from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
+from app.engine.models.masked_mamba import masked_model
+from app.engine.models.masked_transformer import MaskedTransformer
 from app.engine.text import TextEmbedding, get_text_encoder
 
 if TYPE_CHECKING:
@@ -109,7 +111,8 @@ def checked_tokenizer_path(model_path: Path, meta: dict, key: str, path: str | P
 
 def load_text_to_motion(masked_path: str | Path, tokenizer_path: str | Path | None = None,
                         device: str = "cpu") -> TextToMotion:
-    """The pipeline from a masked-model checkpoint and the tokenizer it names (beside it unless given)."""
+    """The pipeline from a masked-model checkpoint and the tokenizer it names (beside it unless given); on the CPU
+    the masked model runs in int8 (app.engine.models.int8)."""
     from app.engine.models.tokenizer import MotionTokenizer
 
     masked_path = Path(masked_path)
@@ -117,15 +120,16 @@ def load_text_to_motion(masked_path: str | Path, tokenizer_path: str | Path | No
     if "tokenizer_sha256" not in meta or "length_config" not in meta:
         raise CheckpointError(f"{masked_path}: not a masked-transformer checkpoint (no tokenizer/length metadata)")
     tokenizer_path = checked_tokenizer_path(masked_path, meta, "tokenizer", tokenizer_path)
-    transformer = MaskedTransformer(config_from(MaskedTransformerConfig, config, masked_path))
+    transformer = masked_model(config, masked_path)
     length = LengthPredictor(config_from(LengthPredictorConfig, meta["length_config"], masked_path))
     try:
         transformer.load_state_dict(state)
         length.load_state_dict({k[7:]: v for k, v in extra.items() if k.startswith("length.")})
     except RuntimeError as exc:
         raise CheckpointError(f"{masked_path}: weights do not match the config in its header: {exc}") from None
+    transformer = for_inference(transformer, device)
     return TextToMotion(
-        MotionTokenizer.load(tokenizer_path, device), transformer.to(device).eval(), length.to(device).eval(),
+        MotionTokenizer.load(tokenizer_path, device), transformer, length.to(device).eval(),
         extra["mean"].numpy(), extra["std"].numpy(), meta.get("skeleton") or "bandai-namco21", float(meta.get("fps", 20.0)),
     )
 

@@ -15,9 +15,11 @@ import numpy as np
 import torch
 
 from app.engine.arrays import normalised_batch
-from app.engine.models.checkpoint import SHIPPED, CheckpointError, config_from, load_checkpoint
+from app.engine.models.checkpoint import SHIPPED, CheckpointError, load_checkpoint
+from app.engine.models.int8 import for_inference
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
-from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
+from app.engine.models.masked_mamba import masked_model
+from app.engine.models.masked_transformer import MaskedTransformer
 from app.engine.models.pipeline import ModelNotTrained, checked_tokenizer_path
 from app.engine.models.tokenizer import MotionTokenizer
 from app.engine.text import get_text_encoder
@@ -81,12 +83,13 @@ def load_upper_editor_from(path: str | Path, device: str = "cpu") -> UpperBodyEd
         raise CheckpointError(f"{path}: not an upper-body editor checkpoint (no lower-body tokenizer in its metadata)")
     upper = MotionTokenizer.load(checked_tokenizer_path(path, meta, "tokenizer"), device)
     lower = MotionTokenizer.load(checked_tokenizer_path(path, meta, "lower_tokenizer"), device)
-    transformer = MaskedTransformer(config_from(MaskedTransformerConfig, config, path))
+    transformer = masked_model(config, path)
     try:
         transformer.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not match the config in its header: {exc}") from None
-    return UpperBodyEditor(upper, lower, transformer.to(device).eval(), extra["mean"].numpy(), extra["std"].numpy(),
+    transformer = for_inference(transformer, device)
+    return UpperBodyEditor(upper, lower, transformer, extra["mean"].numpy(), extra["std"].numpy(),
                            meta.get("skeleton") or "bandai-namco21", float(meta.get("fps", 20.0)))
 
 

@@ -16,22 +16,19 @@ and the scheduler's target (v or epsilon) at t ~ U{0..999}; the text is dropped 
 (classifier-free guidance). A length predictor (app.engine.models.length_predictor) learns the motion's latent
 count from the sentence in the same loop, for prompts without a length.
 
-Validation, resume state and torchrun work as in app.engine.train.masked (whose resume helpers are used here).
+Steps, validation, resume state, logging and torchrun are app.engine.train.loop's.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from app.engine.data.dataset import MotionFolder
 from app.engine.models.checkpoint import save_checkpoint
@@ -39,9 +36,9 @@ from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.motion_mamba import PRESETS, DenoiserConfig, MotionMambaDenoiser
 from app.engine.models.vae import MotionVAE
-from app.engine.train.distributed import JointModel, distributed, init_distributed
-from app.engine.train.masked import _load_resume, _save_resume, file_sha256
-from app.engine.train.schedule import warmup_cosine
+from app.engine.train.distributed import JointModel
+from app.engine.train.loop import LoopConfig, TrainingRun
+from app.engine.train.masked import file_sha256
 
 FORMAT = "kinema-diffusion-1"
 ABLATIONS = {"no-hierarchy": {"hierarchy": False}, "no-backward-bsm": {"backward_spatial": False}}
@@ -150,11 +147,9 @@ def train_diffusion(
         raise ValueError(f"unknown preset {cfg.preset!r}; choose from {', '.join(PRESETS)}")
     if cfg.ablation is not None and cfg.ablation not in ABLATIONS:
         raise ValueError(f"unknown ablation {cfg.ablation!r}; choose from {', '.join(ABLATIONS)}")
-    rank, world, device, started_group = init_distributed(cfg.device)
-    torch.set_num_threads(max(1, cfg.threads))
-    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+    run = TrainingRun(cfg.device, cfg.threads, cfg.seed)
+    device = run.device
     data_dir, vae_path, out_path = Path(data_dir), Path(vae_path), Path(out_path)
-    resume_path = out_path.with_name(out_path.name.removesuffix(".safetensors") + ".resume.safetensors")
 
     started = time.perf_counter()
     vae = MotionVAE.load(vae_path)
@@ -181,66 +176,31 @@ def train_diffusion(
     nets = JointModel({"denoiser": denoiser, "length": length}).to(device)
     opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     resume_config = {"model": asdict(mc), "vae_sha256": vae_sha, "prediction": cfg.prediction}
-    step, elapsed = 0, 0.0
-    if resume and resume_path.exists():
-        step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
-    fwd = distributed(nets, world, device, find_unused_parameters=True)
-    main = rank == 0
-    if log_path and main:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "a") if log_path and main else None
-    rng = np.random.default_rng([cfg.seed, rank, step])  # a resumed run draws fresh (but reproducible) batches
+    fwd = run.start(nets, opt, out_path, resume_config, resume, find_unused_parameters=True)
+    rng = np.random.default_rng([cfg.seed, run.rank, run.step])  # a resumed run draws fresh (but reproducible) batches
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    per_rank = max(1, cfg.batch_size // world)
-    metrics: dict = {}
-    out: dict[str, Tensor] = {}
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"diffusion ({cfg.preset})", unit="step", disable=not (progress and main))
-    nets.train()
-    t0 = time.perf_counter() - elapsed
-    try:
-        while step < cfg.steps:
-            z0, n, caption = (t.to(device) for t in _batch(train, per_rank, cfg.max_latents, rng))
-            out = _losses(fwd, scheduler, z0, n, sentences[caption], cfg.text_drop, gen)
-            for g in opt.param_groups:
-                g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
-            opt.zero_grad(set_to_none=True)
-            (out["loss"] + out["length_loss"]).backward()
-            torch.nn.utils.clip_grad_norm_(nets.parameters(), 1.0)
-            opt.step()
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{out['loss'].item():.4f}", frames=4 * z0.shape[1])
-            record = {"step": step, "loss": round(out["loss"].item(), 5),
-                      "length_loss": round(out["length_loss"].item(), 5), "latents": z0.shape[1], "lr": warmup_cosine(step - 1, cfg.lr, cfg.warmup, cfg.steps)}
-            if main and (step % cfg.val_every == 0 or step == cfg.steps):
-                metrics = _validate(nets, scheduler, val, sentences, cfg)
-                record.update({k: round(v, 5) for k, v in metrics.items()})
-                bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-                _save_resume(resume_path, nets, opt, step, time.perf_counter() - t0, resume_config)
-            record["elapsed_s"] = round(time.perf_counter() - t0, 2)
-            if log:
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-    finally:
-        bar.close()
-        if log:
-            log.close()
+    per_rank = max(1, cfg.batch_size // run.world)
+    last: dict[str, float] = {}
+
+    def step() -> tuple[Tensor, dict[str, float]]:
+        z0, n, caption = (t.to(device) for t in _batch(train, per_rank, cfg.max_latents, rng))
+        out = _losses(fwd, scheduler, z0, n, sentences[caption], cfg.text_drop, gen)
+        last.update(loss=out["loss"].item(), length_loss=out["length_loss"].item(), latents=z0.shape[1])
+        return out["loss"] + out["length_loss"], dict(last)
+
+    loop = LoopConfig(cfg.steps, cfg.lr, cfg.warmup, cfg.val_every, f"diffusion ({cfg.preset})",
+                      show=("loss", "latents"), progress=progress)
+    metrics = run.loop(step, lambda: _validate(nets, scheduler, val, sentences, cfg), loop, log_path)
 
     info = train_folder.info
-    summary = {"steps": step, "setup_s": round(setup_s, 1), "train_wall_s": round(time.perf_counter() - t0, 1),
-               "data": str(data_dir), "world_size": world, "loss": round(out["loss"].item(), 5) if out else None,
+    summary = {"steps": run.step, "setup_s": round(setup_s, 1), "train_wall_s": round(run.elapsed, 1),
+               "data": str(data_dir), "world_size": run.world, "loss": round(last["loss"], 5) if last else None,
                **metrics, "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
-    if main:
-        extra = {f"length.{k}": v for k, v in length.state_dict().items()}
-        extra.update({"latent_mean": latent_mean, "latent_std": latent_std, "mean": torch.from_numpy(np.asarray(vae.mean)),
-                      "std": torch.from_numpy(np.asarray(vae.std))})
-        save_checkpoint(out_path, denoiser, asdict(mc), extra, {
-            "format": FORMAT, "schedule": asdict(scheduler.config), "length_config": asdict(length.config),
-            "vae_file": vae_path.name, "vae_sha256": vae_sha, "skeleton": info.skeleton.name if info.skeleton else None,
-            "fps": info.fps, "train": summary})
-        resume_path.unlink(missing_ok=True)
-    if world > 1:
-        dist.barrier()
-    if started_group:
-        dist.destroy_process_group()
+    extra = {f"length.{k}": v for k, v in length.state_dict().items()}
+    extra.update({"latent_mean": latent_mean, "latent_std": latent_std, "mean": torch.from_numpy(np.asarray(vae.mean)),
+                  "std": torch.from_numpy(np.asarray(vae.std))})
+    run.finish(lambda: save_checkpoint(out_path, denoiser, asdict(mc), extra, {
+        "format": FORMAT, "schedule": asdict(scheduler.config), "length_config": asdict(length.config),
+        "vae_file": vae_path.name, "vae_sha256": vae_sha, "skeleton": info.skeleton.name if info.skeleton else None,
+        "fps": info.fps, "train": summary}))
     return summary

@@ -8,8 +8,8 @@ with out_path defaulting to "checkpoints/evaluator.safetensors" and every other 
 its default (steps=500). Captions are embedded by MiniLM once, up front.
 Many captions describe the same (content, style) label, so in-batch "negatives" that share the anchor's label
 are masked out of the loss rather than pushed away. Every `eval_every` steps the model is validated
-(loss, R-precision top-1/2/3 in batches of 32) and the resume state is saved next to the output
-(`<name>.resume.safetensors`: weights, AdamW moments, step); a rerun continues from it.
+(loss, R-precision top-1/2/3 in batches of 32); steps, resume state and logging are app.engine.train.loop's (one
+process: the evaluator is small enough not to need torchrun).
 The output is one self-contained safetensors file (see app.engine.evaluation.Evaluator.load).
 
 Cost: on Bandai Namco the defaults take ~0.3-0.5 s/step on 2 idle cores (2-3 s/step while the cores are shared);
@@ -27,15 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from tqdm import tqdm
 
 from app.engine.data.dataset import MotionFolder, MotionRecord
-from app.engine.evaluation import FORMAT, config_from_json
+from app.engine.evaluation import FORMAT
 from app.engine.metrics import r_precision
 from app.engine.models.checkpoint import atomic_save
 from app.engine.models.evaluator import EvaluatorConfig, TextMotionEvaluator
-from app.engine.train.schedule import warmup_cosine
+from app.engine.train.loop import LoopConfig, TrainingRun
 
 
 @dataclass
@@ -144,39 +142,6 @@ def _validate(model: TextMotionEvaluator, split: _Split, text: tuple, cfg: Evalu
     return {"val_loss": float(np.mean(losses)), "top1": float(top[0]), "top2": float(top[1]), "top3": float(top[2])}
 
 
-def _save_resume(path: Path, model: TextMotionEvaluator, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
-    """Weights + AdamW moments as tensors; step, elapsed time and the optimizer's step counts in metadata."""
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    names = dict(enumerate(n for n, _ in model.named_parameters()))
-    adam_steps = {}
-    for i, state in opt.state_dict()["state"].items():
-        tensors[f"exp_avg.{names[i]}"] = state["exp_avg"]
-        tensors[f"exp_avg_sq.{names[i]}"] = state["exp_avg_sq"]
-        adam_steps[names[i]] = float(state["step"])
-    meta = {"step": str(step), "elapsed": str(elapsed), "config": json.dumps(asdict(model.config)), "adam_steps": json.dumps(adam_steps)}
-    atomic_save(tensors, meta, path)
-
-
-def _load_resume(path: Path, model: TextMotionEvaluator, opt: torch.optim.Optimizer) -> tuple[int, float]:
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata()
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    if config_from_json(meta["config"]) != model.config:
-        raise ValueError(f"{path} was trained with another model config; delete it to start afresh")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    adam_steps = json.loads(meta["adam_steps"])
-    state = opt.state_dict()
-    for i, name in enumerate(n for n, _ in model.named_parameters()):
-        if name in adam_steps:
-            state["state"][i] = {
-                "step": torch.tensor(adam_steps[name]),
-                "exp_avg": tensors[f"exp_avg.{name}"],
-                "exp_avg_sq": tensors[f"exp_avg_sq.{name}"],
-            }
-    opt.load_state_dict(state)
-    return int(meta["step"]), float(meta["elapsed"])
-
-
 def train_evaluator(
     data_dir: str | Path,
     out_path: str | Path = "checkpoints/evaluator.safetensors",
@@ -187,10 +152,8 @@ def train_evaluator(
 ) -> dict:
     """Train on `data_dir`'s train split, validate on its val split; returns the final metrics and timings."""
     cfg = config or EvaluatorTrainConfig()
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    run = TrainingRun("cpu", cfg.threads, cfg.seed, distributed_ok=False)
     data_dir, out_path = Path(data_dir), Path(out_path)
-    resume_path = out_path.with_name(out_path.name.removesuffix(".safetensors") + ".resume.safetensors")
 
     unit = cfg.model.unit if cfg.model else EvaluatorConfig.unit  # shorter motions cannot be embedded
     train_folder, val_folder = (MotionFolder(data_dir, split, min_frames=unit) for split in ("train", "val"))
@@ -205,64 +168,32 @@ def train_evaluator(
 
     model = TextMotionEvaluator(mc)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, elapsed = 0, 0.0
-    if resume and resume_path.exists():
-        step, elapsed = _load_resume(resume_path, model, opt)
-    if log_path:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "a" if step else "w") if log_path else None  # a fresh run starts a fresh log
-    rng = np.random.default_rng([cfg.seed, step])  # a resumed run draws fresh (but reproducible) batches
+    run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
+    rng = np.random.default_rng([cfg.seed, run.step])  # a resumed run draws fresh (but reproducible) batches
     batch_size = min(cfg.batch_size, len(train.features))
     tokens, mask, sentence = text
-    metrics: dict = {}
-    bar = tqdm(total=cfg.steps, initial=step, desc="evaluator", unit="step", disable=not progress)
-    model.train()
-    t0 = time.perf_counter() - elapsed
-    try:
-        while step < cfg.steps:
-            idx = rng.choice(len(train.features), batch_size, replace=False)
-            motion, lengths = _pad([_crop(train.features[i], cfg, mc, rng) for i in idx])
-            cap = torch.tensor([train.captions[i][rng.integers(len(train.captions[i]))] for i in idx])
-            for g in opt.param_groups:
-                g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
-            width = int(mask[cap].sum(1).max())  # trim token padding shared by the whole batch
-            loss = contrastive_loss(
-                model.encode_text(tokens[cap, :width].float(), mask[cap, :width], sentence[cap]),
-                model.encode_motion(motion, lengths),
-                torch.from_numpy(train.labels[idx]),
-                cfg.temperature,
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            record = {"step": step, "loss": round(loss.item(), 5), "lr": warmup_cosine(step - 1, cfg.lr, cfg.warmup, cfg.steps)}
-            validating = step % cfg.eval_every == 0 or step == cfg.steps
-            if validating:
-                metrics = _validate(model, val, text, cfg)
-                record |= metrics
-                bar.write(f"step {step}: " + " ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
-            record["elapsed_s"] = round(time.perf_counter() - t0, 2)
-            if log:
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-            if validating:
-                _save_resume(resume_path, model, opt, step, time.perf_counter() - t0)
-    finally:
-        bar.close()
-        if log:
-            log.close()
 
-    wall_s = time.perf_counter() - t0
-    summary = {"steps": step, "train_wall_s": round(wall_s, 1), "setup_s": round(setup_s, 1), "data": data_dir.name,
-               "threads": cfg.threads, **metrics}
+    def step() -> tuple[torch.Tensor, dict[str, float]]:
+        idx = rng.choice(len(train.features), batch_size, replace=False)
+        motion, lengths = _pad([_crop(train.features[i], cfg, mc, rng) for i in idx])
+        cap = torch.tensor([train.captions[i][rng.integers(len(train.captions[i]))] for i in idx])
+        width = int(mask[cap].sum(1).max())  # trim token padding shared by the whole batch
+        loss = contrastive_loss(
+            model.encode_text(tokens[cap, :width].float(), mask[cap, :width], sentence[cap]),
+            model.encode_motion(motion, lengths),
+            torch.from_numpy(train.labels[idx]),
+            cfg.temperature,
+        )
+        return loss, {"loss": loss.item()}
+
+    loop = LoopConfig(cfg.steps, cfg.lr, cfg.warmup, cfg.eval_every, "evaluator", progress=progress)
+    metrics = run.loop(step, lambda: _validate(model, val, text, cfg), loop, log_path)
+
+    summary = {"steps": run.step, "train_wall_s": round(run.elapsed, 1), "setup_s": round(setup_s, 1),
+               "data": data_dir.name, "threads": cfg.threads, **metrics}
     tensors = dict(model.state_dict())
     tensors["mean"], tensors["std"] = torch.from_numpy(train_folder.mean), torch.from_numpy(train_folder.std)
     train_cfg = {k: v for k, v in asdict(cfg).items() if k != "model"}
-    atomic_save(tensors, {"format": FORMAT, "config": json.dumps(asdict(mc)), "train": json.dumps(summary),
-                           "train_config": json.dumps(train_cfg)}, out_path)
-    resume_path.unlink(missing_ok=True)
+    run.finish(lambda: atomic_save(tensors, {"format": FORMAT, "config": json.dumps(asdict(mc)),
+                                             "train": json.dumps(summary), "train_config": json.dumps(train_cfg)}, out_path))
     return summary

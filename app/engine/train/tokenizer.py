@@ -10,33 +10,26 @@ than 64 frames, so rather than being skipped they are zero-padded (the normalise
 and tokens are masked out of every loss and of the codebook's EMA. Loss: smooth-L1 reconstruction +
 weight_vel * smooth-L1 on the temporal difference (what makes jitter costly) + weight_commit * commitment.
 Every `val_every` steps the reconstruction MPJPE of whole val motions is measured (global joint positions from
-positions_from_features on de-normalised features, as app.engine.evaluate does) and the resume state is saved
-beside the output: `<name>.resume.safetensors` (weights) and `<name>.resume-optim.safetensors` (AdamW moments),
-both with the step in their metadata. A rerun continues from them; one with more `steps` extends the run
-(the cosine schedule stretches to the new total). Launched by `torchrun --nproc-per-node N`, it trains with DDP:
-`batch_size` is the global batch, each rank draws its own share, only rank 0 validates and writes.
+positions_from_features on de-normalised features, as app.engine.evaluate does). Steps, resume state, logging and
+torchrun are app.engine.train.loop's; the resume state is kept after the run, so that a rerun with more `steps`
+extends a finished run. `batch_size` is the global batch: under torchrun each rank draws its own share.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from app.engine.data.dataset import MotionFolder
 from app.engine.features import positions_from_features
-from app.engine.models.checkpoint import CheckpointError, atomic_save, read_safetensors, save_checkpoint
-from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig, config_from_dict
-from app.engine.train.distributed import distributed, init_distributed
-from app.engine.train.schedule import warmup_cosine
+from app.engine.models.checkpoint import save_checkpoint
+from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
+from app.engine.train.loop import LoopConfig, TrainingRun
 
 
 @dataclass
@@ -98,66 +91,47 @@ def tokenizer_losses(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor
 
 
 @torch.inference_mode()
-def reconstruction_mpjpe(model: MotionTokenizer, folder: MotionFolder, device: str | torch.device = "cpu") -> float:
-    """Mean per-joint position error (mm) of encode -> decode over the folder's whole motions (each cropped to a
-    multiple of 4 frames), joints from positions_from_features on de-normalised features. A part tokenizer
-    replaces only its dims; the others keep their real values."""
+def mpjpe_mm(model: torch.nn.Module, folder: MotionFolder, unit: int, reconstruct: Callable[[torch.Tensor], torch.Tensor],
+             limit: int | None = None) -> float:
+    """Mean per-joint position error (mm) of `reconstruct` (normalised features (1, T, D) -> (T, D)) over (up to
+    `limit`) whole motions of the folder, each cropped to a multiple of `unit` frames; joints from
+    positions_from_features on de-normalised features, as app.engine.evaluate measures them."""
     was_training = model.training
     model.eval()
-    index = model.feature_index.cpu().numpy()
-    unit, n_joints = model.config.unit, folder.info.n_joints
     errors = []
-    for record in folder.records:
+    for record in folder.records[:limit]:
         n = len(record.features) // unit * unit
         if n == 0:
             continue
         real = record.features[:n]
-        x = torch.from_numpy(folder.normalize(real)).to(device)[None]
-        recon = folder.normalize(real)
-        recon[:, index] = model.decode(model.encode(x))[0].float().cpu().numpy()
-        pred = positions_from_features(folder.denormalize(recon).astype(np.float64), n_joints)
-        true = positions_from_features(real.astype(np.float64), n_joints)
+        recon = reconstruct(torch.from_numpy(folder.normalize(real))[None]).float().cpu().numpy()
+        pred = positions_from_features(folder.denormalize(recon).astype(np.float64), folder.info.n_joints)
+        true = positions_from_features(real.astype(np.float64), folder.info.n_joints)
         errors.append(np.linalg.norm(pred - true, axis=-1).mean())
     model.train(was_training)
     return 1000.0 * float(np.mean(errors))
 
 
-def _resume_paths(out_path: Path) -> tuple[Path, Path]:
-    stem = out_path.name.removesuffix(".safetensors")
-    return out_path.with_name(f"{stem}.resume.safetensors"), out_path.with_name(f"{stem}.resume-optim.safetensors")
+def reconstruction_mpjpe(model: MotionTokenizer, folder: MotionFolder, device: str | torch.device = "cpu") -> float:
+    """mpjpe_mm of encode -> decode over every motion. A part tokenizer replaces only its dims; the others keep
+    their real values."""
+    index = model.feature_index.cpu()
+
+    def reconstruct(x: torch.Tensor) -> torch.Tensor:
+        out = x[0].clone()
+        out[:, index] = model.decode(model.encode(x.to(device)))[0].float().cpu()
+        return out
+
+    return mpjpe_mm(model, folder, model.config.unit, reconstruct)
 
 
-def _save_resume(out_path: Path, model: MotionTokenizer, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
-    """Weights (with quantiser buffers) in one file, AdamW moments keyed by parameter name in another."""
-    weights_path, optim_path = _resume_paths(out_path)
-    names = dict(enumerate(n for n, _ in model.named_parameters()))
-    tensors, adam_steps = {}, {}
-    for i, state in opt.state_dict()["state"].items():
-        tensors[f"exp_avg.{names[i]}"], tensors[f"exp_avg_sq.{names[i]}"] = state["exp_avg"], state["exp_avg_sq"]
-        adam_steps[names[i]] = float(state["step"])
-    atomic_save(tensors, {"step": str(step), "adam_steps": json.dumps(adam_steps)}, optim_path)
-    meta = {"step": str(step), "elapsed": str(elapsed), "config": json.dumps(asdict(model.config))}
-    atomic_save(dict(model.state_dict()), meta, weights_path)
-
-
-def _load_resume(out_path: Path, model: MotionTokenizer, opt: torch.optim.Optimizer) -> tuple[int, float]:
-    weights_path, optim_path = _resume_paths(out_path)
-    weights, meta = read_safetensors(weights_path)
-    moments, optim_meta = read_safetensors(optim_path)
-    if meta.get("step") != optim_meta.get("step"):
-        raise CheckpointError(f"{weights_path} (step {meta.get('step')}) and {optim_path} (step {optim_meta.get('step')}) "
-                              "disagree; delete both or pass resume=False")
-    if config_from_dict(json.loads(meta["config"])) != model.config:
-        raise CheckpointError(f"{weights_path} was trained with another model config; delete it or pass resume=False")
-    model.load_state_dict(weights)
-    adam_steps = json.loads(optim_meta["adam_steps"])
-    state = opt.state_dict()
-    for i, name in enumerate(n for n, _ in model.named_parameters()):
-        if name in adam_steps:
-            state["state"][i] = {"step": torch.tensor(adam_steps[name]), "exp_avg": moments[f"exp_avg.{name}"],
-                                 "exp_avg_sq": moments[f"exp_avg_sq.{name}"]}
-    opt.load_state_dict(state)
-    return int(meta["step"]), float(meta["elapsed"])
+def autoencoder_summary(run: TrainingRun, data_dir: Path, folder: MotionFolder, metrics: dict[str, float], cfg: object) -> dict:
+    """The training summary the tokenizer and the VAE store in their checkpoints' metadata."""
+    info = folder.info
+    return {"steps": run.step, "train_wall_s": round(run.elapsed, 1), "data": str(data_dir), "dataset": info.kind,
+            "fps": info.fps, "world_size": run.world, "val_mpjpe_mm": round(metrics.get("val_mpjpe_mm", float("nan")), 2),
+            "skeleton": info.skeleton.name if info.skeleton else None,
+            "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
 
 
 def train_tokenizer(
@@ -170,9 +144,7 @@ def train_tokenizer(
 ) -> dict:
     """Train on `data_dir`'s train split, validate on its val split; returns the final metrics and timings."""
     cfg = config or TokenizerTrainConfig()
-    rank, world, device, started_group = init_distributed(cfg.device)
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)  # the same initial weights and codebook on every rank
+    run = TrainingRun(cfg.device, cfg.threads, cfg.seed)
     data_dir, out_path = Path(data_dir), Path(out_path)
 
     train_folder, val_folder = MotionFolder(data_dir, "train"), MotionFolder(data_dir, "val")
@@ -181,64 +153,26 @@ def train_tokenizer(
         raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per token")
     motions = [train_folder.normalize(r.features) for r in train_folder.records if len(r.features) >= mc.unit]
 
-    model = MotionTokenizer(mc).to(device)
+    model = MotionTokenizer(mc).to(run.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
-    step, elapsed = 0, 0.0
-    if resume and _resume_paths(out_path)[0].exists():
-        step, elapsed = _load_resume(out_path, model, opt)
-    net = distributed(model, world, device)
-    log = None
-    if rank == 0 and log_path:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        log = open(log_path, "a")
-    rng = np.random.default_rng([cfg.seed, step, rank])  # each rank (and a resumed run) draws its own batches
-    per_rank = max(1, cfg.batch_size // world)
-    index = model.feature_index
-    val_mpjpe = float("nan")
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"tokenizer ({cfg.preset})", unit="step", disable=not progress or rank > 0)
-    model.train()
-    t0 = time.perf_counter() - elapsed
-    try:
-        while step < cfg.steps:
-            x, mask = (t.to(device) for t in _batch(motions, per_rank, cfg.window, rng))
-            for g in opt.param_groups:
-                g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
-            loss, parts = tokenizer_losses(net, x, mask, index, cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", ppl=f"{parts['perplexity']:.0f}", dead=parts["dead_codes"])
-            record = {"step": step, "loss": round(loss.item(), 5), **{k: round(v, 5) for k, v in parts.items()},
-                      "lr": warmup_cosine(step - 1, cfg.lr, cfg.warmup, cfg.steps)}
-            if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
-                val_mpjpe = reconstruction_mpjpe(model, val_folder, device)
-                record["val_mpjpe_mm"] = round(val_mpjpe, 2)
-                bar.write(f"step {step}: val MPJPE {val_mpjpe:.1f} mm, perplexity {parts['perplexity']:.0f}, "
-                          f"dead codes {parts['dead_codes']}")
-                _save_resume(out_path, model, opt, step, time.perf_counter() - t0)
-            record["elapsed_s"] = round(time.perf_counter() - t0, 2)
-            if log:
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-    finally:
-        bar.close()
-        if log:
-            log.close()
+    net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
+    rng = np.random.default_rng([cfg.seed, run.step, run.rank])  # each rank (and a resumed run) draws its own batches
+    per_rank = max(1, cfg.batch_size // run.world)
 
-    wall_s = time.perf_counter() - t0
-    if rank == 0 and math.isnan(val_mpjpe):  # a rerun of a finished run
-        val_mpjpe = reconstruction_mpjpe(model, val_folder, device)
-    summary = {"steps": step, "train_wall_s": round(wall_s, 1), "data": str(data_dir), "dataset": train_folder.info.kind,
-               "fps": train_folder.info.fps, "world_size": world, "val_mpjpe_mm": round(val_mpjpe, 2),
-               "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
-    if rank == 0:
-        extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
-        save_checkpoint(out_path, model, asdict(mc), extra, summary)
-    if world > 1:
-        dist.barrier()
-    if started_group:
-        dist.destroy_process_group()
+    def step() -> tuple[torch.Tensor, dict[str, float]]:
+        x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng))
+        loss, parts = tokenizer_losses(net, x, mask, model.feature_index, cfg)
+        return loss, {"loss": loss.item(), **parts}
+
+    def validate() -> dict[str, float]:
+        return {"val_mpjpe_mm": reconstruction_mpjpe(model, val_folder, run.device)}
+
+    loop = LoopConfig(cfg.steps, cfg.lr, cfg.warmup, cfg.val_every, f"tokenizer ({cfg.preset})",
+                      show=("loss", "perplexity", "dead_codes"), progress=progress)
+    metrics = run.loop(step, validate, loop, log_path)
+    if run.main and not metrics:  # a rerun of a finished run
+        metrics = validate()
+    summary = autoencoder_summary(run, data_dir, train_folder, metrics, cfg)
+    extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
+    run.finish(lambda: save_checkpoint(out_path, model, asdict(mc), extra, summary), keep_resume=True)
     return summary

@@ -8,32 +8,23 @@ Batches, padding masks, the learning-rate schedule and DDP setup are the tokeniz
 the two models see the same data the same way. Loss: smooth-L1 reconstruction + weight_vel * smooth-L1 on the
 temporal difference + weight_kl * KL to N(0, I) per latent value (MLD uses 1e-4: a nearly deterministic latent,
 scaled to unit variance later by the diffusion trainer). Every `val_every` steps: MPJPE of whole val motions
-decoded from their latent means, and the resume state (`<name>.resume.safetensors`, weights + AdamW moments),
-from which a rerun continues.
+decoded from their latent means. Steps, resume state, logging and torchrun are app.engine.train.loop's.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.features import positions_from_features
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
-from app.engine.train.distributed import distributed, init_distributed
-from app.engine.train.masked import _load_resume, _save_resume
-from app.engine.train.schedule import warmup_cosine
-from app.engine.train.tokenizer import _batch, _masked_smooth_l1
+from app.engine.train.loop import LoopConfig, TrainingRun
+from app.engine.train.tokenizer import _batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm
 
 
 @dataclass
@@ -67,25 +58,9 @@ def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETr
     return loss, {"recon": rec.item(), "vel": vel.item(), "kl": kl.item()}
 
 
-@torch.inference_mode()
 def vae_mpjpe(model: MotionVAE, folder: MotionFolder, device: str | torch.device = "cpu", limit: int = 200) -> float:
-    """Mean per-joint position error (mm) of encode (mean) -> decode over (up to `limit`) whole motions."""
-    was_training = model.training
-    model.eval()
-    unit, n_joints = model.config.unit, folder.info.n_joints
-    errors = []
-    for record in folder.records[:limit]:
-        n = len(record.features) // unit * unit
-        if n == 0:
-            continue
-        real = record.features[:n]
-        x = torch.from_numpy(folder.normalize(real)).to(device)[None]
-        recon = model.decode(model.encode(x)[0])[0].float().cpu().numpy()
-        pred = positions_from_features(folder.denormalize(recon).astype(np.float64), n_joints)
-        true = positions_from_features(real.astype(np.float64), n_joints)
-        errors.append(np.linalg.norm(pred - true, axis=-1).mean())
-    model.train(was_training)
-    return 1000.0 * float(np.mean(errors))
+    """mpjpe_mm of encode (mean) -> decode over (up to `limit`) whole motions."""
+    return mpjpe_mm(model, folder, model.config.unit, lambda x: model.decode(model.encode(x.to(device))[0])[0], limit)
 
 
 def train_vae(
@@ -100,11 +75,8 @@ def train_vae(
     cfg = config or VAETrainConfig()
     if cfg.model is None and cfg.preset not in PRESETS:
         raise ValueError(f"unknown preset {cfg.preset!r}; choose from {', '.join(PRESETS)}")
-    rank, world, device, started_group = init_distributed(cfg.device)
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+    run = TrainingRun(cfg.device, cfg.threads, cfg.seed)
     data_dir, out_path = Path(data_dir), Path(out_path)
-    resume_path = out_path.with_name(out_path.name.removesuffix(".safetensors") + ".resume.safetensors")
 
     train_folder, val_folder = MotionFolder(data_dir, "train"), MotionFolder(data_dir, "val")
     mc = dataclasses.replace(cfg.model or PRESETS[cfg.preset], input_dim=train_folder.info.feature_dim)
@@ -112,67 +84,27 @@ def train_vae(
         raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per latent")
     motions = [train_folder.normalize(r.features) for r in train_folder.records if len(r.features) >= mc.unit]
 
-    model = MotionVAE(mc).to(device)
-    nets = nn.ModuleDict({"vae": model})
+    model = MotionVAE(mc).to(run.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
-    resume_config = {"model": asdict(mc)}
-    step, elapsed = 0, 0.0
-    if resume and resume_path.exists():
-        step, elapsed = _load_resume(resume_path, nets, opt, resume_config)
-    net = distributed(model, world, device)
-    log = None
-    if rank == 0 and log_path:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        log = open(log_path, "a")
-    rng = np.random.default_rng([cfg.seed, step, rank])  # each rank (and a resumed run) draws its own batches
-    gen = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
-    per_rank = max(1, cfg.batch_size // world)
-    val_mpjpe = float("nan")
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"vae ({cfg.preset})", unit="step", disable=not progress or rank > 0)
-    model.train()
-    t0 = time.perf_counter() - elapsed
-    try:
-        while step < cfg.steps:
-            x, mask = (t.to(device) for t in _batch(motions, per_rank, cfg.window, rng))
-            for g in opt.param_groups:
-                g["lr"] = warmup_cosine(step, cfg.lr, cfg.warmup, cfg.steps)
-            loss, parts = vae_losses(net, x, mask, cfg, gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", kl=f"{parts['kl']:.2f}")
-            record = {"step": step, "loss": round(loss.item(), 5), **{k: round(v, 5) for k, v in parts.items()},
-                      "lr": warmup_cosine(step - 1, cfg.lr, cfg.warmup, cfg.steps)}
-            if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
-                val_mpjpe = vae_mpjpe(model, val_folder, device)
-                record["val_mpjpe_mm"] = round(val_mpjpe, 2)
-                bar.write(f"step {step}: val MPJPE {val_mpjpe:.1f} mm, KL {parts['kl']:.2f}")
-                _save_resume(resume_path, nets, opt, step, time.perf_counter() - t0, resume_config)
-            record["elapsed_s"] = round(time.perf_counter() - t0, 2)
-            if log:
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-    finally:
-        bar.close()
-        if log:
-            log.close()
+    net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
+    rng = np.random.default_rng([cfg.seed, run.step, run.rank])  # each rank (and a resumed run) draws its own batches
+    gen = torch.Generator(device=run.device).manual_seed(int(rng.integers(2**62)))
+    per_rank = max(1, cfg.batch_size // run.world)
 
-    wall_s = time.perf_counter() - t0
-    if rank == 0 and math.isnan(val_mpjpe):  # a rerun of a finished run
-        val_mpjpe = vae_mpjpe(model, val_folder, device)
-    summary = {"steps": step, "train_wall_s": round(wall_s, 1), "data": str(data_dir), "dataset": train_folder.info.kind,
-               "fps": train_folder.info.fps, "world_size": world, "val_mpjpe_mm": round(val_mpjpe, 2),
-               "skeleton": train_folder.info.skeleton.name if train_folder.info.skeleton else None,
-               "train_config": {k: v for k, v in asdict(cfg).items() if k != "model"}}
-    if rank == 0:
-        extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
-        save_checkpoint(out_path, model, asdict(mc), extra, summary)
-        resume_path.unlink(missing_ok=True)
-    if world > 1:
-        dist.barrier()
-    if started_group:
-        dist.destroy_process_group()
+    def step() -> tuple[torch.Tensor, dict[str, float]]:
+        x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng))
+        loss, parts = vae_losses(net, x, mask, cfg, gen)
+        return loss, {"loss": loss.item(), **parts}
+
+    def validate() -> dict[str, float]:
+        return {"val_mpjpe_mm": vae_mpjpe(model, val_folder, run.device)}
+
+    loop = LoopConfig(cfg.steps, cfg.lr, cfg.warmup, cfg.val_every, f"vae ({cfg.preset})", show=("loss", "kl"),
+                      progress=progress)
+    metrics = run.loop(step, validate, loop, log_path)
+    if run.main and not metrics:  # a rerun of a finished run
+        metrics = validate()
+    summary = autoencoder_summary(run, data_dir, train_folder, metrics, cfg)
+    extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
+    run.finish(lambda: save_checkpoint(out_path, model, asdict(mc), extra, summary))
     return summary

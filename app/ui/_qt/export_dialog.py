@@ -1,4 +1,5 @@
-"""The BVH export dialog: file, frame range and frame rate. It only collects choices; the window exports.
+"""The export dialog: file (its extension picks BVH, FBX or glTF), frame range and frame rate. It only collects
+choices; the window exports.
 
 It offers the whole take (the selection only when "Selection only" is checked), in the folder of the last export,
 at the frame rate of the file the take came from."""
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.document import Take
+from app.engine.io.formats import file_filter
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class ExportOptions:
     first: int  # inclusive, as the user sees frames on the timeline
     last: int  # inclusive
     fps: float
+    body: bool = False  # the mannequin, skinned to Kinema's rig (FBX and glTF)
 
     @property
     def frame_range(self) -> tuple[int, int]:
@@ -38,7 +41,7 @@ class ExportDialog(QDialog):
                  selection: tuple[int, int] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
-        self.setWindowTitle("Export BVH")
+        self.setWindowTitle("Export take")
         self.path = QLineEdit(str(defaults.path))
         self.path.setObjectName("exportPath")
         browse = QPushButton("Browse…")
@@ -67,6 +70,10 @@ class ExportDialog(QDialog):
         form.addRow("First frame", self.first)
         form.addRow("Last frame", self.last)
         form.addRow("Frame rate", self.fps)
+        self.body = QCheckBox("Include the body (FBX, glTF; on Kinema's rig)")
+        self.body.setObjectName("exportBody")
+        self.body.setChecked(defaults.body)
+        form.addRow("", self.body)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -85,9 +92,10 @@ class ExportDialog(QDialog):
         self.last.setValue(last)
 
     def _browse(self) -> None:
-        chosen = QFileDialog.getSaveFileName(self, "Export BVH", self.path.text(), "BVH (*.bvh)")[0]
+        chosen = QFileDialog.getSaveFileName(self, "Export take", self.path.text(), file_filter(writing=True))[0]
         if chosen:
             self.path.setText(chosen)
 
     def options(self) -> ExportOptions:
-        return ExportOptions(Path(self.path.text().strip()), self.first.value(), self.last.value(), self.fps.value())
+        return ExportOptions(Path(self.path.text().strip()), self.first.value(), self.last.value(), self.fps.value(),
+                             self.body.isChecked())

@@ -1,18 +1,20 @@
-"""The prompt panel: text, length, seed, engine and guidance, the generate / edit buttons, and the variations.
+"""The prompt panel: text, suggested prompts, length, seed, engine and guidance, the generate / edit buttons.
 
 It decides nothing about motion: each button emits its signal with the parameters as a dict, and
 `app.ui.edit_actions` runs the operation. It does check the prompt against what the models know (the shipped
 vocabulary): a prompt far from every training caption gets a warning with the nearest known actions before anything
-runs, and a second press goes ahead. The "?" menu lists the known actions and puts an example in the box. Buttons
-whose precondition fails (no take, no selection, no segments...) are disabled, and their tooltip says why. A Variations run fills the list; picking an entry emits `variation_picked(index)`.
+runs, and a second press goes ahead. The "?" menu lists the known actions and puts an example in the box; a few
+suggested prompts under the box do the same in one click. Buttons whose precondition fails (no take, no selection,
+no segments...) are disabled, and their tooltip says why. A Variations run's takes are shown as previews under the
+viewport (`take_preview`).
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QMenu,
-    QPlainTextEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMenu, QPlainTextEdit,
+    QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
 from app.engine.any_length import LONGEST_TAKE_S
@@ -22,6 +24,9 @@ from app.engine.text import MAX_TOKENS, TextEncoderUnavailable, get_text_encoder
 from app.engine.vocabulary import PromptCheck, Vocabulary, load_vocabulary
 
 EXAMPLE_PROMPT = "a person walks forward and waves with the right hand"
+SUGGESTED_PROMPTS = ("a person walks forward and waves with the right hand", "a person jumps in place",
+                     "a person walks and turns left", "a person bows", "a person runs forward",
+                     "a person kicks with the right leg")
 ENGINES = ("masked", "diffusion")
 
 
@@ -32,7 +37,6 @@ class PromptPanel(QWidget):
     regenerate_requested = Signal(dict)
     edit_upper_requested = Signal(dict)
     long_take_requested = Signal(dict)
-    variation_picked = Signal(int)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,12 +75,18 @@ class PromptPanel(QWidget):
         self.guidance.setSingleStep(0.5)
         self.guidance.setValue(4.0)
         self.guidance.setToolTip("Classifier-free guidance: higher follows the text more closely, with less variety")
+        self.cleanup = QCheckBox("Clean up feet")
+        self.cleanup.setObjectName("cleanupCheck")
+        self.cleanup.setChecked(True)
+        self.cleanup.setToolTip("Hold planted feet still and re-solve the legs by IK after every generation and edit "
+                                "(locked keys never move; Edit upper body keeps the legs as they are)")
 
         form = QFormLayout()
         form.addRow("Length", self.length)
         form.addRow("Seed", self.seed)
         form.addRow("Engine", self.engine)
         form.addRow("Guidance", self.guidance)
+        form.addRow("", self.cleanup)
 
         self.buttons: dict[str, QPushButton] = {}
         generate = QGroupBox("Generate")
@@ -85,6 +95,13 @@ class PromptPanel(QWidget):
         prompt_row.addWidget(self.prompt, 1)
         prompt_row.addWidget(self.known_actions, 0, Qt.AlignmentFlag.AlignTop)
         generate_layout.addLayout(prompt_row)
+        self.suggestions = QLabel("Try: " + " · ".join(f'<a href="{i}">{text.removeprefix("a person ")}</a>'
+                                                       for i, text in enumerate(SUGGESTED_PROMPTS)))
+        self.suggestions.setObjectName("suggestedPrompts")
+        self.suggestions.setWordWrap(True)
+        self.suggestions.setToolTip("Click one to put it in the prompt box, then Generate (Ctrl+Enter)")
+        self.suggestions.linkActivated.connect(lambda index: self.prompt.setPlainText(SUGGESTED_PROMPTS[int(index)]))
+        generate_layout.addWidget(self.suggestions)
         generate_layout.addWidget(self.prompt_notice)
         generate_layout.addWidget(self.vocab_notice)
         generate_layout.addLayout(form)
@@ -94,13 +111,6 @@ class PromptPanel(QWidget):
         variations_row.addWidget(self._button("variationsButton", "Variations", self.variations_requested), 1)
         variations_row.addWidget(self.count)
         generate_layout.addLayout(variations_row)
-        self.variations = QListWidget()
-        self.variations.setObjectName("variationsList")
-        self.variations.setToolTip("Takes from the last Variations run: pick one to use it (undoable)")
-        self.variations.setMaximumHeight(110)
-        self.variations.hide()
-        self.variations.currentRowChanged.connect(self._variation_row_changed)
-        generate_layout.addWidget(self.variations)
         edit = QGroupBox("Edit the take")
         edit_layout = QVBoxLayout(edit)
         for name, text, signal in (
@@ -209,6 +219,7 @@ class PromptPanel(QWidget):
             "seed": self.seed.value(),
             "engine": self.engine.currentText(),
             "guidance": self.guidance.value(),
+            "cleanup": self.cleanup.isChecked(),
             "selection": doc.selection,
             "locked_frames": doc.locked_frames,
             "segments": list(doc.segments),
@@ -219,7 +230,7 @@ class PromptPanel(QWidget):
     def settings(self) -> dict:
         """What a project remembers of the panel."""
         return {"prompt": self.prompt.toPlainText(), "length": self.length.value(), "seed": self.seed.value(),
-                "engine": self.engine.currentText(), "guidance": self.guidance.value()}
+                "engine": self.engine.currentText(), "guidance": self.guidance.value(), "cleanup": self.cleanup.isChecked()}
 
     def apply_settings(self, settings: dict) -> None:
         """Restore a project's panel values; values of the wrong kind (a hand-edited file) are skipped."""
@@ -230,6 +241,8 @@ class PromptPanel(QWidget):
                 spin.setValue(settings[key])
         if isinstance(settings.get("guidance"), (int, float)) and not isinstance(settings["guidance"], bool):
             self.guidance.setValue(float(settings["guidance"]))
+        if isinstance(settings.get("cleanup"), bool):
+            self.cleanup.setChecked(settings["cleanup"])
         if settings.get("engine") in ENGINES:
             self.engine.setCurrentText(settings["engine"])
 
@@ -247,19 +260,6 @@ class PromptPanel(QWidget):
         if self.prompt.toPlainText().strip() != self._warned_prompt:
             self._warned_prompt = ""
             self.vocab_notice.hide()
-
-    def show_variations(self, labels: list[str]) -> None:
-        """List a Variations run's takes, the first one current (the caller has applied it)."""
-        self.variations.blockSignals(True)
-        self.variations.clear()
-        self.variations.addItems(labels)
-        self.variations.setCurrentRow(0)
-        self.variations.blockSignals(False)
-        self.variations.setVisible(bool(labels))
-
-    def _variation_row_changed(self, row: int) -> None:
-        if row >= 0:
-            self.variation_picked.emit(row)
 
     def set_busy(self, busy: bool) -> None:
         """While a job runs every button waits, so two jobs never edit the same take."""

@@ -21,11 +21,14 @@ from app.engine.document import (
     AddSegment, Command, Document, DocumentError, EditSegmentText, MoveSegment, RemoveSegment, ResizeSegment,
     Segment, SetSelection, ToggleLock,
 )
+from app.ui._vispy.key_ghosts import key_colour
 
 SEGMENT_SPAN = (0.52, 0.96)  # fractions of the plot's height
 SELECTION_SPAN = (0.0, 0.44)
 LOCK_ROW = 0.22
 NEW_SEGMENT_LENGTH = 40
+MIN_HEIGHT = 110  # pixels: the segment and selection rows stay apart and readable (never squashed)
+EMPTY_FRAMES = 120  # the ruler without a take: room for the segments of a long take still to build
 FOLLOW_MS = 50  # the playhead's refresh while playing (20 Hz): the plot is not repainted for every frame
 PALETTE = [(90, 160, 255), (255, 150, 80), (120, 210, 120), (220, 120, 220), (240, 210, 90), (100, 210, 210)]
 
@@ -129,6 +132,7 @@ class Timeline(QWidget):
             self.plot.addItem(item)
         self.segment_items: list[_SegmentItem] = []
 
+        self.plot.setMinimumHeight(MIN_HEIGHT)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -227,7 +231,7 @@ class Timeline(QWidget):
     # -- document events -> items -----------------------------------------------------------------------
 
     def _on_take_changed(self) -> None:
-        n = max(self.document.n_frames, 1)
+        n = self.document.n_frames or EMPTY_FRAMES
         self.view.setLimits(xMin=-0.05 * n - 5, xMax=1.05 * n + 5, minXRange=10)
         self.plot.setXRange(0, n, padding=0.02)
         self._on_locks_changed(self.document.locked_frames)
@@ -253,7 +257,10 @@ class Timeline(QWidget):
         self._syncing = False
 
     def _on_locks_changed(self, frames: tuple[int, ...]) -> None:
-        self.locks.setData(x=list(frames), y=[LOCK_ROW] * len(frames))
+        """Diamonds in the tint of their ghosts in the viewport (`key_colour`)."""
+        n = self.document.n_frames
+        brushes = [pg.mkBrush(*(round(255 * c) for c in key_colour(f, n)[:3])) for f in frames]
+        self.locks.setData(x=list(frames), y=[LOCK_ROW] * len(frames), brush=brushes)
 
     def _on_selection_changed(self, selection: tuple[int, int] | None) -> None:
         self._syncing = True

@@ -8,12 +8,19 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
 
 from app.engine.document import Document
 
 TICK_MS = 8  # polled faster than any display refresh; the frame only changes when time says so
 READOUT_MS = 50  # the frame readout's refresh while playing (20 Hz), like the timeline's playhead
+
+
+def timecode(frame: int, fps: float) -> str:
+    """SMPTE-style HH:MM:SS:FF of `frame` at `fps` (the frame field counts whole frames of the rounded rate)."""
+    rate = max(1, round(fps))
+    seconds, frames = divmod(int(frame), rate)
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{frames:02d}"
 
 
 class Transport(QObject):
@@ -93,7 +100,10 @@ class Transport(QObject):
 
 
 class TransportBar(QWidget):
-    """Play button, loop toggle, playback fps and the frame readout, above the timeline."""
+    """Play button, loop toggle, playback fps, the go-to-frame field and the frame / timecode readout, above the
+    timeline. Enter in the go-to-frame field jumps there and emits `done` (the window gives the keys back)."""
+
+    done = Signal()
 
     def __init__(self, transport: Transport, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,13 +124,23 @@ class TransportBar(QWidget):
         self.fps_spin.setValue(transport.fps)
         self.fps_spin.setToolTip("Playback speed in frames per second")
         self.fps_spin.valueChanged.connect(transport.set_fps)
+        self.go_to = QSpinBox()
+        self.go_to.setObjectName("goToFrame")
+        self.go_to.setPrefix("go to ")
+        self.go_to.setToolTip("Go to frame (Ctrl+G): type a frame, Enter")
+        self.go_to.setKeyboardTracking(False)
+        self.go_to.lineEdit().returnPressed.connect(self._go_to)
         self.frame_label = QLabel()
         self.frame_label.setObjectName("frameLabel")
+        self.frame_label.setToolTip("Frame / last frame, and timecode (hours:minutes:seconds:frames)")
+        widest = "frame 00000 / 00000   00:00:00:00 / 00:00:00:00"  # a fixed width: no relayout as the text changes
+        self.frame_label.setMinimumWidth(self.frame_label.fontMetrics().horizontalAdvance(widest) + 8)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         for widget in (self.play_button, self.loop_check, self.fps_spin):
             layout.addWidget(widget)
         layout.addStretch(1)
+        layout.addWidget(self.go_to)
         layout.addWidget(self.frame_label)
         transport.playing_changed.connect(lambda on: self.play_button.setText("⏸ Pause" if on else "▶ Play"))
         self._readout = QTimer(self)
@@ -139,6 +159,24 @@ class TransportBar(QWidget):
             self._readout.stop()
             self._show_frame()
 
+    def _go_to(self) -> None:
+        self.go_to.interpretText()  # what was typed, before the spin box itself reacts to Enter
+        self.transport.pause()
+        self.transport.document.current_frame = self.go_to.value()
+        self.done.emit()
+
+    def focus_go_to(self) -> None:
+        self.go_to.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.go_to.selectAll()
+
     def _show_frame(self) -> None:
         doc = self.transport.document
-        self.frame_label.setText(f"frame {doc.current_frame} / {max(doc.n_frames - 1, 0)}" if doc.take else "no take")
+        last = max(doc.n_frames - 1, 0)
+        if self.go_to.maximum() != last:
+            self.go_to.setMaximum(last)
+        if doc.take is None:
+            self.frame_label.setText("no take")
+            return
+        fps = doc.take.fps
+        self.frame_label.setText(f"frame {doc.current_frame} / {last}   {timecode(doc.current_frame, fps)} "
+                                 f"/ {timecode(last, fps)}")

@@ -18,6 +18,7 @@ from vispy import scene
 
 from app.engine.document import Document, Take
 from app.ui._qt.offscreen_canvas import offscreen_canvas
+from app.ui._vispy import camera_views
 from app.ui._vispy.body_visual import DISPLAYS, BodyVisual
 from app.ui._vispy.skeleton_visual import BACKGROUND, SkeletonVisual, follow, make_camera
 
@@ -103,6 +104,23 @@ class Viewport(QWidget):
         self.skeleton.set_ghosts(frames, np.stack(poses) if poses else np.zeros((0, 0, 3), np.float32))  # (K, J, 3)
         if redraw:
             self.surface.update()
+
+    # -- camera (View menu) -------------------------------------------------------------------------------
+
+    def frame_character(self) -> None:
+        """F: the whole character fills the view."""
+        if self.skeleton.pose is not None:
+            camera_views.frame_pose(self.view.camera, self.skeleton.pose)
+            self.surface.update()
+
+    def reset_view(self) -> None:
+        camera_views.reset_view(self.view.camera, self.skeleton.pose)
+        self.surface.update()
+
+    def set_view(self, name: str) -> None:
+        """"front", "side" or "top"."""
+        camera_views.set_view(self.view.camera, name)
+        self.surface.update()
 
     def _update_highlight(self, redraw: bool = True) -> None:
         doc = self.document

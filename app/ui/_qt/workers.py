@@ -17,12 +17,18 @@ Job = Callable[[threading.Event, Callable[[int, str], None]], object]
 
 
 class Cancelled(Exception):
-    """Raised by a job that noticed `cancel` was set; reported as a cancellation, not as an error."""
+    """Raised by a job that noticed `cancel` was set; reported as a cancellation, not as an error. `partial` is
+    what the job finished before it stopped (reported through `partial` first), when worth keeping."""
+
+    def __init__(self, partial: object = None) -> None:
+        super().__init__()
+        self.partial = partial
 
 
 class WorkerSignals(QObject):
     progress = Signal(int, str)  # percent, what is happening
     finished = Signal(object)  # the job's result
+    partial = Signal(object)  # what a cancelled job had finished (only when it kept something)
     failed = Signal(str)  # a one-line message for the user; unexpected errors' tracebacks go to stderr too
     cancelled = Signal()
 
@@ -48,7 +54,9 @@ class Worker(QRunnable):
     def run(self) -> None:
         try:
             result = self.job(self.cancel_event, self._report)
-        except Cancelled:
+        except Cancelled as exc:
+            if exc.partial is not None:
+                self.signals.partial.emit(exc.partial)
             self.signals.cancelled.emit()
         except (ValueError, OSError) as exc:  # refused input, a missing model or file: the message says it all
             self.signals.failed.emit(str(exc) or type(exc).__name__)

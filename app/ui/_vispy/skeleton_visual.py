@@ -1,4 +1,5 @@
-"""The take as vispy visuals: bones, joints, ground grid, root trajectory, ghosts of locked keys, foot contacts.
+"""The take as vispy visuals: bones, joints, ground grid, root trajectory, ghosts of locked keys (`KeyGhosts`),
+foot contacts, and the facing cues (`FacingVisual`: head, nose, chest plate, foot arrows).
 
 Visuals are created once; a new frame only uploads new vertex positions (`show_frame`), which is what keeps
 playback smooth on a software renderer. Everything is in the motion's own frame (metres, Y up).
@@ -9,12 +10,13 @@ import numpy as np
 from vispy import scene
 
 from app.engine.skeleton import Skeleton
+from app.ui._vispy.facing_visual import FacingVisual
+from app.ui._vispy.key_ghosts import KeyGhosts
 
 TORSO = (0.86, 0.87, 0.92, 1.0)
 LEFT_ARM, RIGHT_ARM = (0.35, 0.68, 1.0, 1.0), (1.0, 0.55, 0.35, 1.0)
 LEFT_LEG, RIGHT_LEG = (0.25, 0.5, 0.9, 1.0), (0.9, 0.35, 0.3, 1.0)
 EDIT_TINT = (1.0, 0.82, 0.2, 1.0)  # upper-body joints while an upper-body edit covers the current frame
-GHOST = (0.75, 0.8, 1.0, 0.28)
 CONTACT = (0.3, 1.0, 0.45, 1.0)
 GRID = (0.45, 0.47, 0.52, 1.0)
 TRAJECTORY = (1.0, 0.85, 0.3, 0.8)
@@ -66,8 +68,8 @@ def make_camera() -> scene.TurntableCamera:
 
 
 def follow(camera: scene.TurntableCamera, pose: np.ndarray) -> None:
-    """Centre the camera on the character's root, at eye height."""
-    camera.center = (float(pose[0, 0]), EYE_HEIGHT, float(pose[0, 2]))
+    """Centre the camera on the character's root, at the height the view looks at (eye height unless framed)."""
+    camera.center = (float(pose[0, 0]), float(camera.center[1]), float(pose[0, 2]))
 
 
 class SkeletonVisual:
@@ -76,12 +78,13 @@ class SkeletonVisual:
     def __init__(self, parent: scene.Node) -> None:
         self.grid = scene.visuals.Line(grid_lines(5.0), color=GRID, connect="segments", parent=parent)
         self.trajectory = scene.visuals.Line(np.zeros((2, 3), np.float32), color=TRAJECTORY, width=2, parent=parent)
-        self.ghosts = scene.visuals.Line(np.zeros((2, 3), np.float32), color=GHOST, connect="segments", width=2, parent=parent)
+        self.key_ghosts = KeyGhosts(parent)
+        self.ghosts = self.key_ghosts.lines
         self.bones = scene.visuals.Line(np.zeros((2, 3), np.float32), connect="segments", width=4, parent=parent)
         self.joints = scene.visuals.Markers(parent=parent)
         self.contacts = scene.visuals.Markers(parent=parent)
+        self.facing = FacingVisual(parent)
         self.joints.set_gl_state("translucent", depth_test=False)  # joints stay visible over their bones
-        self.ghosts.set_gl_state("translucent", depth_test=False)
         self.positions: np.ndarray | None = None
         self.pose: np.ndarray | None = None  # (J, 3) of the frame on screen; tests read it
         self._bone_index = np.zeros(0, np.intp)
@@ -111,13 +114,14 @@ class SkeletonVisual:
         for node in (self.trajectory, self.contacts):
             node.visible = True
         self.bones.visible = self.joints.visible = self._bones_on
+        self.facing.set_skeleton(skeleton)
         self._bone_colours()
 
     def set_bones_visible(self, on: bool) -> None:
         """Show or hide the bones and joints (the floor, path and contacts stay)."""
         self._bones_on = on
         if self.positions is not None:
-            self.bones.visible = self.joints.visible = on
+            self.bones.visible = self.joints.visible = self.facing.visible = on
 
     def set_highlight(self, on: bool) -> None:
         """Tint the upper body (an upper-body edit applies to this frame)."""
@@ -133,12 +137,11 @@ class SkeletonVisual:
 
     def set_ghosts(self, frames: tuple[int, ...], poses: np.ndarray) -> None:
         """Translucent poses (K, J, 3) of the locked keyframes `frames`, as they were locked (not the take's
-        frames: a key that moved would show it)."""
+        frames: a key that moved would show it), each tinted by its place in the take and labelled with its frame."""
         if self.positions is None or not frames:
-            self.ghosts.visible = False
+            self.key_ghosts.set_keys((), np.zeros((0, 1, 3), np.float32), self._bone_index, 1)
             return
-        self.ghosts.set_data(pos=poses[:, self._bone_index].reshape(-1, 3))
-        self.ghosts.visible = True
+        self.key_ghosts.set_keys(tuple(frames), np.asarray(poses, np.float32), self._bone_index, len(self.positions))
 
     def show_frame(self, frame: int) -> None:
         """Upload one pose: the only work done per frame during playback."""
@@ -153,8 +156,11 @@ class SkeletonVisual:
         feet = self.pose[self._feet].copy()
         feet[:, 1] = 0.01
         self.contacts.set_data(feet, face_color=contact_colours, edge_width=0, size=14)
+        if self._bones_on:  # the cues belong to the stick figure; the body shows its own facing
+            self.facing.show_pose(self.pose)
 
     def clear(self) -> None:
         self.positions = self.pose = None
-        for node in (self.trajectory, self.ghosts, self.bones, self.joints, self.contacts):
+        for node in (self.trajectory, self.bones, self.joints, self.contacts):
             node.visible = False
+        self.key_ghosts.visible = self.facing.visible = False

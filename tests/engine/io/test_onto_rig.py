@@ -12,6 +12,7 @@ from app.engine.document.files import (
     save_document,
 )
 from app.engine.io.bvh import read_bvh
+from app.engine.io.formats import write_animation
 from app.engine.io.gltf_import import read_gltf
 from app.engine.io.onto_rig import joint_map, retarget_onto
 from app.engine.io.retarget import import_rig, rest_positions
@@ -68,17 +69,18 @@ def test_a_take_onto_each_mesh2motion_rig_keeps_its_paths_and_contacts(shared_da
     assert_same_contacts(foot_contacts(theirs_on_ours, OURS, 0.05 * scale, 0.5 * scale, fps),
                          foot_contacts(positions, OURS, 0.05, 0.5, fps))
 
-    # written as BVH and read back (an independent reader: the BVH parser), then imported: paths within 2 %
-    path = tmp_path / "onto.bvh"
-    from app.engine.io.export import write_rig_bvh
-    write_rig_bvh(anim, path)
-    back_anim, _ = read_rig_animation(path, scale=0.01)
-    assert back_anim.rig.names == rig.names
-    back = import_rig(back_anim, fps=fps, canonical=False)
+    # written as BVH, FBX and glTF and read back (independent readers: the BVH parser, ufbx, our glTF sampling),
+    # then imported: paths within 2 % of body height, contacts kept
     height = _height(our_rest, head, ankle)
-    error = np.linalg.norm(back[:, ENDS] - positions[:, ENDS], axis=-1).max() / height
-    assert error < 0.02, error
-    np.testing.assert_array_equal(foot_contacts(back, OURS, 0.05, 0.5, fps), foot_contacts(positions, OURS, 0.05, 0.5, fps))
+    for suffix in (".bvh", ".fbx", ".glb"):
+        path = tmp_path / f"onto{suffix}"
+        write_animation(anim, path)
+        back_anim, _ = read_rig_animation(path, scale=0.01)
+        assert set(back_anim.rig.names) == set(rig.names) and back_anim.fps == pytest.approx(fps)
+        back = import_rig(back_anim, fps=fps, canonical=False)
+        error = np.linalg.norm(back[:, ENDS] - positions[:, ENDS], axis=-1).max() / height
+        assert error < 0.02, (suffix, error)
+        assert_same_contacts(foot_contacts(back, OURS, 0.05, 0.5, fps), foot_contacts(positions, OURS, 0.05, 0.5, fps))
 
 
 def test_an_imported_cmu_take_goes_back_out_on_its_own_rig_and_rate(shared_data, tmp_path):

@@ -78,3 +78,15 @@ def test_batch_rows_do_not_depend_on_padding_columns(model):
     canvas = empty_canvas(torch.tensor([4]), TINY)
     padded = torch.cat([canvas, torch.full((1, 5), PAD)], dim=1)
     assert torch.equal(_decode(model, padded, temperature=0.0)[:, :5], _decode(model, canvas, temperature=0.0))
+
+
+def test_sampling_draws_codes_as_often_as_their_probability():
+    from app.engine.models.masked_decoding import _sample
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]]).repeat(20000, 1)  # (M, K): one distribution, many draws
+    codes, logp = _sample(logits, 1.0, None, torch.Generator().manual_seed(0))
+    frequency = torch.bincount(codes, minlength=4).float() / len(codes)
+    torch.testing.assert_close(frequency, logits[0].softmax(-1), atol=0.01, rtol=0)
+    torch.testing.assert_close(logp, logits.log_softmax(-1).gather(-1, codes[:, None])[:, 0])
+    top2, _ = _sample(logits[:2000], 1.0, 2, torch.Generator().manual_seed(1))
+    assert set(top2.tolist()) == {0, 1}

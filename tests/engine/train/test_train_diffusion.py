@@ -58,12 +58,12 @@ def test_generation_is_deterministic_for_a_seed_and_varies_with_it(trained):
 
 def test_ops_generate_routes_to_the_diffusion_engine(trained):
     pipeline = load_diffusion_pipeline(trained)
-    motion = generate("a person jumps", n_frames=22, seed=1, steps=4, engine="diffusion", model=pipeline)
+    motion = generate("a person jumps", n_frames=22, seed=1, steps=4, engine="diffusion", model=pipeline, cleanup=False)
     assert motion.features.shape == (22, 251)
     expected = pipeline.generate("a person jumps", 22, seed=1, guidance=4.0, steps=4)
     np.testing.assert_array_equal(motion.features, expected)
-    with pytest.raises(ValueError, match="between 4 and 196"):
-        generate("a person jumps", n_frames=400, engine="diffusion", model=pipeline)
+    with pytest.raises(ValueError, match="4 to 12000 frames"):
+        generate("a person jumps", n_frames=12_001, engine="diffusion", model=pipeline)
 
 
 def test_length_comes_from_the_predictor_when_not_given(trained):
@@ -127,20 +127,20 @@ def test_training_resumes_from_its_saved_state(sample_dataset, trained, tmp_path
     cfg = DiffusionTrainConfig(steps=4, batch_size=4, warmup=1, val_every=2, threads=1, model=TINY_DENOISER)
     vae = trained / "vae.safetensors"
     out = tmp_path / "diffusion.safetensors"
-    import app.engine.train.diffusion as diffusion
+    import app.engine.train.loop as loop
 
-    original = diffusion._save_resume
+    original = loop.save_resume
 
     def stop_after_first_save(*args, **kwargs):
         original(*args, **kwargs)
         raise KeyboardInterrupt
 
-    diffusion._save_resume = stop_after_first_save
+    loop.save_resume = stop_after_first_save
     try:
         with pytest.raises(KeyboardInterrupt):
             train_diffusion(sample_dataset, vae, out, cfg, log_path=tmp_path / "log.jsonl", progress=False)
     finally:
-        diffusion._save_resume = original
+        loop.save_resume = original
     assert (tmp_path / "diffusion.resume.safetensors").exists() and not out.exists()
     summary = train_diffusion(sample_dataset, vae, out, cfg, log_path=tmp_path / "log.jsonl", progress=False)
     steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]

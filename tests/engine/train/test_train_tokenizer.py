@@ -7,7 +7,8 @@ import torch
 from app.engine.data.build import build_bandai_namco
 from app.engine.models.checkpoint import CheckpointError
 from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
-from app.engine.train.tokenizer import TokenizerTrainConfig, _resume_paths, train_tokenizer
+from app.engine.train.loop import resume_path
+from app.engine.train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
 SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/bandai-namco/sample"
 TINY = TokenizerConfig(width=32, depth=1, codebook_size=32, code_dim=8)
@@ -65,7 +66,7 @@ def test_part_tokenizer_trains_on_its_dims(data, tmp_path):
 def test_truncated_resume_file_raises_a_clear_error(data, tmp_path):
     out = tmp_path / "tok.safetensors"
     train_tokenizer(data, out, _config(steps=10), progress=False)
-    weights, _ = _resume_paths(out)
+    weights = resume_path(out)
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         train_tokenizer(data, out, _config(steps=20), progress=False)
