@@ -17,17 +17,25 @@ import shutil
 import tempfile
 import zlib
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from app.engine.data.action_captions import action_of, captions
 from app.engine.data.build import CAPTIONS_PER_TAKE, FPS, VAL_SHARE, group_std
 from app.engine.data.cmu import (
-    MIN_FRAMES, CMUEntry, CMUSourceError, bvh_members, bvh_positions, description_parts, drop_t_pose,
-    read_descriptions, take_key, windows,
+    MIN_FRAMES,
+    CMUEntry,
+    CMUSourceError,
+    bvh_members,
+    bvh_positions,
+    description_parts,
+    drop_t_pose,
+    read_descriptions,
+    take_key,
+    windows,
 )
 from app.engine.data.descriptions import humanml3d_line, mirror_text
 from app.engine.features import canonicalize, features_from_positions

@@ -8,10 +8,24 @@ import numpy as np
 import pytest
 
 from app.engine.data.action_captions import action_of, captions
-from app.engine.data.cmu import CMUEntry, bvh_positions, drop_t_pose, is_t_pose, read_descriptions, windows
+from app.engine.data.cmu import (
+    CMUEntry,
+    bvh_positions,
+    drop_t_pose,
+    is_t_pose,
+    read_descriptions,
+    windows,
+)
 from app.engine.data.dataset import MotionFolder
 from app.engine.data.descriptions import mirror_text
-from app.engine.data.extra import Motion, assign_splits, build_extra, cmu_motions, draw_weights, repeat_loop
+from app.engine.data.extra import (
+    Motion,
+    assign_splits,
+    build_extra,
+    cmu_motions,
+    draw_weights,
+    repeat_loop,
+)
 from app.engine.io.bvh import parse_bvh
 from app.engine.io.gltf_import import read_gltf
 from app.engine.io.retarget import import_bvh, import_rig
@@ -129,7 +143,7 @@ def test_splits_hold_out_whole_takes_per_action_and_weights_balance_labels():
 
 
 def test_build_and_merge_into_one_dataset(takes, index, tmp_path):
-    daz, cc3 = tmp_path / "daz", tmp_path / "cc3"
+    daz = tmp_path / "daz"
     (daz / "03").mkdir(parents=True)
     (daz / "03/03_01.bvh").write_text((takes / DAZ[1]).read_text())
     build_extra(cmu_motions(daz, index, {}), tmp_path / "first")
