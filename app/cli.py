@@ -40,13 +40,18 @@ def _shipped(name: str = "") -> Path:
 
 
 def _cmd_data_build(args: argparse.Namespace) -> None:
+    if args.source_kind in ("extra", "cmu"):
+        _build_extra(args)
+        return
     from tqdm import tqdm
 
     from app.engine.data.bandai_namco import DatasetSourceError
     from app.engine.data.build import build_bandai_namco
 
     if args.source_kind != "bandai-namco":
-        raise CommandError(f"unknown dataset kind {args.source_kind!r}; `kinema data build` knows: bandai-namco")
+        raise CommandError(f"unknown dataset kind {args.source_kind!r}; `kinema data build` knows: bandai-namco, extra, cmu")
+    if args.with_dataset or args.descriptions:
+        raise CommandError("--with and --descriptions are for `extra` and `cmu` builds")
     try:
         summary = build_bandai_namco(
             args.source,
@@ -59,6 +64,36 @@ def _cmd_data_build(args: argparse.Namespace) -> None:
             progress=lambda it: tqdm(it, desc="takes", unit="take", disable=args.quiet),
         )
     except (DatasetSourceError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    print("\n".join(summary.lines()))
+    print(f"written to {args.out}")
+
+
+def _build_extra(args: argparse.Namespace) -> None:
+    """`extra`: the extra data folder (CMU archives + index, Mesh2Motion glTF); `cmu`: any CMU BVH folder or zip."""
+    import itertools
+
+    from tqdm import tqdm
+
+    from app.engine.data.cmu import CMUSourceError, read_descriptions
+    from app.engine.data.extra import build_extra, cmu_motions, extra_motions
+
+    if args.only or args.split:
+        raise CommandError(f"--only and --split are for bandai-namco builds; `{args.source_kind}` builds take --limit")
+    skipped: dict[str, str] = {}
+    try:
+        if args.source_kind == "extra":
+            motions = extra_motions(args.source, skipped)
+        else:
+            if not args.descriptions:
+                raise CommandError("a CMU build needs CMU's index: --descriptions cmu-descriptions.csv")
+            motions = cmu_motions(args.source, read_descriptions(args.descriptions), skipped)
+        if args.limit:
+            motions = itertools.islice(motions, args.limit)
+        summary = build_extra(motions, args.out, mirror=not args.no_mirror, with_dataset=args.with_dataset,
+                              skipped=skipped,
+                              progress=lambda it: tqdm(it, desc="motions", unit="motion", disable=args.quiet))
+    except (CMUSourceError, ValueError, OSError) as exc:
         raise CommandError(str(exc)) from None
     print("\n".join(summary.lines()))
     print(f"written to {args.out}")
@@ -441,7 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the floor at the origin facing +Z, compute features, write texts from the labels, add mirrored copies, "
         "split with whole (content, style) pairs held out for the test set, and write Mean/Std.",
     )
-    build.add_argument("source_kind", metavar="KIND", help="the raw dataset's kind: bandai-namco")
+    build.add_argument("source_kind", metavar="KIND", help="the raw dataset's kind: bandai-namco; extra (the extra "
+                       "folder: CMU archives with cmu-descriptions.csv and Mesh2Motion .glb files); cmu (any folder, "
+                       ".zip or .tar.xz of CMU BVH takes named SS_TT.bvh, with --descriptions)")
     build.add_argument("source", help="folder with the .tar.xz archives, an unpacked copy, or loose .bvh + .json files")
     build.add_argument("--out", required=True, help="output folder (replaced when the build completes)")
     build.add_argument("--only", help="only takes whose name contains this text or matches this glob (e.g. '*walk_normal*')")
@@ -449,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     build.add_argument("--no-mirror", action="store_true", help="do not add left/right mirrored copies")
     build.add_argument("--split", choices=["train", "val", "test"], help="build only this split's takes (e.g. a quick test set)")
+    build.add_argument("--descriptions", help="cmu: CMU's index, cmu-descriptions.csv (descriptions, frame rates)")
+    build.add_argument("--with", dest="with_dataset", help="extra, cmu: merge a built dataset (e.g. data/bandai-namco) "
+                       "into the same folder, with per-motion draw weights over both")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=_cmd_data_build)
 
