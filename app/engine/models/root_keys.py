@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from app.engine.features import _root_from_features
-from app.engine.models.masked_transformer import ROOT_KEY_DIM, ROOT_KEY_SCALE
+from app.engine.models.masked_transformer import ROOT_KEY_SCALE
 from app.engine.rotations import qinv, qrot
 
 
