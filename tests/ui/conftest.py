@@ -43,6 +43,9 @@ def window(qtbot, walk_positions) -> MainWindow:
     win.show()
     qtbot.waitExposed(win)
     win.activateWindow()
+    # The studio's keys are window-wide actions: they fire only in the active window, so wait for it to be active
+    # (on a loaded machine a previous test's window can still hold activation for a moment).
+    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
     win.viewport.surface.setFocus()
     return win
 
