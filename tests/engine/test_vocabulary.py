@@ -111,3 +111,4 @@ def test_a_file_that_is_not_a_vocabulary_is_a_clear_error(tmp_path):
     atomic_save({"x": torch.zeros(1)}, {}, tmp_path / "x.safetensors")
     with pytest.raises(CheckpointError, match="not a Kinema vocabulary file"):
         Vocabulary.load(tmp_path / "x.safetensors")
+

@@ -64,3 +64,13 @@ def test_the_known_actions_menu_lists_the_actions_and_types_an_example(window: M
     bow = next(item for item in items if item.text().startswith("bow  ("))
     bow.trigger()
     assert panel.prompt.toPlainText() == bow.data() and "bow" in bow.data()
+
+
+def test_the_first_screens_prompts_are_actions_the_models_know() -> None:
+    from app.engine.vocabulary import load_vocabulary
+    from app.ui._qt.prompt_panel import EXAMPLE_PROMPT, SUGGESTED_PROMPTS
+
+    vocabulary, encoder = load_vocabulary(), get_text_encoder()
+    for prompt in (EXAMPLE_PROMPT, *SUGGESTED_PROMPTS):
+        check = vocabulary.check(prompt, encoder)
+        assert check.known and check.rare is None, check.message()

@@ -24,9 +24,10 @@ from app.engine.text import MAX_TOKENS, TextEncoderUnavailable, get_text_encoder
 from app.engine.vocabulary import PromptCheck, Vocabulary, load_vocabulary
 
 EXAMPLE_PROMPT = "a person walks forward and waves with the right hand"
-SUGGESTED_PROMPTS = ("a person walks forward and waves with the right hand", "a person jumps in place",
+# Actions the shipped models were trained on (see "What the models know"): a first prompt should show what works.
+SUGGESTED_PROMPTS = ("a person walks forward and waves with the right hand", "a person raises both hands",
                      "a person walks and turns left", "a person bows", "a person runs forward",
-                     "a person kicks with the right leg")
+                     "a person waves goodbye")
 ENGINES = ("masked", "diffusion")
 
 
