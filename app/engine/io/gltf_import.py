@@ -133,8 +133,21 @@ def animation_names(path: str | os.PathLike) -> list[str]:
 
 def read_gltf(path: str | os.PathLike, animation: str | int | None = None, fps: float | None = None) -> RigAnimation:
     """The file's skeleton (its first skin's joints) and one animation (by name or index; the first when None)
-    sampled at `fps` (the rate its keys were baked at when None). A file without animation gives one rest frame."""
+    sampled at `fps` (the rate its keys were baked at when None). A file without animation gives one rest frame.
+    A damaged file (a missing field, an index out of range, a buffer too short) is a GLTFImportError naming it."""
     path = Path(path)
+    try:
+        anim = _read_gltf(path, animation, fps)
+    except GLTFImportError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, struct.error, OverflowError) as exc:
+        raise GLTFImportError(f"{path.name}: a damaged glTF file ({type(exc).__name__}: {exc})") from None
+    if not (np.isfinite(anim.root_positions).all() and np.isfinite(anim.local_rotations).all()):
+        raise GLTFImportError(f"{path.name}: the animation holds missing (NaN or infinite) values")
+    return anim
+
+
+def _read_gltf(path: Path, animation: str | int | None, fps: float | None) -> RigAnimation:
     gltf, buffers = _load(path)
     nodes, animations = gltf.get("nodes", []), gltf.get("animations", [])
     if not gltf.get("skins"):
