@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QThreadPool, Qt, QTimer
+from PySide6.QtCore import QSettings, QThreadPool, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog, QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
@@ -34,6 +34,7 @@ from app.ui.projects import AUTOSAVE_S, ProjectController
 from app.ui.rig_actions import RigActions
 
 TAKE_FILTER = file_filter(writing=False)
+EXPORT_FOLDER_KEY = "export/folder"
 DROPPABLE = (".bvh", ".fbx", ".glb", ".gltf", ".npy", ".kinema")
 TIMELINE_HEIGHT = 190  # pixels, transport bar included, as the window opens
 
@@ -127,7 +128,9 @@ class MainWindow(QMainWindow):
         # Replaced in tests: the import path, and the export choices (None when the user cancels).
         self.ask_import_path: Callable[[], str | None] = self._ask_import_path
         self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
-        self.export_folder: Path | None = None  # where the last export went: the next one starts there
+        # Where the last export went, across restarts (Qt's settings file): the next one starts there.
+        saved = QSettings("Kinema", "Kinema").value(EXPORT_FOLDER_KEY, "")
+        self.export_folder: Path | None = Path(saved) if saved and Path(saved).is_dir() else None
         self._build_menus()
         self._build_transport_keys()
         self._escape = leave_text_fields_with_escape(self, self.viewport.surface)
@@ -282,6 +285,7 @@ class MainWindow(QMainWindow):
             self.show_error("Export failed", str(exc))
             return False
         self.export_folder = options.path.parent
+        QSettings("Kinema", "Kinema").setValue(EXPORT_FOLDER_KEY, str(self.export_folder))
         self.show_message(f"Exported frames {options.first}–{options.last} at {options.fps:g} fps to {options.path.name}")
         return True
 

@@ -29,8 +29,10 @@ def walk_positions() -> np.ndarray:
 
 @pytest.fixture(autouse=True)
 def recovery_home(tmp_path, monkeypatch) -> Path:
-    """Autosaves go to a fresh folder per test ($XDG_DATA_HOME/kinema/recovery), never the user's."""
+    """Autosaves and settings go to fresh folders per test ($XDG_DATA_HOME/kinema/recovery, $XDG_CONFIG_HOME),
+    never the user's."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))  # settings too: the last export folder
     return tmp_path / "data-home" / "kinema" / "recovery"
 
 

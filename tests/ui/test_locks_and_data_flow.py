@@ -176,6 +176,14 @@ def test_export_offers_the_whole_take_at_the_source_rate_in_the_last_folder(wind
     window.export_take()
     assert [(o.first, o.last, o.fps) for o in offered] == [(0, n - 1, 30.0)] * 2  # not the selection, not 20 fps
     assert offered[1].path.parent == tmp_path  # the last export's folder
+    from app.ui.app import create_window
+
+    restarted = create_window()  # a new session starts there too
+    restarted.projects.ask_unsaved = lambda: "discard"
+    restarted.load_take(window.document.take)
+    restarted.ask_export = lambda defaults: offered.append(defaults) or None
+    assert not restarted.export_take() and offered[2].path.parent == tmp_path
+    restarted.close()
     assert abs(read_bvh(tmp_path / "a.bvh").fps - 30.0) < 1e-6
     dialog = ExportDialog(offered[0], n, window, selection=(12, 40))
     assert (dialog.first.value(), dialog.last.value()) == (0, n - 1)
