@@ -17,6 +17,7 @@ import tempfile
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -142,10 +143,7 @@ def build_bandai_namco(
     started = time.perf_counter()
     keep = None if split is None else (lambda stem: _split_of_name(stem) == split)
     takes = TakeSource(source, only=only, limit=limit, keep=keep)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with staged_folder(Path(out)) as staging:
         for sub in ("new_joints", "new_joint_vecs", "texts"):
             (staging / sub).mkdir()
         stream = _processed(takes, workers)
@@ -155,10 +153,20 @@ def build_bandai_namco(
         summary = _write(staging, takes, processed, mirror, stats_split=split or "train")
         summary.seconds = time.perf_counter() - started
         (staging / "summary.txt").write_text("\n".join(summary.lines()) + "\n")
+    return summary
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A new folder beside `out` to build in: it replaces `out` when the block completes and is removed when the
+    block fails, so a dataset folder is never half-written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        yield staging
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)
-        return summary
     finally:
         if staging.exists():
             shutil.rmtree(staging)

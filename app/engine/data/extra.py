@@ -14,7 +14,6 @@ import json
 import os
 import random
 import shutil
-import tempfile
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from app.engine.data.action_captions import action_of, captions
-from app.engine.data.build import CAPTIONS_PER_TAKE, FPS, VAL_SHARE, group_std
+from app.engine.data.build import CAPTIONS_PER_TAKE, FPS, VAL_SHARE, group_std, staged_folder
 from app.engine.data.cmu import (
     MIN_FRAMES,
     CMUEntry,
@@ -215,19 +214,11 @@ def build_extra(motions: Iterable[Motion], out: str | Path, mirror: bool = True,
                 progress: Callable[[Iterable], Iterable] | None = None) -> ExtraSummary:
     """Write the motions (and, with `with_dataset`, a built Bandai Namco folder's) to `out`, replaced when complete."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         summary = _write(staging, list(progress(motions) if progress else motions), mirror, with_dataset)
         summary.skipped = dict(skipped or {})
         (staging / "summary.txt").write_text("\n".join(summary.lines()) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-        return summary
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+    return summary
 
 
 def _write(root: Path, motions: list[Motion], mirror: bool, with_dataset: str | Path | None) -> ExtraSummary:

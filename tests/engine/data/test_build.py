@@ -136,3 +136,19 @@ def test_a_failed_build_leaves_the_previous_dataset_intact(bandai_namco_sample, 
         build_bandai_namco(bandai_namco_sample, out, only="run_elderly", workers=1)  # a held-out pair only
     assert sorted(p.name for p in out.iterdir()) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out-")]
+
+
+def test_a_failed_build_leaves_the_previous_dataset_and_no_staging_folder(tmp_path):
+    from app.engine.data.build import staged_folder
+
+    out = tmp_path / "dataset"
+    out.mkdir()
+    (out / "old.txt").write_text("previous build")
+    with pytest.raises(RuntimeError):
+        with staged_folder(out) as staging:
+            (staging / "half.txt").write_text("half-written")
+            raise RuntimeError("the build broke")
+    assert [p.name for p in tmp_path.iterdir()] == ["dataset"] and (out / "old.txt").read_text() == "previous build"
+    with staged_folder(out) as staging:
+        (staging / "new.txt").write_text("complete")
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
