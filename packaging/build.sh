@@ -13,12 +13,12 @@ python -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist --wor
     packaging/kinema.spec
 mkdir -p dist/kinema/share/applications dist/kinema/share/icons/hicolor/256x256/apps
 sed "s|@EXEC@|$(pwd)/dist/kinema/kinema|" packaging/linux/kinema.desktop >dist/kinema/share/applications/kinema.desktop
-cp packaging/linux/kinema.png dist/kinema/share/icons/hicolor/256x256/apps/kinema.png
+cp app/ui/assets/kinema.png dist/kinema/share/icons/hicolor/256x256/apps/kinema.png
 echo "built dist/kinema in $(( $(date +%s) - start )) s: $(du -sh dist/kinema | cut -f1)"
 if [ "${1:-}" = "--install" ]; then
     apps="${XDG_DATA_HOME:-$HOME/.local/share}"
     mkdir -p "$apps/applications" "$apps/icons/hicolor/256x256/apps"
     cp dist/kinema/share/applications/kinema.desktop "$apps/applications/"
-    cp packaging/linux/kinema.png "$apps/icons/hicolor/256x256/apps/"
+    cp app/ui/assets/kinema.png "$apps/icons/hicolor/256x256/apps/"
     echo "installed the desktop entry in $apps/applications"
 fi

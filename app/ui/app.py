@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from app.engine.document import Take
     from app.ui.main_window import MainWindow
 
-ICON = Path(__file__).resolve().parents[2] / "packaging" / "linux" / "kinema.png"
+ICON = Path(__file__).resolve().parent / "assets" / "kinema.png"  # packaged with app.ui, as the example take
 EXAMPLE_TAKE = Path(__file__).parent / "assets" / "example_take.npy"
 
 
