@@ -19,7 +19,7 @@ from scipy.spatial import cKDTree
 from writer_checks import box_body, linear_blend_skinning, random_animation, twisted_rig
 
 from app.engine.io.formats import write_animation
-from app.engine.io.rig import Rig
+from app.engine.io.rig import Rig, RigAnimation
 from app.engine.skeleton import BANDAI_NAMCO_21
 
 SCRIPT = Path(__file__).with_name("blender_positions.py")
@@ -35,6 +35,21 @@ def _blender_python() -> str:
     pytest.skip("no Python with bpy: set KINEMA_BPY_PYTHON to a venv with bpy==5.0.1")
 
 
+def blender_read(python: str, anim: RigAnimation, paths: list[str], frames: list[int]) -> dict:
+    """What Blender finds in each file (SCRIPT's JSON: bones and bodies per path), after checking that every joint
+    of `anim`'s rig is where the engine has it, to 1 mm, at `frames`."""
+    run = subprocess.run([python, str(SCRIPT), str(anim.fps), ",".join(map(str, frames)), *paths],
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("JSON"))[4:])
+    expected = anim.world_positions()[frames]
+    for path in paths:
+        bones = result[path]["bones"]
+        found = np.array([bones[name] for name in anim.rig.names]).transpose(1, 0, 2)  # (frames, J, 3)
+        assert np.abs(found - expected).max() < 1e-3, path
+    return result
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("rig", [Rig.from_skeleton(BANDAI_NAMCO_21), twisted_rig()], ids=["bandai-namco", "rest-rotations"])
 def test_blender_imports_our_fbx_gltf_and_bvh_with_every_joint_in_place(tmp_path, rig):
@@ -44,15 +59,7 @@ def test_blender_imports_our_fbx_gltf_and_bvh_with_every_joint_in_place(tmp_path
     for suffix in (".fbx", ".glb", ".bvh"):
         paths.append(str(tmp_path / f"take{suffix}"))
         write_animation(anim, paths[-1], mesh=None if suffix == ".bvh" else body, end_sites=BANDAI_NAMCO_21.end_sites)
-    run = subprocess.run([python, str(SCRIPT), str(anim.fps), ",".join(map(str, FRAMES)), *paths],
-                         capture_output=True, text=True, timeout=600, check=False)
-    assert run.returncode == 0, run.stderr[-2000:]
-    result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("JSON"))[4:])
-    expected = anim.world_positions()[FRAMES]
-    for path in paths:
-        bones = result[path]["bones"]
-        found = np.array([bones[name] for name in rig.names]).transpose(1, 0, 2)  # (frames, J, 3)
-        assert np.abs(found - expected).max() < 1e-3, path
+    result = blender_read(python, anim, paths, FRAMES)
     for path in paths[:2]:
         (found,) = [b for b in result[path]["bodies"] if b["armature"]]  # glTF adds an unbound bone-display mesh
         assert found["vertices"] == 8 * rig.n_joints and found["groups"] == rig.n_joints, path

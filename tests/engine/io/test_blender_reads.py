@@ -1,14 +1,11 @@
 """Blender as the independent reader of a take written onto Mesh2Motion's UE rig, as FBX, glTF and BVH: every joint
 of that rig where the retargeted animation has it, to 1 mm (slow; KINEMA_BPY_PYTHON points at a venv with bpy, as
-for test_blender.py, whose Blender script this uses)."""
+for test_blender.py, whose Blender reading and joint check this uses)."""
 from __future__ import annotations
 
-import json
-import subprocess
 
-import numpy as np
 import pytest
-from test_blender import SCRIPT, _blender_python
+from test_blender import _blender_python, blender_read
 
 from app.engine.document.files import read_take
 from app.engine.io.formats import write_animation
@@ -27,12 +24,4 @@ def test_blender_finds_every_joint_of_a_take_onto_the_ue_rig(shared_data, bandai
     paths = [str(tmp_path / f"onto{suffix}") for suffix in (".fbx", ".glb", ".bvh")]
     for path in paths:
         write_animation(anim, path)
-    run = subprocess.run([python, str(SCRIPT), str(anim.fps), ",".join(map(str, FRAMES)), *paths],
-                         capture_output=True, text=True, timeout=600, check=False)
-    assert run.returncode == 0, run.stderr[-2000:]
-    result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("JSON"))[4:])
-    expected = anim.world_positions()[FRAMES]
-    for path in paths:
-        bones = result[path]["bones"]
-        found = np.array([bones[name] for name in rig.names]).transpose(1, 0, 2)  # (frames, J, 3)
-        assert np.abs(found - expected).max() < 1e-3, path
+    blender_read(python, anim, paths, FRAMES)
