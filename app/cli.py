@@ -203,8 +203,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     from app.engine.data.dataset import DatasetError
 
-    if args.part and args.what != "tokenizer":
-        raise CommandError("--part applies to `kinema train tokenizer` only")
+    for flag, value in (("--part", args.part), ("--init", args.init), ("--codebook-size", args.codebook_size)):
+        if value and args.what != "tokenizer":
+            raise CommandError(f"{flag} applies to `kinema train tokenizer` only")
     name = f"tokenizer_{args.part}" if args.part else args.what.replace("-", "_")
     log_path = Path(args.runs) / name / "log.jsonl"
     out = args.out or f"checkpoints/{name}.safetensors"
@@ -219,7 +220,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         elif args.what == "tokenizer":
             from app.engine.train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
-            config = dataclasses.replace(TokenizerTrainConfig(preset=args.preset, part=args.part), **overrides)
+            config = dataclasses.replace(TokenizerTrainConfig(preset=args.preset, part=args.part, init=args.init,
+                                                              codebook_size=args.codebook_size), **overrides)
             result = train_tokenizer(args.data, out, config, log_path=log_path, resume=not args.fresh)
         elif args.what == "vae":
             from app.engine.train.vae import VAETrainConfig, train_vae
@@ -541,6 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--part", choices=["upper", "lower"],
                        help="tokenizer: a body-part tokenizer (for upper-body edits); default output "
                        "checkpoints/tokenizer_<part>.safetensors")
+    train.add_argument("--init", help="tokenizer: start from this tokenizer's weights (its encoder and decoder; its "
+                       "codebook too unless --codebook-size differs)")
+    train.add_argument("--codebook-size", type=int, help="tokenizer: number of codes (default: the preset's, or --init's)")
     train.add_argument("--tokenizer", help="masked: its tokenizer (default: the shipped checkpoints/tokenizer.safetensors); "
                        "masked-upper: the upper-body one (default: the shipped checkpoints/tokenizer_upper.safetensors)")
     train.add_argument("--vae", help="diffusion: its motion VAE (default: the shipped checkpoints/vae.safetensors)")

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from app.engine.data.dataset import MotionFolder
 from app.engine.features import positions_from_features
-from app.engine.models.checkpoint import save_checkpoint
+from app.engine.models.checkpoint import load_checkpoint, save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from app.engine.train.loop import LoopConfig, TrainingRun
 
@@ -49,14 +49,32 @@ class TokenizerTrainConfig:
     threads: int = 2  # per process
     device: str | None = None  # None: CUDA when there is one, else CPU
     model: TokenizerConfig | None = None  # None: PRESETS[preset]; either way with the dataset's width, skeleton and `part`
+    codebook_size: int | None = None  # None: the preset's (or `init`'s); fewer codes make sequences easier to predict
+    init: str | None = None  # start from this tokenizer's encoder and decoder (its codebook too, if the sizes match)
 
 
-def _model_config(cfg: TokenizerTrainConfig, folder: MotionFolder) -> TokenizerConfig:
-    if cfg.model is None and cfg.preset not in PRESETS:
+def _model_config(cfg: TokenizerTrainConfig, folder: MotionFolder, init: dict | None = None) -> TokenizerConfig:
+    if cfg.model is None and init is None and cfg.preset not in PRESETS:
         raise ValueError(f"unknown preset {cfg.preset!r}; choose from {', '.join(PRESETS)}")
-    base = cfg.model or PRESETS[cfg.preset]
+    base = TokenizerConfig(**init) if init is not None else cfg.model or PRESETS[cfg.preset]
     skeleton = folder.info.skeleton.name if folder.info.skeleton else base.skeleton
-    return dataclasses.replace(base, input_dim=folder.info.feature_dim, part=cfg.part, skeleton=skeleton)
+    size = cfg.codebook_size or base.codebook_size
+    if init is not None and (base.input_dim, base.part, base.skeleton) != (folder.info.feature_dim, cfg.part, skeleton):
+        raise ValueError(f"--init is a tokenizer of {base.input_dim} dims (part {base.part}, skeleton {base.skeleton}); "
+                         f"this run needs {folder.info.feature_dim} (part {cfg.part}, skeleton {skeleton})")
+    return dataclasses.replace(base, input_dim=folder.info.feature_dim, part=cfg.part, skeleton=skeleton, codebook_size=size)
+
+
+def _initial_weights(model: MotionTokenizer, state: dict[str, torch.Tensor]) -> None:
+    """Load another tokenizer's weights; with a different codebook size the codebook is left to be seeded from the
+    first batch's encoder outputs (the quantiser's own start), so the encoder and decoder carry over and the codes
+    are drawn afresh where the data is."""
+    own = model.state_dict()
+    if state["quantizer.codebook"].shape != own["quantizer.codebook"].shape:
+        def carried(key: str) -> bool:  # everything but the codebook and its statistics
+            return not key.startswith("quantizer.") or key.startswith("quantizer.project")
+        state = {k: v if carried(k) else own[k] for k, v in state.items()}
+    model.load_state_dict(state)
 
 
 def _batch(motions: list[np.ndarray], size: int, window: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,12 +166,16 @@ def train_tokenizer(
     data_dir, out_path = Path(data_dir), Path(out_path)
 
     train_folder, val_folder = MotionFolder(data_dir, "train"), MotionFolder(data_dir, "val")
-    mc = _model_config(cfg, train_folder)
+    init_state, init_config = (load_checkpoint(cfg.init)[:2]) if cfg.init else (None, None)
+    mc = _model_config(cfg, train_folder, init_config)
     if cfg.window % mc.unit:
         raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per token")
     motions = [train_folder.normalize(r.features) for r in train_folder.records if len(r.features) >= mc.unit]
 
-    model = MotionTokenizer(mc).to(run.device)
+    model = MotionTokenizer(mc)
+    if init_state is not None:
+        _initial_weights(model, init_state)
+    model = model.to(run.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
     rng = np.random.default_rng([cfg.seed, run.step, run.rank])  # each rank (and a resumed run) draws its own batches
