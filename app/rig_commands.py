@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from app.cli import CommandError
@@ -47,24 +48,25 @@ def _cmd_export_onto_rig(args: argparse.Namespace) -> None:
 
 def _cmd_smpl_body(args: argparse.Namespace) -> None:
     from app.engine.document.files import read_take
-    from app.engine.smpl_body import (
-        load_smpl,
-        smpl_animation,
-        smpl_vertices,
-        write_obj_sequence,
-    )
+    from app.engine.smpl_body import MODEL_ENV, load_smpl, smpl_animation, write_smpl_body
 
+    location = args.model or os.environ.get(MODEL_ENV)
+    if not location:
+        raise CommandError(f"no SMPL model: pass --model (a file or a folder) or set {MODEL_ENV}; the SMPL model "
+                           "files are licensed separately (smpl.is.tue.mpg.de) and never shipped with Kinema")
     try:
-        model = load_smpl(args.model)
+        model = load_smpl(location)
         take = read_take(args.input)
         anim = smpl_animation(model, take.placement.to_world(take.positions), take.fps, take.skeleton)
-        vertices, _ = smpl_vertices(model, anim)
-        n = write_obj_sequence(vertices, model.faces, args.output, Path(args.input).stem)
-    except ImportError:
-        raise CommandError("SMPL bodies need the smplx package: pip install smplx") from None
+        n = write_smpl_body(model, anim, args.output, Path(args.input).stem, args.sequence)
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    print(f"wrote {n} OBJ files ({vertices.shape[1]} vertices each, {take.fps:g} fps) to {args.output}")
+    vertices = len(model.v_template)
+    if n == 1 and Path(args.output).suffix:
+        print(f"wrote {args.output}: the SMPL body ({vertices} vertices) skinned to SMPL's 24 joints, "
+              f"{anim.n_frames} frames at {take.fps:g} fps")
+    else:
+        print(f"wrote {n} {args.sequence.upper()} files ({vertices} vertices each, {take.fps:g} fps) to {args.output}")
 
 
 def add_rig_commands(commands: argparse._SubParsersAction) -> None:
@@ -86,11 +88,16 @@ def add_rig_commands(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_cmd_export_onto_rig)
 
     smpl = commands.add_parser(
-        "smpl-body", help="pose an SMPL body (your own model file) with a take, as an OBJ sequence",
-        description="Fit SMPL joint rotations to the take (SMPL's joints map themselves) and write the posed mean-shape "
-        "body, one OBJ per frame. The SMPL model files are licensed separately and never shipped: point --model at "
-        "your .npz (SMPL-X ships them; an SMPL .pkl converts with numpy.savez). Needs pip install smplx.")
+        "smpl-body", help="pose an SMPL body (your own model file) with a take: skinned glTF/FBX or OBJ/PLY frames",
+        description="Fit SMPL joint rotations to the take (SMPL's joints map themselves) and write the mean-shape "
+        "body: skinned to SMPL's rig in a .glb, .gltf or .fbx, or one OBJ (or PLY) per frame into a folder. The SMPL "
+        "model files are licensed separately and never shipped: point --model or $KINEMA_SMPL at your .npz or its "
+        "folder (SMPL_NEUTRAL.npz is looked for first; an SMPL .pkl converts with numpy.savez). Needs pip install "
+        "smplx.")
     smpl.add_argument("input", help="the take")
-    smpl.add_argument("--model", required=True, help="an SMPL model .npz (e.g. SMPL_NEUTRAL.npz)")
-    smpl.add_argument("-o", "--output", required=True, help="the folder for the OBJ files")
+    smpl.add_argument("--model", help="an SMPL model .npz, or a folder holding SMPL_NEUTRAL.npz (default: $KINEMA_SMPL)")
+    smpl.add_argument("-o", "--output", required=True,
+                      help="a .glb, .gltf or .fbx (the skinned body), or a folder for one mesh file per frame")
+    smpl.add_argument("--sequence", choices=["obj", "ply"], default="obj",
+                      help="the per-frame mesh files written into a folder (default obj)")
     smpl.set_defaults(func=_cmd_smpl_body)

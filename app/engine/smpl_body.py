@@ -7,14 +7,19 @@ themselves), so the body's bones point where the take's do and its pelvis follow
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from app.engine.io.atomic import write_atomic
+from app.engine.io.formats import FORMATS, write_animation
 from app.engine.io.onto_rig import retarget_onto
-from app.engine.io.rig import Rig, RigAnimation
+from app.engine.io.rig import Rig, RigAnimation, SkinnedMesh
 from app.engine.rotations import matrix_to_quat
 from app.engine.skeleton import BANDAI_NAMCO_21, Skeleton
 
@@ -25,6 +30,9 @@ SMPL_JOINTS = (
 )
 SMPL_VERTICES = 6890
 FIELDS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
+MODEL_ENV = "KINEMA_SMPL"  # a model file or a folder holding one, for the CLI and the studio
+MODEL_NAMES = ("SMPL_NEUTRAL.npz", "SMPL_MALE.npz", "SMPL_FEMALE.npz")  # looked for in that order in a folder
+SEQUENCES = ("obj", "ply")  # per-frame mesh files
 
 
 class SMPLModelError(ValueError):
@@ -36,12 +44,58 @@ class _Data:
         self.__dict__.update(fields)
 
 
+def find_model(location: str | os.PathLike) -> Path:
+    """The model file at `location`: the file itself, or in a folder (or its `smpl/` subfolder, as smplx lays
+    models out) SMPL_NEUTRAL.npz, else SMPL_MALE.npz, else SMPL_FEMALE.npz."""
+    location = Path(location).expanduser()
+    if location.is_file():
+        return location
+    if not location.is_dir():
+        raise SMPLModelError(f"the SMPL model location {location} does not exist")
+    for name in MODEL_NAMES:
+        for folder in (location, location / "smpl"):
+            if (folder / name).is_file():
+                return folder / name
+    pickles = sorted(p.name for p in location.glob("*.pkl"))
+    hint = f" (found {', '.join(pickles)}: convert to .npz with numpy.savez)" if pickles else ""
+    raise SMPLModelError(f"no SMPL model in {location}: expected {' or '.join(MODEL_NAMES)}{hint}")
+
+
+def _check(name: str, data: dict[str, np.ndarray]) -> None:
+    """A clear error for arrays that are not SMPL's shapes, before smplx meets them."""
+    v = data["v_template"].shape[0] if data["v_template"].ndim == 2 else -1
+    j = len(SMPL_JOINTS)
+    shapes = {"v_template": (v, 3), "posedirs": (v, 3, 9 * (j - 1)), "J_regressor": (j, v), "weights": (v, j),
+              "kintree_table": (2, j)}
+    if v < 1 or data["v_template"].shape[1] != 3:
+        raise SMPLModelError(f"{name} is not an SMPL model: its template vertices have shape {data['v_template'].shape}")
+    if data["J_regressor"].ndim == 2 and data["J_regressor"].shape[0] != j:
+        raise SMPLModelError(f"{name}: expected SMPL's {j} joints, the model has {data['J_regressor'].shape[0]} "
+                             "(SMPL-X and SMPL+H models are not supported yet)")
+    for field, shape in shapes.items():
+        if data[field].shape != shape:
+            raise SMPLModelError(f"{name} is not an SMPL model: {field} has shape {data[field].shape}, "
+                                 f"expected {shape} for {v} vertices")
+    if data["shapedirs"].ndim != 3 or data["shapedirs"].shape[:2] != (v, 3):
+        raise SMPLModelError(f"{name} is not an SMPL model: shapedirs has shape {data['shapedirs'].shape}")
+    faces = data["f"]
+    if faces.ndim != 2 or faces.shape[1] != 3 or not np.issubdtype(faces.dtype, np.integer) or (
+            faces.size and (faces.min() < 0 or faces.max() >= v)):
+        raise SMPLModelError(f"{name} is not an SMPL model: its triangles (f) are not vertex indices 0–{v - 1}")
+    for field in FIELDS:
+        if not np.issubdtype(data[field].dtype, np.number) or not np.isfinite(data[field]).all():
+            raise SMPLModelError(f"{name}: {field} holds values that are not finite numbers")
+
+
 def load_smpl(path: str | os.PathLike):
     """An smplx SMPL model from an .npz in SMPL's layout (v_template, shapedirs, posedirs, J_regressor, weights,
-    kintree_table, f), read without pickle."""
-    import smplx
+    kintree_table, f), read without pickle; `path` may be a folder (`find_model`)."""
+    try:
+        import smplx
+    except ImportError:
+        raise SMPLModelError("SMPL bodies need the smplx package: pip install smplx") from None
 
-    path = Path(path)
+    path = Path(path) if Path(path).suffix.lower() == ".pkl" else find_model(path)
     if path.suffix.lower() != ".npz":
         raise SMPLModelError(f"{path.name}: Kinema reads SMPL models as .npz (SMPL-X ships them; convert a .pkl with "
                              "numpy.savez), so that no pickle is ever loaded")
@@ -51,18 +105,18 @@ def load_smpl(path: str | os.PathLike):
             if missing:
                 raise SMPLModelError(f"{path.name} is not an SMPL model: it lacks {', '.join(missing)}")
             data = {f: np.asarray(npz[f]) for f in FIELDS}
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, SMPLModelError):
-            raise
+    except SMPLModelError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise SMPLModelError(f"{path.name}: cannot read the model ({exc})") from None
-    if data["J_regressor"].shape[0] != len(SMPL_JOINTS) or data["kintree_table"].shape != (2, len(SMPL_JOINTS)):
-        raise SMPLModelError(f"{path.name}: expected SMPL's {len(SMPL_JOINTS)} joints, the model has "
-                             f"{data['J_regressor'].shape[0]}")
+    _check(path.name, data)
     extra = {}
     if len(data["v_template"]) != SMPL_VERTICES:  # smplx's extra keypoints (nose, toes, fingertips) are SMPL vertices
         extra = {"vertex_ids": dict.fromkeys(("nose", "reye", "leye", "rear", "lear"), 0), "use_hands": False,
                  "use_feet_keypoints": False}
-    return smplx.SMPL(model_path=str(path), data_struct=_Data(**data), num_betas=data["shapedirs"].shape[-1], **extra)
+    with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a warning for models with few shape components
+        return smplx.SMPL(model_path=str(path), data_struct=_Data(**data), num_betas=data["shapedirs"].shape[-1],
+                          **extra)
 
 
 def smpl_rig(model) -> Rig:
@@ -100,14 +154,57 @@ def smpl_vertices(model, anim: RigAnimation) -> tuple[np.ndarray, np.ndarray]:
     return out.vertices.double().numpy(), out.joints[:, :len(SMPL_JOINTS)].double().numpy()
 
 
-def write_obj_sequence(vertices: np.ndarray, faces: np.ndarray, folder: str | os.PathLike, stem: str = "frame") -> int:
-    """One OBJ per frame (`stem_0000.obj`…), each written whole before it gets its name; returns the count."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+def smpl_mesh(model) -> SkinnedMesh:
+    """The mean-shape body in SMPL's rest pose, skinned to `smpl_rig(model)` by its four heaviest weights."""
+    vertices = model.v_template.double().numpy()
+    weights = model.lbs_weights.double().numpy()  # (V, 24)
+    joints = np.argsort(-weights, axis=1, kind="stable")[:, :4]
+    top = np.take_along_axis(weights, joints, 1)
+    return SkinnedMesh(vertices, np.asarray(model.faces, dtype=np.int64), joints,
+                       top / np.maximum(top.sum(1, keepdims=True), 1e-12))
+
+
+def _obj(vertices: np.ndarray, faces: np.ndarray) -> bytes:
     face_lines = "".join(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces)
+    return ("".join(f"v {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in vertices) + face_lines).encode()
+
+
+def _ply(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """Binary little-endian PLY: float vertices, triangles as a count and three int indices."""
+    header = (f"ply\nformat binary_little_endian 1.0\ncomment Kinema SMPL body\nelement vertex {len(vertices)}\n"
+              "property float x\nproperty float y\nproperty float z\n"
+              f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n")
+    tris = np.zeros(len(faces), dtype=[("n", "u1"), ("v", "<i4", 3)])
+    tris["n"], tris["v"] = 3, faces
+    return header.encode() + np.asarray(vertices, "<f4").tobytes() + tris.tobytes()
+
+
+def write_mesh_sequence(vertices: np.ndarray, faces: np.ndarray, folder: str | os.PathLike, stem: str = "frame",
+                        kind: str = "obj") -> int:
+    """One OBJ or PLY per frame (`stem_0000.obj`…), each written whole before it gets its name; returns the count."""
+    if kind not in SEQUENCES:
+        raise ValueError(f"a mesh sequence is {' or '.join(SEQUENCES)}, not {kind!r}")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file; a mesh sequence needs a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    encode = _obj if kind == "obj" else _ply
     for t, frame in enumerate(vertices):
-        text = "".join(f"v {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in frame) + face_lines
-        tmp = folder / f".{stem}_{t:04d}.obj.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, folder / f"{stem}_{t:04d}.obj")
+        write_atomic(folder / f"{stem}_{t:04d}.{kind}", encode(frame, faces))
     return len(vertices)
+
+
+def write_smpl_body(model, anim: RigAnimation, path: str | os.PathLike, stem: str = "frame",
+                    sequence: str = "obj") -> int:
+    """The posed body at `path`: a skinned mesh on SMPL's rig for .glb/.gltf/.fbx, otherwise (a folder) one
+    `sequence` file per frame. Returns the number of files written."""
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is not None and fmt.carries_body:
+        write_animation(anim, path, mesh=smpl_mesh(model))
+        return 1
+    if path.suffix and not path.is_dir():
+        raise ValueError(f"{path.name}: an SMPL body goes to .glb, .gltf or .fbx (skinned), or to a folder "
+                         f"({' or '.join(SEQUENCES)} per frame)")
+    vertices, _ = smpl_vertices(model, anim)
+    return write_mesh_sequence(vertices, model.faces, path, stem, sequence)

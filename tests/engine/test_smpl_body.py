@@ -1,48 +1,26 @@
 """SMPL bodies from a small synthetic model file in SMPL's layout (the real files are licensed and never shipped):
-the body's joints follow the take's bones, its vertices follow its joints, and frames are written as OBJ."""
+the body's joints follow the take's bones, its vertices follow its joints, frames are written as OBJ or PLY, and
+model files that do not fit are one clear error."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_smpl import write_synthetic_smpl
 
 from app.engine.document.files import read_take
 from app.engine.skeleton import BANDAI_NAMCO_21 as OURS
 from app.engine.smpl_body import (
+    MODEL_ENV,
     SMPLModelError,
+    find_model,
     load_smpl,
     smpl_animation,
     smpl_vertices,
-    write_obj_sequence,
+    write_mesh_sequence,
 )
 
-# SMPL's kinematic tree and a T-pose of about its proportions (metres)
-PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
-OFFSETS = np.array([
-    [0, 0.93, 0], [0.06, -0.09, 0], [-0.06, -0.09, 0], [0, 0.11, 0], [0, -0.38, 0], [0, -0.38, 0], [0, 0.14, 0],
-    [0, -0.40, 0], [0, -0.40, 0], [0, 0.06, 0], [0, -0.05, 0.12], [0, -0.05, 0.12], [0, 0.21, 0], [0.07, 0.11, 0],
-    [-0.07, 0.11, 0], [0, 0.09, 0.03], [0.12, 0.03, 0], [-0.12, 0.03, 0], [0.26, 0, 0], [-0.26, 0, 0], [0.25, 0, 0],
-    [-0.25, 0, 0], [0.08, 0, 0], [-0.08, 0, 0]])
-
-
-def synthetic_smpl(path) -> np.ndarray:
-    """An SMPL-format .npz: 4 vertices around each joint, each bound to it, and a joint regressor that finds the
-    joints as their vertices' mean. Returns the rest joints."""
-    joints = np.zeros((24, 3))
-    for j, p in enumerate(PARENTS):
-        joints[j] = OFFSETS[j] + (joints[p] if p >= 0 else 0)
-    corners = np.array([[0.02, 0, 0], [-0.02, 0, 0], [0, 0.02, 0.02], [0, -0.02, -0.02]])
-    v_template = (joints[:, None] + corners[None]).reshape(-1, 3)
-    weights = np.repeat(np.eye(24), 4, axis=0)
-    regressor = weights.T / 4.0
-    faces = np.array([[4 * j, 4 * j + 1, 4 * j + 2] for j in range(24)] + [[4 * j, 4 * j + 3, 4 * j + 1] for j in range(24)])
-    np.savez(path, v_template=v_template, shapedirs=np.zeros((96, 3, 10)), posedirs=np.zeros((96, 3, 207)),
-             J_regressor=regressor, weights=weights, kintree_table=np.array([[4294967295] + PARENTS[1:], list(range(24))]),
-             f=faces)
-    return joints
-
-
 def test_the_take_drives_an_smpl_body(tmp_path, bandai_namco_sample):
-    synthetic_smpl(tmp_path / "SMPL_TEST.npz")
+    write_synthetic_smpl(tmp_path / "SMPL_TEST.npz")
     model = load_smpl(tmp_path / "SMPL_TEST.npz")
     take = read_take(bandai_namco_sample / "dataset-1_kick_normal_001.bvh")
     positions = take.placement.to_world(take.positions)[::10].astype(np.float64)
@@ -58,9 +36,44 @@ def test_the_take_drives_an_smpl_body(tmp_path, bandai_namco_sample):
         mine = positions[:, OURS.children[o][0]] - positions[:, o]
         cos = (theirs * mine).sum(-1) / np.linalg.norm(theirs, axis=-1) / np.linalg.norm(mine, axis=-1)
         assert cos.min() > 0.999, smpl
-    assert write_obj_sequence(vertices, model.faces, tmp_path / "frames") == len(positions)
+    assert write_mesh_sequence(vertices, model.faces, tmp_path / "frames") == len(positions)
     first = (tmp_path / "frames" / "frame_0000.obj").read_text().splitlines()
     assert sum(line.startswith("v ") for line in first) == 96 and sum(line.startswith("f ") for line in first) == 48
+
+
+def test_a_folder_points_at_its_model(tmp_path):
+    write_synthetic_smpl(tmp_path / "SMPL_FEMALE.npz")
+    assert find_model(tmp_path) == tmp_path / "SMPL_FEMALE.npz"
+    (tmp_path / "smpl").mkdir()
+    write_synthetic_smpl(tmp_path / "smpl" / "SMPL_NEUTRAL.npz")  # smplx's layout; the neutral model comes first
+    assert find_model(tmp_path) == tmp_path / "smpl" / "SMPL_NEUTRAL.npz"
+    assert load_smpl(tmp_path).faces.shape == (48, 3)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl").write_bytes(b"")
+    with pytest.raises(SMPLModelError, match="no SMPL model in .*empty.*convert to .npz"):
+        find_model(tmp_path / "empty")
+    with pytest.raises(SMPLModelError, match="does not exist"):
+        find_model(tmp_path / "nowhere")
+
+
+def _broken(path, **changes):
+    write_synthetic_smpl(path)
+    with np.load(path) as npz:
+        data = dict(npz)
+    np.savez(path, **{**data, **changes})
+    return path
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"J_regressor": np.zeros((55, 96))}, "expected SMPL's 24 joints, the model has 55"),
+    ({"weights": np.zeros((96, 23))}, r"weights has shape \(96, 23\), expected \(96, 24\)"),
+    ({"posedirs": np.zeros((96, 3, 10))}, "posedirs has shape"),
+    ({"f": np.array([[0, 1, 400]])}, "triangles"),
+    ({"v_template": np.full((96, 3), np.nan)}, "v_template holds values that are not finite"),
+])
+def test_model_files_of_the_wrong_shape_are_one_clear_error(tmp_path, changes, message):
+    with pytest.raises(SMPLModelError, match=message):
+        load_smpl(_broken(tmp_path / "SMPL_NEUTRAL.npz", **changes))
 
 
 def test_model_files_that_do_not_fit_are_one_clear_error(tmp_path):
@@ -69,13 +82,47 @@ def test_model_files_that_do_not_fit_are_one_clear_error(tmp_path):
     np.savez(tmp_path / "bad.npz", v_template=np.zeros((3, 3)))
     with pytest.raises(SMPLModelError, match="lacks shapedirs"):
         load_smpl(tmp_path / "bad.npz")
+    good = tmp_path / "SMPL_NEUTRAL.npz"
+    write_synthetic_smpl(good)
+    (tmp_path / "cut.npz").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(SMPLModelError, match="cut.npz: cannot read the model"):
+        load_smpl(tmp_path / "cut.npz")
+    (tmp_path / "text.npz").write_text("not a model")
+    with pytest.raises(SMPLModelError, match="text.npz: cannot read the model"):
+        load_smpl(tmp_path / "text.npz")
 
 
-def test_the_command_writes_an_obj_per_frame(tmp_path, bandai_namco_sample, capsys):
+def test_a_ply_sequence_holds_the_posed_vertices(tmp_path):
+    vertices = np.random.default_rng(0).normal(size=(3, 5, 3))
+    faces = np.array([[0, 1, 2], [2, 3, 4]])
+    assert write_mesh_sequence(vertices, faces, tmp_path / "ply", "walk", kind="ply") == 3
+    data = (tmp_path / "ply" / "walk_0002.ply").read_bytes()
+    header, body = data.split(b"end_header\n")
+    assert b"element vertex 5" in header and b"element face 2" in header
+    np.testing.assert_allclose(np.frombuffer(body[:60], "<f4").reshape(5, 3), vertices[2], atol=1e-6)
+    tris = np.frombuffer(body[60:], dtype=[("n", "u1"), ("v", "<i4", 3)])
+    assert (tris["n"] == 3).all() and (tris["v"] == faces).all()
+    assert not list((tmp_path / "ply").glob(".*"))  # no temp files left
+
+
+def test_the_command_writes_an_obj_per_frame(tmp_path, bandai_namco_sample, capsys, monkeypatch):
     from app.cli import main
 
-    synthetic_smpl(tmp_path / "SMPL_TEST.npz")
+    write_synthetic_smpl(tmp_path / "SMPL_TEST.npz")
     take = bandai_namco_sample / "dataset-2_walk_normal_001.bvh"
     assert main(["smpl-body", str(take), "--model", str(tmp_path / "SMPL_TEST.npz"), "-o", str(tmp_path / "obj")]) == 0
     assert len(list((tmp_path / "obj").glob("*.obj"))) == 182 and "wrote 182 OBJ files" in capsys.readouterr().out
     assert main(["smpl-body", str(take), "--model", str(tmp_path / "none.pkl"), "-o", str(tmp_path / "x")]) == 2
+    monkeypatch.delenv(MODEL_ENV, raising=False)
+    assert main(["smpl-body", str(take), "-o", str(tmp_path / "y")]) == 2
+    assert f"set {MODEL_ENV}" in capsys.readouterr().err
+    models = tmp_path / "models"
+    models.mkdir()
+    write_synthetic_smpl(models / "SMPL_NEUTRAL.npz")
+    monkeypatch.setenv(MODEL_ENV, str(models))  # the folder, from the environment
+    assert main(["smpl-body", str(take), "-o", str(tmp_path / "ply"), "--sequence", "ply"]) == 0
+    assert len(list((tmp_path / "ply").glob("*.ply"))) == 182
+    assert main(["smpl-body", str(take), "-o", str(tmp_path / "body.glb")]) == 0
+    assert "skinned to SMPL's 24 joints" in capsys.readouterr().out and (tmp_path / "body.glb").stat().st_size > 0
+    assert main(["smpl-body", str(take), "-o", str(tmp_path / "body.bvh")]) == 2  # BVH holds no body
+    assert not (tmp_path / "body.bvh").exists()

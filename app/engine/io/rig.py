@@ -180,13 +180,17 @@ class SkinnedMesh:
             raise ValueError(f"the body is skinned to joints outside the rig's 0–{n_joints - 1}")
 
     def vertex_normals(self) -> np.ndarray:
-        """(V, 3) unit normals of the rest pose: area-weighted sums of the triangles around each vertex."""
-        vertices = np.asarray(self.vertices, dtype=np.float64)
-        faces = np.asarray(self.faces, dtype=np.int64)
-        corners = vertices[faces]  # (F, 3 corners, 3)
-        face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-        normals = np.zeros_like(vertices)
-        for corner in range(3):
-            np.add.at(normals, faces[:, corner], face_normals)
-        length = np.linalg.norm(normals, axis=1, keepdims=True)
-        return np.where(length > 0, normals / np.maximum(length, 1e-12), [0.0, 1.0, 0.0])
+        """(V, 3) unit normals of the rest pose."""
+        return vertex_normals(self.vertices, self.faces)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3) unit normals of a mesh (a posed one too): area-weighted sums of the triangles around each vertex."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    corners = vertices[faces]  # (F, 3 corners, 3)
+    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = np.stack([np.bincount(faces.reshape(-1), np.repeat(face_normals[:, k], 3), len(vertices))
+                        for k in range(3)], axis=1)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return np.where(length > 0, normals / np.maximum(length, 1e-12), [0.0, 1.0, 0.0])

@@ -92,38 +92,42 @@ def _quat_matrix(q: np.ndarray) -> np.ndarray:
     return Rotation.from_quat(q).as_matrix()  # glTF and scipy both order quaternions (x, y, z, w)
 
 
-def glb_positions(path: Path, names: tuple[str, ...], frames: list[int], fps: float) -> np.ndarray:
-    """World joint positions (len(frames), J, 3) in metres: pygltflib reads the file, the animation is sampled
-    here by the glTF rules (LINEAR: lerp for translation, slerp for rotation) and the node tree composed."""
-    import pygltflib as gl
+class _GLTFSampler:
+    """A glTF file read by pygltflib, its animation sampled here by the glTF rules (LINEAR: lerp for translation,
+    slerp for rotation) and the node tree composed."""
 
-    gltf = gl.GLTF2().load(str(path))
-    blob = gltf.binary_blob()
-    if blob is None:  # a .gltf: the buffer is a data URI
-        gltf.convert_buffers(gl.BufferFormat.BINARYBLOB)
-        blob = gltf.binary_blob()
+    def __init__(self, path: Path) -> None:
+        import pygltflib as gl
 
-    def read(index: int) -> np.ndarray:
-        acc = gltf.accessors[index]
-        view = gltf.bufferViews[acc.bufferView]
+        self.gl = gl
+        gltf = self.gltf = gl.GLTF2().load(str(path))
+        self.blob = gltf.binary_blob()
+        if self.blob is None:  # a .gltf: the buffer is a data URI
+            gltf.convert_buffers(gl.BufferFormat.BINARYBLOB)
+            self.blob = gltf.binary_blob()
+        self.nodes = gltf.nodes
+        self.parent = {c: i for i, n in enumerate(self.nodes) for c in (n.children or [])}
+        animation = gltf.animations[0]
+        self.tracks = {}
+        for channel in animation.channels:
+            sampler = animation.samplers[channel.sampler]
+            assert sampler.interpolation == "LINEAR"
+            self.tracks[(channel.target.node, channel.target.path)] = (self.read(sampler.input)[:, 0],
+                                                                       self.read(sampler.output))
+        self.index = {n.name: i for i, n in enumerate(self.nodes)}
+
+    def read(self, index: int) -> np.ndarray:
+        gl, acc = self.gl, self.gltf.accessors[index]
+        view = self.gltf.bufferViews[acc.bufferView]
         width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[acc.type]
         dtype = {gl.FLOAT: "<f4", gl.UNSIGNED_SHORT: "<u2", gl.UNSIGNED_INT: "<u4"}[acc.componentType]
         start = view.byteOffset + (acc.byteOffset or 0)
-        return np.frombuffer(blob, dtype, acc.count * width, start).reshape(acc.count, width).astype(np.float64)
+        return np.frombuffer(self.blob, dtype, acc.count * width, start).reshape(acc.count, width).astype(np.float64)
 
-    nodes = gltf.nodes
-    parent = {c: i for i, n in enumerate(nodes) for c in (n.children or [])}
-    animation = gltf.animations[0]
-    tracks = {}
-    for channel in animation.channels:
-        sampler = animation.samplers[channel.sampler]
-        assert sampler.interpolation == "LINEAR"
-        tracks[(channel.target.node, channel.target.path)] = (read(sampler.input)[:, 0], read(sampler.output))
-    index = {n.name: i for i, n in enumerate(nodes)}
-
-    def local(i: int, t: float) -> np.ndarray:
+    def local(self, i: int, t: float) -> np.ndarray:
         m = np.eye(4)
-        translation, rotation = nodes[i].translation or [0, 0, 0], nodes[i].rotation or [0, 0, 0, 1]
+        node, tracks = self.nodes[i], self.tracks
+        translation, rotation = node.translation or [0, 0, 0], node.rotation or [0, 0, 0, 1]
         if (i, "translation") in tracks:
             times, values = tracks[(i, "translation")]
             translation = [np.interp(t, times, values[:, k]) for k in range(3)]
@@ -139,8 +143,31 @@ def glb_positions(path: Path, names: tuple[str, ...], frames: list[int], fps: fl
         m[:3, :3], m[:3, 3] = _quat_matrix(np.asarray(rotation)), translation
         return m
 
-    def world(i: int, t: float) -> np.ndarray:
-        return local(i, t) if i not in parent else world(parent[i], t) @ local(i, t)
+    def world(self, i: int, t: float) -> np.ndarray:
+        return self.local(i, t) if i not in self.parent else self.world(self.parent[i], t) @ self.local(i, t)
 
-    out = [[world(index[n], f / fps)[:3, 3] for n in names] for f in frames]
+
+def glb_positions(path: Path, names: tuple[str, ...], frames: list[int], fps: float) -> np.ndarray:
+    """World joint positions (len(frames), J, 3) in metres, as a glTF player finds them."""
+    g = _GLTFSampler(path)
+    return np.array([[g.world(g.index[n], f / fps)[:3, 3] for n in names] for f in frames])
+
+
+def glb_vertices(path: Path, frames: list[int], fps: float) -> np.ndarray:
+    """The skinned body's vertices (len(frames), V, 3) in metres, as a glTF player skins them: the weighted sum
+    over JOINTS_0/WEIGHTS_0 of joint world matrix x inverse bind matrix x rest position."""
+    g = _GLTFSampler(path)
+    skin = g.gltf.skins[0]
+    inverse = g.read(skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)  # stored column-major
+    node = next(n for n in g.nodes if n.mesh is not None)
+    primitive = g.gltf.meshes[node.mesh].primitives[0]
+    rest = g.read(primitive.attributes.POSITION)
+    joints = g.read(primitive.attributes.JOINTS_0).astype(np.int64)
+    weights = g.read(primitive.attributes.WEIGHTS_0)
+    rest = np.concatenate([rest, np.ones((len(rest), 1))], 1)
+    out = []
+    for f in frames:
+        skinning = np.stack([g.world(j, f / fps) @ inverse[k] for k, j in enumerate(skin.joints)])  # (J, 4, 4)
+        posed = np.einsum("vkab,vb->vka", skinning[joints], rest)[..., :3]
+        out.append((posed * weights[..., None]).sum(1))
     return np.array(out)
