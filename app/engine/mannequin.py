@@ -57,11 +57,6 @@ def rest_positions(skeleton: Skeleton) -> np.ndarray:
     return rest
 
 
-def vertex_normals(mesh: SkinnedMesh) -> np.ndarray:
-    """(V, 3) unit normals of the rest-pose mesh (area-weighted over the faces around each vertex)."""
-    return trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).vertex_normals
-
-
 def build_mannequin(skeleton: Skeleton) -> SkinnedMesh:
     """The mannequin for `skeleton` in its rest pose (metres, Y up), scaled to the rig's size.
 

@@ -195,13 +195,13 @@ def write_mesh_sequence(vertices: np.ndarray, faces: np.ndarray, folder: str | o
 
 
 def write_smpl_body(model, anim: RigAnimation, path: str | os.PathLike, stem: str = "frame",
-                    sequence: str = "obj") -> int:
-    """The posed body at `path`: a skinned mesh on SMPL's rig for .glb/.gltf/.fbx, otherwise (a folder) one
-    `sequence` file per frame. Returns the number of files written."""
+                    sequence: str = "obj", units: str = "cm") -> int:
+    """The posed body at `path`: a skinned mesh on SMPL's rig for .glb/.gltf/.fbx (FBX in `units`), otherwise (a
+    folder) one `sequence` file per frame. Returns the number of files written."""
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is not None and fmt.carries_body:
-        write_animation(anim, path, mesh=smpl_mesh(model))
+        write_animation(anim, path, units, mesh=smpl_mesh(model))
         return 1
     if path.suffix and not path.is_dir():
         raise ValueError(f"{path.name}: an SMPL body goes to .glb, .gltf or .fbx (skinned), or to a folder "

@@ -6,6 +6,7 @@ status bar). The prompt panel's buttons are run by `EditActions`, the File menu'
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from PySide6.QtWidgets import (
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take
 from app.engine.io.formats import file_filter
+from app.engine.smpl_body import MODEL_ENV, SMPLModelError, load_smpl
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_options
 from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
+from app.ui._qt.preferences_dialog import PreferencesDialog
 from app.ui._qt.prompt_panel import PromptPanel
 from app.ui._qt.property_panel import PropertyPanel
 from app.ui._qt.take_list import TakeList
@@ -35,6 +38,7 @@ from app.ui.rig_actions import RigActions
 
 TAKE_FILTER = file_filter(writing=False)
 EXPORT_FOLDER_KEY = "export/folder"
+SMPL_KEY = "smpl/folder"  # the user's SMPL model folder (or file); $KINEMA_SMPL where none is set
 DROPPABLE = (".bvh", ".fbx", ".glb", ".gltf", ".npy", ".kinema")
 TIMELINE_HEIGHT = 190  # pixels, transport bar included, as the window opens
 
@@ -128,9 +132,13 @@ class MainWindow(QMainWindow):
         # Replaced in tests: the import path, and the export choices (None when the user cancels).
         self.ask_import_path: Callable[[], str | None] = self._ask_import_path
         self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
+        self.ask_preferences: Callable[[str], str | None] = self._ask_preferences
         # Where the last export went, across restarts (Qt's settings file): the next one starts there.
         saved = QSettings("Kinema", "Kinema").value(EXPORT_FOLDER_KEY, "")
         self.export_folder: Path | None = Path(saved) if saved and Path(saved).is_dir() else None
+        # The SMPL model is loaded when the body is first shown (or exported), not at start.
+        self.smpl_location = str(QSettings("Kinema", "Kinema").value(SMPL_KEY, "") or os.environ.get(MODEL_ENV, ""))
+        self.viewport.set_smpl(self.smpl_location or None)
         self._build_menus()
         self._build_transport_keys()
         self._escape = leave_text_fields_with_escape(self, self.viewport.surface)
@@ -178,6 +186,8 @@ class MainWindow(QMainWindow):
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = self._action(edit, "Undo", self.document.undo, QKeySequence.StandardKey.Undo, "undoAction")
         self.redo_action = self._action(edit, "Redo", self.document.redo, QKeySequence.StandardKey.Redo, "redoAction")
+        edit.addSeparator()
+        self._action(edit, "&Preferences…", self.preferences, QKeySequence.StandardKey.Preferences, "preferencesAction")
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Frame character", self.viewport.frame_character, "F", "frameAction")
         self._action(view, "&Reset view", self.viewport.reset_view, "Shift+Home", "resetViewAction")
@@ -256,6 +266,30 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
+    def preferences(self) -> None:
+        chosen = self.ask_preferences(self.smpl_location)
+        if chosen is not None:
+            self.set_smpl_location(chosen)
+
+    def set_smpl_location(self, location: str) -> bool:
+        """Point the studio at the user's SMPL model (a folder or an .npz; "" for none) and remember it. A model
+        that does not load is one message and changes nothing. True when applied."""
+        model = None
+        if location:
+            try:
+                model = load_smpl(location)
+            except SMPLModelError as exc:
+                self.show_error("SMPL model not used", str(exc))
+                return False
+        QSettings("Kinema", "Kinema").setValue(SMPL_KEY, location)
+        self.smpl_location = location
+        self.viewport.set_smpl(location or None, model)
+        if model is not None and self.viewport.display.currentText() == "Skeleton":
+            self.viewport.display.setCurrentText("Body")  # show what was just chosen
+        self.show_message(f"SMPL body: {len(model.v_template)} vertices, driven by the take" if model is not None
+                          else "No SMPL model: the body is the mannequin")
+        return True
+
     # -- takes in and out -----------------------------------------------------------------------------------
 
     def import_take(self, path: str | Path | None = None) -> None:
@@ -280,7 +314,8 @@ class MainWindow(QMainWindow):
             self.show_error("Export failed", "choose a file to export to")
             return False
         try:
-            export_take(take, options.path, options.frame_range, options.fps, body=options.body)
+            smpl = self.viewport.body.smpl_model() if options.body else None
+            export_take(take, options.path, options.frame_range, options.fps, body=options.body, smpl=smpl)
         except (ValueError, OSError) as exc:
             self.show_error("Export failed", str(exc))
             return False
@@ -310,8 +345,13 @@ class MainWindow(QMainWindow):
         return QFileDialog.getOpenFileName(self, "Import motion", "", TAKE_FILTER)[0] or None
 
     def _ask_export(self, defaults: ExportOptions) -> ExportOptions | None:
-        dialog = ExportDialog(defaults, self.document.n_frames, self, self.document.selection)
+        dialog = ExportDialog(defaults, self.document.n_frames, self, self.document.selection,
+                              smpl=self.smpl_location != "" and self.viewport.body.smpl_error is None)
         return dialog.options() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def _ask_preferences(self, smpl_location: str) -> str | None:
+        dialog = PreferencesDialog(smpl_location, self)
+        return dialog.smpl_location() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     # -- background jobs -----------------------------------------------------------------------------------
 

@@ -63,16 +63,24 @@ def read_take(path: str | Path, mapping: dict[str, str] | None = None, animation
 
 
 def export_take(take: Take, path: str | Path, frame_range: tuple[int, int] | None = None, fps: float | None = None,
-                own_rig: bool = True, units: str = "cm", body: bool = False) -> None:
+                own_rig: bool = True, units: str = "cm", body: bool = False, smpl=None) -> None:
     """Write frames [start, end) of the take (all without a range) in the format of the path's extension (BVH,
     FBX, glTF), where the take stood when it was imported (`Take.placement`). An imported take goes out on the rig
     it came on at that file's frame rate (`Take.source`; `own_rig=False` writes Kinema's rig instead), others on
     Kinema's rig at the take's rate; `fps` overrides the rate. `body` adds the mannequin (Kinema's rig, FBX and
-    glTF only). The write is atomic."""
+    glTF only), or with `smpl` (a loaded SMPL model) the SMPL body on SMPL's rig. The write is atomic."""
     fmt = writer_for(path)
     world = take.placement.to_world(take.positions)
     if body and not fmt.carries_body:
         raise ValueError(f"{Path(path).name}: {fmt.name} holds no body; export to .fbx, .glb or .gltf to include it")
+    if body and smpl is not None:
+        from app.engine.smpl_body import smpl_animation, write_smpl_body
+
+        if frame_range is not None:
+            start, end = check_frame_range(len(world), frame_range)
+            world = world[start:end]
+        write_smpl_body(smpl, smpl_animation(smpl, world, take.fps, take.skeleton).resampled(fps), path, units=units)
+        return
     if take.source is None or not own_rig or body:
         from app.engine.mannequin import build_mannequin  # trimesh: imported only when a body is asked for
 

@@ -23,7 +23,7 @@ class ExportOptions:
     first: int  # inclusive, as the user sees frames on the timeline
     last: int  # inclusive
     fps: float
-    body: bool = False  # the mannequin, skinned to Kinema's rig (FBX and glTF)
+    body: bool = False  # the body (FBX and glTF): the mannequin on Kinema's rig, or the SMPL body on SMPL's rig
 
     @property
     def frame_range(self) -> tuple[int, int]:
@@ -38,7 +38,7 @@ def default_options(take: Take, folder: Path) -> ExportOptions:
 
 class ExportDialog(QDialog):
     def __init__(self, defaults: ExportOptions, n_frames: int, parent: QWidget | None = None,
-                 selection: tuple[int, int] | None = None) -> None:
+                 selection: tuple[int, int] | None = None, smpl: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export take")
@@ -70,7 +70,8 @@ class ExportDialog(QDialog):
         form.addRow("First frame", self.first)
         form.addRow("Last frame", self.last)
         form.addRow("Frame rate", self.fps)
-        self.body = QCheckBox("Include the body (FBX, glTF; on Kinema's rig)")
+        self.body = QCheckBox("Include the SMPL body (FBX, glTF; on SMPL's rig)" if smpl
+                              else "Include the body (FBX, glTF; on Kinema's rig)")
         self.body.setObjectName("exportBody")
         self.body.setChecked(defaults.body)
         form.addRow("", self.body)

@@ -13,7 +13,7 @@ import time
 from collections import deque
 
 import numpy as np
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from vispy import scene
 
 from app.engine.document import Document, Take
@@ -42,8 +42,12 @@ class Viewport(QWidget):
         self.display = QComboBox(self)
         self.display.setObjectName("displayCombo")
         self.display.addItems(DISPLAYS)
-        self.display.setToolTip("Draw the skeleton, the mannequin body, or both")
+        self.display.setToolTip("Draw the skeleton, the body (your SMPL body where a model is set, else the "
+                                "mannequin), or both")
         self.display.currentTextChanged.connect(self._on_display_changed)
+        self.body_label = QLabel(self)  # which body is drawn, and why (no SMPL model set, or it did not load)
+        self.body_label.setObjectName("bodyLabel")
+        self.body_label.hide()
         self.follow = QCheckBox("Follow", self)
         self.follow.setObjectName("followCheck")
         self.follow.setToolTip("Keep the camera centred on the character")
@@ -53,6 +57,7 @@ class Viewport(QWidget):
         bar.setContentsMargins(6, 2, 6, 0)
         bar.addWidget(self.follow)
         bar.addWidget(self.display)
+        bar.addWidget(self.body_label)
         bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -96,8 +101,24 @@ class Viewport(QWidget):
     def _on_display_changed(self, display: str) -> None:
         self.skeleton.set_bones_visible(display != "Body")
         self.body.set_enabled(display != "Skeleton")
+        self._update_body_label()
         self._on_frame_changed(self.document.current_frame)
         self.surface.update()
+
+    def set_smpl(self, location: str | None, model=None) -> None:
+        """The user's SMPL model (file or folder, None for none; `model` where already loaded): the body shows it
+        where it loads, the mannequin otherwise, and the label says which and why."""
+        self.body.set_smpl(location, model)
+        self._update_body_label()
+        self._on_frame_changed(self.document.current_frame)
+        self.surface.update()
+
+    def _update_body_label(self) -> None:
+        body = self.body
+        self.body_label.setText("SMPL body" if body.is_smpl else "Mannequin (the SMPL model did not load)"
+                                if body.smpl_error else "Mannequin (no SMPL model set)")
+        self.body_label.setToolTip(body.status)
+        self.body_label.setVisible(self.body.enabled)
 
     def _on_locks_changed(self, frames: tuple[int, ...], redraw: bool = True) -> None:
         poses = [self.document.key_pose(f) for f in frames]
