@@ -32,3 +32,37 @@ def write_synthetic_smpl(path, blend: bool = False) -> np.ndarray:
              J_regressor=regressor, weights=weights, kintree_table=np.array([[4294967295] + PARENTS[1:], list(range(24))]),
              f=faces)
     return joints
+
+
+def write_capsule_smpl(path) -> None:
+    """A body-like SMPL-format .npz for pictures: a trimesh capsule along each bone (the head, hands and feet past
+    their joints), bound to the joint that turns it, plus the 4 hidden vertices per joint that the joint regressor
+    averages (so the rest joints are exactly SMPL-like). No shape space, no pose correctives."""
+    import trimesh
+
+    joints = write_synthetic_smpl(path)
+    radius = {1: 0.08, 2: 0.08, 3: 0.12, 4: 0.07, 5: 0.07, 6: 0.13, 7: 0.055, 8: 0.055, 9: 0.14, 10: 0.045,
+              11: 0.045, 12: 0.05, 13: 0.07, 14: 0.07, 15: 0.05, 16: 0.055, 17: 0.055, 18: 0.045, 19: 0.045, 20: 0.04,
+              21: 0.04, 22: 0.035, 23: 0.035}
+    tips = {15: (0, 0.1, 0.02, 0.095), 22: (0.06, 0, 0, 0.035), 23: (-0.06, 0, 0, 0.035), 10: (0, -0.01, 0.05, 0.04),
+            11: (0, -0.01, 0.05, 0.04)}  # past a leaf: (direction x, y, z, radius)
+    parts = [(joints[PARENTS[j]], joints[j], r, PARENTS[j]) for j, r in radius.items()]
+    parts += [(joints[j], joints[j] + np.array(t[:3]), t[3], j) for j, t in tips.items()]
+    vertices, faces, owner = [], [], []
+    for start, end, r, j in parts:
+        axis = end - start
+        mesh = trimesh.creation.capsule(height=float(np.linalg.norm(axis)), radius=r, count=[12, 6])
+        mesh.apply_transform(trimesh.geometry.align_vectors([0, 0, 1], axis / np.linalg.norm(axis)))
+        mesh.apply_translation((start + end) / 2)
+        faces.append(mesh.faces + sum(len(v) for v in vertices))
+        vertices.append(mesh.vertices)
+        owner += [j] * len(mesh.vertices)
+    with np.load(path) as npz:
+        data = dict(npz)
+    hidden = len(data["v_template"])
+    v = np.concatenate([data["v_template"], *vertices])
+    weights = np.concatenate([data["weights"], np.eye(24)[owner]])
+    regressor = np.concatenate([data["J_regressor"], np.zeros((24, len(v) - hidden))], axis=1)
+    np.savez(path, **{**data, "v_template": v, "weights": weights, "J_regressor": regressor,
+                      "f": np.concatenate(faces) + hidden, "shapedirs": np.zeros((len(v), 3, 10)),
+                      "posedirs": np.zeros((len(v), 3, 207))})
