@@ -99,6 +99,8 @@ def load_smpl(path: str | os.PathLike):
     if path.suffix.lower() != ".npz":
         raise SMPLModelError(f"{path.name}: Kinema reads SMPL models as .npz (SMPL-X ships them; convert a .pkl with "
                              "numpy.savez), so that no pickle is ever loaded")
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise SMPLModelError(f"{path.name}: cannot read the model (it is not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [f for f in FIELDS if f not in npz.files]
@@ -108,6 +110,9 @@ def load_smpl(path: str | os.PathLike):
     except SMPLModelError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if "Object arrays" in str(exc):  # e.g. a .pkl's sparse J_regressor saved as it was
+            raise SMPLModelError(f"{path.name} holds Python objects, which Kinema never unpickles: save plain arrays "
+                                 "(a sparse J_regressor as J_regressor.toarray()) with numpy.savez") from None
         raise SMPLModelError(f"{path.name}: cannot read the model ({exc})") from None
     _check(path.name, data)
     extra = {}

@@ -313,8 +313,12 @@ class MainWindow(QMainWindow):
         if not options.path.name:
             self.show_error("Export failed", "choose a file to export to")
             return False
+        smpl = self.viewport.body.smpl_model() if options.body and self.smpl_location else None
+        if options.body and self.smpl_location and smpl is None:  # asked for the SMPL body: never the mannequin instead
+            self.show_error("Export failed", f"the SMPL model is not used ({self.viewport.body.smpl_error}); "
+                            "choose another in Edit → Preferences, or clear it there to export the mannequin")
+            return False
         try:
-            smpl = self.viewport.body.smpl_model() if options.body else None
             export_take(take, options.path, options.frame_range, options.fps, body=options.body, smpl=smpl)
         except (ValueError, OSError) as exc:
             self.show_error("Export failed", str(exc))

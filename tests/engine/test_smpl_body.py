@@ -88,8 +88,14 @@ def test_model_files_that_do_not_fit_are_one_clear_error(tmp_path):
     with pytest.raises(SMPLModelError, match="cut.npz: cannot read the model"):
         load_smpl(tmp_path / "cut.npz")
     (tmp_path / "text.npz").write_text("not a model")
-    with pytest.raises(SMPLModelError, match="text.npz: cannot read the model"):
+    with pytest.raises(SMPLModelError, match=r"text.npz: cannot read the model \(it is not an .npz archive\)"):
         load_smpl(tmp_path / "text.npz")
+    with np.load(good) as npz:
+        data = dict(npz)
+    data["J_regressor"] = np.array(object(), dtype=object)  # as a .pkl's sparse matrix saved unconverted
+    np.savez(tmp_path / "objects.npz", **data)
+    with pytest.raises(SMPLModelError, match="objects.npz holds Python objects, which Kinema never unpickles"):
+        load_smpl(tmp_path / "objects.npz")
 
 
 def test_a_ply_sequence_holds_the_posed_vertices(tmp_path):

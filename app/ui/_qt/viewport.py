@@ -115,7 +115,7 @@ class Viewport(QWidget):
 
     def _update_body_label(self) -> None:
         body = self.body
-        self.body_label.setText("SMPL body" if body.is_smpl else "Mannequin (the SMPL model did not load)"
+        self.body_label.setText("SMPL body" if body.is_smpl else "Mannequin (the SMPL model is not used)"
                                 if body.smpl_error else "Mannequin (no SMPL model set)")
         self.body_label.setToolTip(body.status)
         self.body_label.setVisible(self.body.enabled)

@@ -41,6 +41,7 @@ class BodyVisual:
         self._smpl_location: str | None = None
         self._smpl = None  # the loaded smplx model, once the body is first shown
         self._smpl_error: str | None = None  # why the model did not load (then the mannequin stands in)
+        self._fit_error: str | None = None  # why it could not be fitted to this take (the same)
         self._smpl_anim = None  # the take as SMPL joint rotations (a RigAnimation)
         self._smpl_blocks: dict[int, np.ndarray] = {}  # block -> (SMPL_BLOCK, V, 3) posed vertices, oldest first
         self._ready = False  # the body is built and posed for the take
@@ -61,27 +62,28 @@ class BodyVisual:
     def set_smpl(self, location: str | None, model=None) -> None:
         """The user's SMPL model (a file or a folder; None: none set), already loaded as `model` where the caller
         has it; the body is rebuilt with it when shown."""
-        self._smpl_location, self._smpl, self._smpl_error = location or None, model, None
+        self._smpl_location, self._smpl, self._smpl_error, self._fit_error = location or None, model, None, None
         self._ready = False
         if self.enabled and self._take is not None:
             self._prepare()
 
     @property
     def is_smpl(self) -> bool:
-        return self._smpl is not None
+        """The SMPL body is the one drawn (or will be, once shown)."""
+        return self._smpl is not None and self._fit_error is None
 
     @property
     def smpl_error(self) -> str | None:
-        """Why the SMPL model did not load, in the user's words (None: it did, or none is set, or not tried yet)."""
-        return self._smpl_error
+        """Why the SMPL model is not used, in the user's words (None: it is, or none is set, or not tried yet)."""
+        return self._smpl_error or self._fit_error
 
     @property
     def status(self) -> str:
         """In plain words, which body is drawn and why."""
-        if self._smpl is not None:
+        if self.is_smpl:
             return f"SMPL body ({len(self._smpl.v_template)} vertices)"
-        if self._smpl_error is not None:
-            return f"Mannequin: the SMPL model did not load ({self._smpl_error})"
+        if self.smpl_error is not None:
+            return f"Mannequin: the SMPL model is not used ({self.smpl_error})"
         if self._smpl_location is not None:
             return "SMPL body (loads when the body is shown)"
         return f"Mannequin: {NO_SMPL}"
@@ -105,8 +107,12 @@ class BodyVisual:
         if self.smpl_model() is not None:
             from app.engine.smpl_body import smpl_animation
 
-            self._smpl_anim = smpl_animation(self._smpl, positions.astype(np.float64), 20.0, skeleton)
-            self._smpl_blocks = {}
+            self._smpl_blocks, self._fit_error = {}, None
+            try:
+                self._smpl_anim = smpl_animation(self._smpl, positions.astype(np.float64), 20.0, skeleton)
+            except ValueError as exc:  # a rig that SMPL's joints do not map onto: the mannequin stands in
+                self._smpl_anim, self._fit_error = None, f"it does not fit this take: {exc}"
+        if self.is_smpl:
             self._faces = np.asarray(self._smpl.faces, np.uint32)
             self._skeleton = None  # the mannequin is built again if the SMPL body goes
         else:

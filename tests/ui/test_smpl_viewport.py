@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 from synthetic_smpl import write_synthetic_smpl
 
+from app.ui._qt.export_dialog import ExportOptions
 from app.ui.main_window import SMPL_KEY, MainWindow
 
 pytest.importorskip("smplx")
@@ -58,15 +59,30 @@ def test_a_broken_model_file_is_one_message_and_changes_nothing(window: MainWind
     assert QSettings("Kinema", "Kinema").value(SMPL_KEY, "") == ""
     window.viewport.set_smpl(str(tmp_path))  # as a stale preference or $KINEMA_SMPL would at start
     window.viewport.display.setCurrentText("Body")
-    assert window.viewport.body_label.text() == "Mannequin (the SMPL model did not load)"
+    assert window.viewport.body_label.text() == "Mannequin (the SMPL model is not used)"
     assert "cannot read the model" in window.viewport.body_label.toolTip()
     assert window.viewport.body.mesh.visible and not window.viewport.body.is_smpl
+    window.smpl_location = str(tmp_path)
+    assert not window.export_take(ExportOptions(tmp_path / "walk.glb", 0, 30, 20.0, body=True))  # not the mannequin
+    assert "the SMPL model is not used" in box.text() or "the SMPL model is not used" in window.statusBar().currentMessage()
+    assert not (tmp_path / "walk.glb").exists()
+
+
+def test_the_preferences_dialog_says_what_the_folder_holds(qtbot, tmp_path) -> None:
+    from app.ui._qt.preferences_dialog import PreferencesDialog
+
+    dialog = PreferencesDialog("")
+    qtbot.addWidget(dialog)
+    assert dialog.found.text() == "No SMPL model: the mannequin is used"
+    dialog.smpl.setText(str(tmp_path))
+    assert dialog.found.text().startswith(f"no SMPL model in {tmp_path}")
+    write_synthetic_smpl(tmp_path / "SMPL_MALE.npz")
+    dialog.smpl.setText(f" {tmp_path} ")
+    assert dialog.found.text() == f"Model: {tmp_path / 'SMPL_MALE.npz'}" and dialog.smpl_location() == str(tmp_path)
 
 
 def test_the_export_carries_the_smpl_body_on_smpls_rig(window: MainWindow, tmp_path) -> None:
     import pygltflib as gl
-
-    from app.ui._qt.export_dialog import ExportOptions
 
     write_synthetic_smpl(tmp_path / "SMPL_NEUTRAL.npz")
     assert window.set_smpl_location(str(tmp_path / "SMPL_NEUTRAL.npz"))
