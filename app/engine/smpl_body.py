@@ -1,9 +1,13 @@
 """SMPL bodies for users who have the model files (licensed separately, never shipped): the take drives the body
-through joint rotations fitted to SMPL's joint layout, and the posed meshes are written as an OBJ sequence.
+through joint rotations fitted to SMPL's joint layout; the posed body is drawn in the studio and written as a
+skinned glTF/FBX mesh or an OBJ/PLY sequence.
 
-The model is read from an .npz (SMPL-X ships them; an SMPL .pkl converts with numpy) without pickle, and handed to
-smplx as its data. The fit is `onto_rig.retarget_onto` with SMPL's rest joints as the rig (SMPL's joint names map
-themselves), so the body's bones point where the take's do and its pelvis follows the take's, scaled by leg length.
+Kinema is pointed at a model file or a folder holding one (`--model`, $KINEMA_SMPL, the studio's Preferences).
+The model is read from an .npz (SMPL-X ships them; an SMPL .pkl converts with numpy) without pickle, checked field
+by field, and handed to smplx as its data. The fit is `onto_rig.retarget_onto` with SMPL's rest joints as the rig
+(SMPL's joint names map themselves), so the body's bones point where the take's do and its pelvis follows the
+take's, scaled by leg length. smplx also applies SMPL's pose correctives; a skinned file (glTF, FBX) carries only
+linear blend skinning, which is all those formats hold (exact for a model without correctives).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ SMPL_JOINTS = (
     "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head", "left_shoulder",
     "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
 )
+SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 SMPL_VERTICES = 6890
 FIELDS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 MODEL_ENV = "KINEMA_SMPL"  # a model file or a folder holding one, for the CLI and the studio
@@ -78,6 +83,9 @@ def _check(name: str, data: dict[str, np.ndarray]) -> None:
                                  f"expected {shape} for {v} vertices")
     if data["shapedirs"].ndim != 3 or data["shapedirs"].shape[:2] != (v, 3):
         raise SMPLModelError(f"{name} is not an SMPL model: shapedirs has shape {data['shapedirs'].shape}")
+    parents = [-1] + [int(p) for p in data["kintree_table"][0, 1:]]
+    if tuple(parents) != SMPL_PARENTS:
+        raise SMPLModelError(f"{name} is not an SMPL model: its joint tree (kintree_table) is not SMPL's")
     faces = data["f"]
     if faces.ndim != 2 or faces.shape[1] != 3 or not np.issubdtype(faces.dtype, np.integer) or (
             faces.size and (faces.min() < 0 or faces.max() >= v)):

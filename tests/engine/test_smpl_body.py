@@ -69,6 +69,7 @@ def _broken(path, **changes):
     ({"weights": np.zeros((96, 23))}, r"weights has shape \(96, 23\), expected \(96, 24\)"),
     ({"posedirs": np.zeros((96, 3, 10))}, "posedirs has shape"),
     ({"f": np.array([[0, 1, 400]])}, "triangles"),
+    ({"kintree_table": np.array([[4294967295] + list(range(23)), list(range(24))])}, "joint tree"),
     ({"v_template": np.full((96, 3), np.nan)}, "v_template holds values that are not finite"),
 ])
 def test_model_files_of_the_wrong_shape_are_one_clear_error(tmp_path, changes, message):

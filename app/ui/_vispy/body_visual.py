@@ -22,8 +22,8 @@ FILL = np.array([-0.6, 0.2, -0.5], np.float32) / np.linalg.norm([-0.6, 0.2, -0.5
 AMBIENT, KEY_STRENGTH, FILL_STRENGTH = 0.3, 0.65, 0.25
 DISPLAYS = ("Skeleton", "Body", "Both")
 NO_SMPL = "no SMPL model files set (Edit → Preferences → SMPL folder)"
-# SMPL frames are posed in blocks and kept: smplx takes ~7 ms for one frame of a 6890-vertex body and ~28 ms for
-# 16 (one core), so playback pays ~2 ms a frame the first time round and nothing after.
+# SMPL frames are posed (and lit) in blocks and kept: smplx takes ~7 ms for one frame of a 6890-vertex body and
+# ~28 ms for 16 (one core), so playback pays ~2 ms a frame the first time round and only the upload after.
 SMPL_BLOCK, SMPL_BLOCKS_KEPT = 16, 64
 
 
@@ -43,7 +43,8 @@ class BodyVisual:
         self._smpl_error: str | None = None  # why the model did not load (then the mannequin stands in)
         self._fit_error: str | None = None  # why it could not be fitted to this take (the same)
         self._smpl_anim = None  # the take as SMPL joint rotations (a RigAnimation)
-        self._smpl_blocks: dict[int, np.ndarray] = {}  # block -> (SMPL_BLOCK, V, 3) posed vertices, oldest first
+        # block -> (vertices (SMPL_BLOCK, V, 3), lit colours (SMPL_BLOCK, V, 4)), the oldest first
+        self._smpl_blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._ready = False  # the body is built and posed for the take
         self._rotations: np.ndarray | None = None  # (T, J, 3, 3) world rotations of the take (mannequin)
         self._positions: np.ndarray | None = None
@@ -164,18 +165,15 @@ class BodyVisual:
 
     def _pose(self, frame: int) -> None:
         if self._smpl_anim is not None:
-            self.vertices = self._smpl_frame(frame)
-            normals = vertex_normals(self.vertices, self._faces)
-        else:
-            rotations = self._rotations[frame][self._owner]  # (V, 3, 3)
-            self.vertices = np.einsum("vij,vj->vi", rotations, self._relative) + self._positions[frame][self._owner]
-            normals = np.einsum("vij,vj->vi", rotations, self._normals)
-        light = (AMBIENT + KEY_STRENGTH * np.clip(normals @ KEY, 0.0, None)
-                 + FILL_STRENGTH * np.clip(normals @ FILL, 0.0, None))
-        self.colours = np.concatenate([np.clip(light[:, None] * SKIN, 0.0, 1.0), np.ones((len(light), 1))], axis=1)
+            self.vertices, self.colours = self._smpl_frame(frame)
+            return
+        rotations = self._rotations[frame][self._owner]  # (V, 3, 3)
+        self.vertices = np.einsum("vij,vj->vi", rotations, self._relative) + self._positions[frame][self._owner]
+        self.colours = _lit(np.einsum("vij,vj->vi", rotations, self._normals))
 
-    def _smpl_frame(self, frame: int) -> np.ndarray:
-        """(V, 3) SMPL vertices at `frame`, from its block of posed frames (posed now if not kept)."""
+    def _smpl_frame(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """(vertices (V, 3), lit colours (V, 4)) of the SMPL body at `frame`, from its block of posed frames
+        (posed and lit now if not kept)."""
         from app.engine.smpl_body import smpl_vertices
 
         block, start = frame // SMPL_BLOCK, frame // SMPL_BLOCK * SMPL_BLOCK
@@ -183,10 +181,20 @@ class BodyVisual:
             if len(self._smpl_blocks) >= SMPL_BLOCKS_KEPT:
                 del self._smpl_blocks[next(iter(self._smpl_blocks))]
             end = min(start + SMPL_BLOCK, self._smpl_anim.n_frames)
-            self._smpl_blocks[block] = smpl_vertices(self._smpl, self._smpl_anim.frames((start, end)))[0]
-        return self._smpl_blocks[block][frame - start]
+            vertices = smpl_vertices(self._smpl, self._smpl_anim.frames((start, end)))[0]  # (B, V, 3)
+            colours = np.stack([_lit(vertex_normals(v, self._faces)) for v in vertices])  # (B, V, 4)
+            self._smpl_blocks[block] = (vertices.astype(np.float32), colours.astype(np.float32))
+        vertices, colours = self._smpl_blocks[block]
+        return vertices[frame - start], colours[frame - start]
 
     def clear(self) -> None:
         self._take = self._rotations = self._positions = self._smpl_anim = self.vertices = self.colours = None
         self._ready = False
         self.mesh.visible = False
+
+
+def _lit(normals: np.ndarray) -> np.ndarray:
+    """(V, 4) colours of the skin under the key and fill lights (Lambert) for unit normals (V, 3)."""
+    light = (AMBIENT + KEY_STRENGTH * np.clip(normals @ KEY, 0.0, None)
+             + FILL_STRENGTH * np.clip(normals @ FILL, 0.0, None))
+    return np.concatenate([np.clip(light[:, None] * SKIN, 0.0, 1.0), np.ones((len(light), 1))], axis=1)
