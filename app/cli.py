@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -428,6 +429,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> None:
     from app.engine.document.files import load_document, read_take
+    from app.engine.smpl_body import MODEL_ENV, load_smpl
     from app.ui.render import output_size, render_take
 
     try:
@@ -441,7 +443,11 @@ def _cmd_render(args: argparse.Namespace) -> None:
                 raise CommandError(f"{args.input} holds no take")
         else:
             take = read_take(args.input)
-        n = render_take(take, args.output, (width, height), args.fps, args.display.capitalize())
+        smpl = None
+        location = args.smpl or os.environ.get(MODEL_ENV)
+        if location and args.display != "skeleton":
+            smpl = load_smpl(location)
+        n = render_take(take, args.output, (width, height), args.fps, args.display.capitalize(), smpl)
     except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     width, height = output_size(args.output, (width, height))
@@ -617,7 +623,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--fps", type=float, help="pictures per second (default: the take's; the take plays in "
                         "real time; a GIF shows at most 50)")
     render.add_argument("--display", choices=["skeleton", "body", "both"], default="skeleton",
-                        help="draw the bones, the mannequin body, or both (default skeleton)")
+                        help="draw the bones, the body, or both (default skeleton)")
+    render.add_argument("--smpl", help="the body is your SMPL model: an .npz or a folder holding SMPL_NEUTRAL.npz "
+                        "(default: $KINEMA_SMPL; neither: the mannequin)")
     render.set_defaults(func=_cmd_render)
 
     doctor = commands.add_parser("doctor", help="what this machine offers and what Kinema will use",

@@ -159,3 +159,26 @@ def test_bench_ui_prints_the_playback_rate():
     assert line.startswith("viewport playback: ") and "for a 200-frame take" in line
     assert float(line.split()[2]) > 10  # fps
     assert "offscreen (EGL) viewport" in line and "ms of CPU per frame" in line
+
+
+def test_render_draws_the_smpl_body_when_given_a_model(bandai_namco_sample: Path, tmp_path: Path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from synthetic_smpl import write_capsule_smpl
+
+    pytest.importorskip("smplx")
+    take = _short_walk(bandai_namco_sample, tmp_path / "walk.bvh", 20)
+    write_capsule_smpl(tmp_path / "SMPL_NEUTRAL.npz")
+    pictures = {}
+    for name, extra in (("smpl", ("--smpl", str(tmp_path))), ("mannequin", ())):
+        out = tmp_path / f"{name}.gif"
+        result = _run("render", str(take), "-o", str(out), "--size", "160x120", "--fps", "5", "--display", "body",
+                      *extra, env_remove=("DISPLAY", "WAYLAND_DISPLAY", "KINEMA_SMPL"))
+        assert result.returncode == 0, result.stderr
+        pictures[name] = np.asarray(Image.open(out).convert("RGB"), dtype=np.float64)
+    assert np.abs(pictures["smpl"] - pictures["mannequin"]).mean(-1).__gt__(30).sum() > 200  # another body drawn
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "SMPL_NEUTRAL.npz").write_text("not a model")
+    result = _run("render", str(take), "-o", str(tmp_path / "x.gif"), "--display", "both", "--smpl",
+                  str(tmp_path / "broken"), env_remove=("DISPLAY", "WAYLAND_DISPLAY"))
+    assert result.returncode == 2 and "SMPL_NEUTRAL.npz: cannot read the model" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x.gif").exists()

@@ -46,9 +46,9 @@ def output_size(out: str | Path, size: tuple[int, int]) -> tuple[int, int]:
 
 
 def render_frames(take: Take, size: tuple[int, int] = (640, 480), every: int = 1,
-                  display: str = "Skeleton") -> Iterator[np.ndarray]:
+                  display: str = "Skeleton", smpl=None) -> Iterator[np.ndarray]:
     """(H, W, 3) uint8 images of frames 0, every, 2*every... with the camera following the character, one at a time;
-    `display` is Skeleton, Body (the mannequin) or Both."""
+    `display` is Skeleton, Body (the mannequin, or the loaded SMPL model `smpl`) or Both."""
     os.environ.setdefault("EGL_PLATFORM", "surfaceless")
     import vispy
 
@@ -67,6 +67,8 @@ def render_frames(take: Take, size: tuple[int, int] = (640, 480), every: int = 1
         skeleton = SkeletonVisual(view.scene)
         skeleton.set_take(take.positions, take.skeleton, take.fps)
         body = BodyVisual(view.scene)
+        if smpl is not None:
+            body.set_smpl("(loaded)", smpl)
         body.set_enabled(display != "Skeleton")
         body.set_take(take.positions, take.skeleton)
         skeleton.set_bones_visible(display != "Body")
@@ -80,7 +82,7 @@ def render_frames(take: Take, size: tuple[int, int] = (640, 480), every: int = 1
 
 
 def render_take(take: Take, out: str | Path, size: tuple[int, int] = (640, 480), fps: float | None = None,
-                display: str = "Skeleton") -> int:
+                display: str = "Skeleton", smpl=None) -> int:
     """Write the take as an animated GIF or an H.264 .mp4 that plays in real time with about `fps` pictures a second
     (default and most: the take's own rate; a GIF also at most 50). Odd .mp4 sizes are rounded up to even. The file
     appears whole or not at all. Returns the number of pictures written."""
@@ -93,7 +95,7 @@ def render_take(take: Take, out: str | Path, size: tuple[int, int] = (640, 480),
     every = max(1, round(take.fps / (min(fps, GIF_MAX_FPS) if suffix == ".gif" else fps)))  # take frames per picture
     size = output_size(out, size)
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")  # same folder, so os.replace is atomic
-    frames = render_frames(take, size, every, display)
+    frames = render_frames(take, size, every, display, smpl)
     try:
         if suffix == ".gif":
             n = _write_gif(frames, tmp, round(1000 * every / take.fps))

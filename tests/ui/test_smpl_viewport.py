@@ -90,3 +90,19 @@ def test_the_export_carries_the_smpl_body_on_smpls_rig(window: MainWindow, tmp_p
     gltf = gl.GLTF2().load(str(tmp_path / "walk.glb"))
     assert len(gltf.skins[0].joints) == 24 and gltf.nodes[0].name == "pelvis"
     assert gltf.accessors[gltf.meshes[0].primitives[0].attributes.POSITION].count == 96
+
+
+def test_a_new_studio_finds_the_model_in_the_settings_or_the_environment(qtbot, tmp_path, monkeypatch) -> None:
+    from app.engine.smpl_body import MODEL_ENV
+    from app.ui.app import create_window
+
+    write_synthetic_smpl(tmp_path / "SMPL_NEUTRAL.npz")
+    for settings, env in (("", str(tmp_path)), (str(tmp_path / "SMPL_NEUTRAL.npz"), "")):
+        QSettings("Kinema", "Kinema").setValue(SMPL_KEY, settings)  # what an earlier session left
+        monkeypatch.setenv(MODEL_ENV, env)
+        window = create_window()
+        window.projects.ask_unsaved = lambda: "discard"
+        qtbot.addWidget(window)
+        assert window.smpl_location == (settings or env)
+        window.viewport.display.setCurrentText("Body")
+        assert window.viewport.body.is_smpl and len(window.viewport.body.vertices) == 96
