@@ -48,7 +48,7 @@ def _cmd_export_onto_rig(args: argparse.Namespace) -> None:
 
 def _cmd_smpl_body(args: argparse.Namespace) -> None:
     from app.engine.document.files import read_take
-    from app.engine.smpl_body import MODEL_ENV, load_smpl, smpl_animation, write_smpl_body
+    from app.engine.smpl_body import MODEL_ENV, load_smpl, model_family, smpl_animation, write_smpl_body
 
     location = args.model or os.environ.get(MODEL_ENV)
     if not location:
@@ -63,7 +63,8 @@ def _cmd_smpl_body(args: argparse.Namespace) -> None:
         raise CommandError(str(exc)) from None
     vertices = len(model.v_template)
     if n == 1 and Path(args.output).suffix:
-        print(f"wrote {args.output}: the SMPL body ({vertices} vertices) skinned to SMPL's 24 joints, "
+        print(f"wrote {args.output}: the {model_family(model)} body ({vertices} vertices) skinned to its "
+              f"{anim.rig.n_joints} joints, "
               f"{anim.n_frames} frames at {take.fps:g} fps")
     else:
         print(f"wrote {n} {args.sequence.upper()} files ({vertices} vertices each, {take.fps:g} fps) to {args.output}")
@@ -90,12 +91,14 @@ def add_rig_commands(commands: argparse._SubParsersAction) -> None:
     smpl = commands.add_parser(
         "smpl-body", help="pose an SMPL body (your own model file) with a take: skinned glTF/FBX or OBJ/PLY frames",
         description="Fit SMPL joint rotations to the take (SMPL's joints map themselves) and write the mean-shape "
-        "body: skinned to SMPL's rig in a .glb, .gltf or .fbx, or one OBJ (or PLY) per frame into a folder. The SMPL "
+        "body: skinned to the model's own rig in a .glb, .gltf or .fbx, or one OBJ (or PLY) per frame into a folder. The SMPL "
         "model files are licensed separately and never shipped: point --model or $KINEMA_SMPL at your .npz or its "
-        "folder (SMPL_NEUTRAL.npz is looked for first; an SMPL .pkl converts with numpy.savez). Needs pip install "
+        "folder (SMPL_NEUTRAL.npz is looked for first, then SMPL-X's; an SMPL .pkl converts with numpy.savez). "
+        "SMPL+H and SMPL-X bodies move their body joints; fingers, jaw and eyes stay at rest. Needs pip install "
         "smplx.")
     smpl.add_argument("input", help="the take")
-    smpl.add_argument("--model", help="an SMPL model .npz, or a folder holding SMPL_NEUTRAL.npz (default: $KINEMA_SMPL)")
+    smpl.add_argument("--model", help="an SMPL, SMPL+H or SMPL-X model .npz, or a folder holding SMPL_NEUTRAL.npz "
+                      "or SMPLX_NEUTRAL.npz (default: $KINEMA_SMPL)")
     smpl.add_argument("-o", "--output", required=True,
                       help="a .glb, .gltf or .fbx (the skinned body), or a folder for one mesh file per frame")
     smpl.add_argument("--sequence", choices=["obj", "ply"], default="obj",

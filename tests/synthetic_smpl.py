@@ -1,5 +1,6 @@
-"""A small model file in SMPL's layout, written by the tests (the real files are licensed and never shipped):
-4 vertices around each of SMPL's 24 joints, with SMPL's kinematic tree and a T-pose of about its proportions."""
+"""Small model files in SMPL's layout, written by the tests (the real files are licensed and never shipped):
+4 vertices around each of SMPL's 24 joints (or SMPL+H's 52, SMPL-X's 55), with the kinematic tree smplx gives them
+and a T-pose of about their proportions."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,23 +14,41 @@ OFFSETS = np.array([
 CORNERS = np.array([[0.02, 0, 0], [-0.02, 0, 0], [0, 0.02, 0.02], [0, -0.02, -0.02]])
 
 
-def write_synthetic_smpl(path, blend: bool = False) -> np.ndarray:
-    """An SMPL-format .npz whose joint regressor finds each joint as its 4 vertices' mean. The vertices are bound to
-    their joint; with `blend`, the last two of each non-root joint's four are 60/40 between it and its parent (as
-    SMPL's skin blends across a joint). No pose correctives, so linear blend skinning poses it exactly.
-    Returns the rest joints (24, 3)."""
-    joints = np.zeros((24, 3))
-    for j, p in enumerate(PARENTS):
-        joints[j] = OFFSETS[j] + (joints[p] if p >= 0 else 0)
+def _tree(family: str) -> tuple[list[int], np.ndarray]:
+    """(parents, offsets) of SMPL's 24 joints, or SMPL+H's 52 (the 22 body joints and 3 joints per finger) or
+    SMPL-X's 55 (jaw and eyes under the head, then the fingers)."""
+    if family == "SMPL":
+        return PARENTS, OFFSETS
+    parents, offsets = PARENTS[:22], list(OFFSETS[:22])
+    if family == "SMPL-X":
+        parents, offsets = parents + [15, 15, 15], offsets + [[0, -0.05, 0.05], [0.03, 0.03, 0.08], [-0.03, 0.03, 0.08]]
+    for side, wrist in ((1, 20), (-1, 21)):
+        for f in range(5):  # index, middle, pinky, ring, thumb
+            for k in range(3):
+                parents.append(wrist if k == 0 else len(parents) - 1)
+                offsets.append([side * (0.09 if k == 0 else 0.03), 0, 0.03 * (f - 2) if k == 0 else 0])
+    return parents, np.array(offsets, dtype=np.float64)
+
+
+def write_synthetic_smpl(path, blend: bool = False, family: str = "SMPL") -> np.ndarray:
+    """An SMPL-format .npz (`family` "SMPL", "SMPL+H" or "SMPL-X") whose joint regressor finds each joint as its 4
+    vertices' mean. The vertices are bound to their joint; with `blend`, the last two of each non-root joint's four
+    are 60/40 between it and its parent (as SMPL's skin blends across a joint). No pose correctives, so linear blend
+    skinning poses it exactly. Returns the rest joints (J, 3)."""
+    parents, offsets = _tree(family)
+    n = len(parents)
+    joints = np.zeros((n, 3))
+    for j, p in enumerate(parents):
+        joints[j] = offsets[j] + (joints[p] if p >= 0 else 0)
     v_template = (joints[:, None] + CORNERS[None]).reshape(-1, 3)
-    weights = np.repeat(np.eye(24), 4, axis=0)
+    weights = np.repeat(np.eye(n), 4, axis=0)
     if blend:
-        for j, p in enumerate(PARENTS[1:], start=1):
+        for j, p in enumerate(parents[1:], start=1):
             weights[4 * j + 2:4 * j + 4, j], weights[4 * j + 2:4 * j + 4, p] = 0.6, 0.4
-    regressor = np.repeat(np.eye(24), 4, axis=0).T / 4.0
-    faces = np.array([[4 * j, 4 * j + 1, 4 * j + 2] for j in range(24)] + [[4 * j, 4 * j + 3, 4 * j + 1] for j in range(24)])
-    np.savez(path, v_template=v_template, shapedirs=np.zeros((96, 3, 10)), posedirs=np.zeros((96, 3, 207)),
-             J_regressor=regressor, weights=weights, kintree_table=np.array([[4294967295] + PARENTS[1:], list(range(24))]),
+    regressor = np.repeat(np.eye(n), 4, axis=0).T / 4.0
+    faces = np.array([[4 * j, 4 * j + 1, 4 * j + 2] for j in range(n)] + [[4 * j, 4 * j + 3, 4 * j + 1] for j in range(n)])
+    np.savez(path, v_template=v_template, shapedirs=np.zeros((4 * n, 3, 10)), posedirs=np.zeros((4 * n, 3, 9 * (n - 1))),
+             J_regressor=regressor, weights=weights, kintree_table=np.array([[4294967295] + parents[1:], list(range(n))]),
              f=faces)
     return joints
 

@@ -3,8 +3,8 @@ through joint rotations fitted to SMPL's joint layout; the posed body is drawn i
 skinned glTF/FBX mesh or an OBJ/PLY sequence.
 
 Kinema is pointed at a model file or a folder holding one (`--model`, $KINEMA_SMPL, the studio's Preferences).
-The model is read from an .npz (SMPL-X ships them; an SMPL .pkl converts with numpy) without pickle, checked field
-by field, and handed to smplx as its data. The fit is `onto_rig.retarget_onto` with SMPL's rest joints as the rig
+The model (SMPL, SMPL+H or SMPL-X: the same fields for 24, 52 or 55 joints) is read from an .npz (SMPL-X ships
+them; an SMPL .pkl converts with numpy) without pickle, checked field by field, and handed to smplx as its data. The fit is `onto_rig.retarget_onto` with SMPL's rest joints as the rig
 (SMPL's joint names map themselves), so the body's bones point where the take's do and its pelvis follows the
 take's, scaled by leg length. smplx also applies SMPL's pose correctives; a skinned file (glTF, FBX) carries only
 linear blend skinning, which is all those formats hold (exact for a model without correctives).
@@ -33,10 +33,22 @@ SMPL_JOINTS = (
     "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
 )
 SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
+BODY = 22  # the joints SMPL, SMPL+H and SMPL-X share (pelvis … right_wrist), in the same tree
+_FINGERS = tuple(f"{side}_{finger}{k}" for side in ("left", "right")
+                 for finger in ("index", "middle", "pinky", "ring", "thumb") for k in (1, 2, 3))
+# joint count -> (the family's name, its joints as smplx names them); the body's joints map themselves onto the take
+FAMILIES = {
+    24: ("SMPL", SMPL_JOINTS),
+    52: ("SMPL+H", SMPL_JOINTS[:BODY] + _FINGERS),
+    55: ("SMPL-X", SMPL_JOINTS[:BODY] + ("jaw", "left_eye_smplhf", "right_eye_smplhf") + _FINGERS),
+}
 SMPL_VERTICES = 6890
 FIELDS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 MODEL_ENV = "KINEMA_SMPL"  # a model file or a folder holding one, for the CLI and the studio
-MODEL_NAMES = ("SMPL_NEUTRAL.npz", "SMPL_MALE.npz", "SMPL_FEMALE.npz")  # looked for in that order in a folder
+# looked for in that order in a folder and in its smplx-style subfolders
+MODEL_NAMES = ("SMPL_NEUTRAL.npz", "SMPL_MALE.npz", "SMPL_FEMALE.npz", "SMPLX_NEUTRAL.npz", "SMPLX_MALE.npz",
+               "SMPLX_FEMALE.npz")
+SUBFOLDERS = ("", "smpl", "smplx")
 SEQUENCES = ("obj", "ply")  # per-frame mesh files
 
 
@@ -50,33 +62,33 @@ class _Data:
 
 
 def find_model(location: str | os.PathLike) -> Path:
-    """The model file at `location`: the file itself, or in a folder (or its `smpl/` subfolder, as smplx lays
-    models out) SMPL_NEUTRAL.npz, else SMPL_MALE.npz, else SMPL_FEMALE.npz."""
+    """The model file at `location`: the file itself, or the first of `MODEL_NAMES` in a folder or its `smpl/` or
+    `smplx/` subfolder (as smplx lays models out): SMPL's neutral model first, SMPL-X's female last."""
     location = Path(location).expanduser()
     if location.is_file():
         return location
     if not location.is_dir():
         raise SMPLModelError(f"the SMPL model location {location} does not exist")
     for name in MODEL_NAMES:
-        for folder in (location, location / "smpl"):
-            if (folder / name).is_file():
-                return folder / name
+        for folder in SUBFOLDERS:
+            if (location / folder / name).is_file():
+                return location / folder / name
     pickles = sorted(p.name for p in location.glob("*.pkl"))
     hint = f" (found {', '.join(pickles)}: convert to .npz with numpy.savez)" if pickles else ""
-    raise SMPLModelError(f"no SMPL model in {location}: expected {' or '.join(MODEL_NAMES)}{hint}")
+    raise SMPLModelError(f"no SMPL model in {location}: expected {', '.join(MODEL_NAMES)}{hint}")
 
 
 def _check(name: str, data: dict[str, np.ndarray]) -> None:
-    """A clear error for arrays that are not SMPL's shapes, before smplx meets them."""
+    """A clear error for arrays that are not the shapes of SMPL, SMPL+H or SMPL-X, before smplx meets them."""
     v = data["v_template"].shape[0] if data["v_template"].ndim == 2 else -1
-    j = len(SMPL_JOINTS)
+    j = data["J_regressor"].shape[0] if data["J_regressor"].ndim == 2 else len(SMPL_JOINTS)
     shapes = {"v_template": (v, 3), "posedirs": (v, 3, 9 * (j - 1)), "J_regressor": (j, v), "weights": (v, j),
               "kintree_table": (2, j)}
     if v < 1 or data["v_template"].shape[1] != 3:
         raise SMPLModelError(f"{name} is not an SMPL model: its template vertices have shape {data['v_template'].shape}")
-    if data["J_regressor"].ndim == 2 and data["J_regressor"].shape[0] != j:
-        raise SMPLModelError(f"{name}: expected SMPL's {j} joints, the model has {data['J_regressor'].shape[0]} "
-                             "(SMPL-X and SMPL+H models are not supported yet)")
+    if j not in FAMILIES:
+        raise SMPLModelError(f"{name}: expected the joints of SMPL (24), SMPL+H (52) or SMPL-X (55), the model "
+                             f"has {j}")
     for field, shape in shapes.items():
         if data[field].shape != shape:
             raise SMPLModelError(f"{name} is not an SMPL model: {field} has shape {data[field].shape}, "
@@ -84,8 +96,9 @@ def _check(name: str, data: dict[str, np.ndarray]) -> None:
     if data["shapedirs"].ndim != 3 or data["shapedirs"].shape[:2] != (v, 3):
         raise SMPLModelError(f"{name} is not an SMPL model: shapedirs has shape {data['shapedirs'].shape}")
     parents = [-1] + [int(p) for p in data["kintree_table"][0, 1:]]
-    if tuple(parents) != SMPL_PARENTS:
-        raise SMPLModelError(f"{name} is not an SMPL model: its joint tree (kintree_table) is not SMPL's")
+    if tuple(parents[:BODY]) != SMPL_PARENTS[:BODY] or any(not 0 <= p < k for k, p in enumerate(parents) if k):
+        raise SMPLModelError(f"{name} is not an SMPL model: its joint tree (kintree_table) is not "
+                             f"{FAMILIES[j][0]}'s")
     faces = data["f"]
     if faces.ndim != 2 or faces.shape[1] != 3 or not np.issubdtype(faces.dtype, np.integer) or (
             faces.size and (faces.min() < 0 or faces.max() >= v)):
@@ -96,8 +109,10 @@ def _check(name: str, data: dict[str, np.ndarray]) -> None:
 
 
 def load_smpl(path: str | os.PathLike):
-    """An smplx SMPL model from an .npz in SMPL's layout (v_template, shapedirs, posedirs, J_regressor, weights,
-    kintree_table, f), read without pickle; `path` may be a folder (`find_model`)."""
+    """An smplx model from an .npz in SMPL's layout (v_template, shapedirs, posedirs, J_regressor, weights,
+    kintree_table, f), read without pickle; `path` may be a folder (`find_model`). SMPL+H and SMPL-X files hold
+    the same fields for more joints (and more, not read: hand and face spaces), so their bodies are posed the same
+    way: smplx's SMPL class works for any joint tree, with the fingers, jaw and eyes at rest."""
     try:
         import smplx
     except ImportError:
@@ -132,14 +147,20 @@ def load_smpl(path: str | os.PathLike):
                           **extra)
 
 
+def model_family(model) -> str:
+    """"SMPL", "SMPL+H" or "SMPL-X"."""
+    return FAMILIES[len(model.J_regressor)][0]
+
+
 def smpl_rig(model) -> Rig:
-    """SMPL's skeleton in its rest pose (T-pose, rest rotations identity), from the model's joint regressor."""
+    """The model's skeleton in its rest pose (T-pose, rest rotations identity), from its joint regressor."""
     with torch.no_grad():
-        joints = (model.J_regressor @ model.v_template).double().numpy()  # (24, 3)
+        joints = (model.J_regressor @ model.v_template).double().numpy()  # (J, 3)
+    names = FAMILIES[len(joints)][1]
     parents = tuple(int(p) for p in model.parents)
     parents = (-1,) + parents[1:]
     offsets = np.array([joints[j] - joints[p] if p >= 0 else joints[j] for j, p in enumerate(parents)])
-    return Rig(SMPL_JOINTS, parents, offsets, np.repeat(np.eye(3)[None], len(SMPL_JOINTS), axis=0))
+    return Rig(names, parents, offsets, np.repeat(np.eye(3)[None], len(names), axis=0))
 
 
 def _axis_angle(rotations: np.ndarray) -> torch.Tensor:
@@ -157,20 +178,20 @@ def smpl_animation(model, positions: np.ndarray, fps: float, skeleton: Skeleton 
 
 
 def smpl_vertices(model, anim: RigAnimation) -> tuple[np.ndarray, np.ndarray]:
-    """(vertices (T, V, 3), joints (T, 24, 3)) of the body posed by an SMPL animation (mean shape)."""
+    """(vertices (T, V, 3), joints (T, J, 3)) of the body posed by an SMPL animation (mean shape)."""
     with torch.no_grad():
         rest = (model.J_regressor @ model.v_template)[0].double().numpy()
-        pose = _axis_angle(anim.local_rotations)  # (T, 24, 3)
+        pose = _axis_angle(anim.local_rotations)  # (T, J, 3)
         out = model(global_orient=pose[:, 0], body_pose=pose[:, 1:].reshape(len(pose), -1),
                     transl=torch.from_numpy(anim.root_positions - rest).float(),
                     betas=torch.zeros(len(pose), model.num_betas))
-    return out.vertices.double().numpy(), out.joints[:, :len(SMPL_JOINTS)].double().numpy()
+    return out.vertices.double().numpy(), out.joints[:, :anim.rig.n_joints].double().numpy()
 
 
 def smpl_mesh(model) -> SkinnedMesh:
     """The mean-shape body in SMPL's rest pose, skinned to `smpl_rig(model)` by its four heaviest weights."""
     vertices = model.v_template.double().numpy()
-    weights = model.lbs_weights.double().numpy()  # (V, 24)
+    weights = model.lbs_weights.double().numpy()  # (V, J)
     joints = np.argsort(-weights, axis=1, kind="stable")[:, :4]
     top = np.take_along_axis(weights, joints, 1)
     return SkinnedMesh(vertices, np.asarray(model.faces, dtype=np.int64), joints,
@@ -209,7 +230,7 @@ def write_mesh_sequence(vertices: np.ndarray, faces: np.ndarray, folder: str | o
 
 def write_smpl_body(model, anim: RigAnimation, path: str | os.PathLike, stem: str = "frame",
                     sequence: str = "obj", units: str = "cm") -> int:
-    """The posed body at `path`: a skinned mesh on SMPL's rig for .glb/.gltf/.fbx (FBX in `units`), otherwise (a
+    """The posed body at `path`: a skinned mesh on the model's rig for .glb/.gltf/.fbx (FBX in `units`), otherwise (a
     folder) one `sequence` file per frame. Returns the number of files written."""
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())

@@ -14,21 +14,24 @@ from app.engine.smpl_body import (
     SMPLModelError,
     find_model,
     load_smpl,
+    model_family,
     smpl_animation,
     smpl_vertices,
     write_mesh_sequence,
 )
 
-def test_the_take_drives_an_smpl_body(tmp_path, bandai_namco_sample):
-    write_synthetic_smpl(tmp_path / "SMPL_TEST.npz")
+@pytest.mark.parametrize("family, n_joints", [("SMPL", 24), ("SMPL+H", 52), ("SMPL-X", 55)])
+def test_the_take_drives_an_smpl_body(tmp_path, bandai_namco_sample, family, n_joints):
+    write_synthetic_smpl(tmp_path / "SMPL_TEST.npz", family=family)
     model = load_smpl(tmp_path / "SMPL_TEST.npz")
+    assert model_family(model) == family
     take = read_take(bandai_namco_sample / "dataset-1_kick_normal_001.bvh")
     positions = take.placement.to_world(take.positions)[::10].astype(np.float64)
     anim = smpl_animation(model, positions, take.fps / 10)
     vertices, joints = smpl_vertices(model, anim)
-    assert vertices.shape == (len(positions), 96, 3)
+    assert vertices.shape == (len(positions), 4 * n_joints, 3) and anim.rig.n_joints == n_joints
     np.testing.assert_allclose(joints, anim.world_positions(), atol=1e-4)  # smplx poses it as our fit says
-    np.testing.assert_allclose(vertices.reshape(len(positions), 24, 4, 3).mean(2), joints, atol=1e-4)  # skin follows
+    np.testing.assert_allclose(vertices.reshape(len(positions), n_joints, 4, 3).mean(2), joints, atol=1e-4)  # skin follows
     for smpl, ours in (("left_knee", "LowerLeg_L"), ("right_elbow", "LowerArm_R"), ("neck", "Neck")):
         j, o = anim.rig.names.index(smpl), OURS.index(ours)
         child = anim.rig.parents.index(j)
@@ -36,9 +39,13 @@ def test_the_take_drives_an_smpl_body(tmp_path, bandai_namco_sample):
         mine = positions[:, OURS.children[o][0]] - positions[:, o]
         cos = (theirs * mine).sum(-1) / np.linalg.norm(theirs, axis=-1) / np.linalg.norm(mine, axis=-1)
         assert cos.min() > 0.999, smpl
+    rest = anim.rig.rest_rotations[22:]  # fingers, jaw and eyes: the take has none, they keep their rest pose
+    np.testing.assert_allclose(anim.local_rotations[:, 22:], np.broadcast_to(rest, anim.local_rotations[:, 22:].shape),
+                               atol=1e-9)
     assert write_mesh_sequence(vertices, model.faces, tmp_path / "frames") == len(positions)
     first = (tmp_path / "frames" / "frame_0000.obj").read_text().splitlines()
-    assert sum(line.startswith("v ") for line in first) == 96 and sum(line.startswith("f ") for line in first) == 48
+    assert sum(line.startswith("v ") for line in first) == 4 * n_joints
+    assert sum(line.startswith("f ") for line in first) == 2 * n_joints
 
 
 def test_a_folder_points_at_its_model(tmp_path):
@@ -54,6 +61,9 @@ def test_a_folder_points_at_its_model(tmp_path):
         find_model(tmp_path / "empty")
     with pytest.raises(SMPLModelError, match="does not exist"):
         find_model(tmp_path / "nowhere")
+    (tmp_path / "x" / "smplx").mkdir(parents=True)
+    write_synthetic_smpl(tmp_path / "x" / "smplx" / "SMPLX_NEUTRAL.npz", family="SMPL-X")
+    assert model_family(load_smpl(tmp_path / "x")) == "SMPL-X"  # smplx's layout for SMPL-X
 
 
 def _broken(path, **changes):
@@ -65,7 +75,8 @@ def _broken(path, **changes):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"J_regressor": np.zeros((55, 96))}, "expected SMPL's 24 joints, the model has 55"),
+    ({"J_regressor": np.zeros((30, 96))}, r"expected the joints of SMPL \(24\), SMPL\+H \(52\) or SMPL-X \(55\), the "
+                                          "model has 30"),
     ({"weights": np.zeros((96, 23))}, r"weights has shape \(96, 23\), expected \(96, 24\)"),
     ({"posedirs": np.zeros((96, 3, 10))}, "posedirs has shape"),
     ({"f": np.array([[0, 1, 400]])}, "triangles"),
@@ -130,6 +141,6 @@ def test_the_command_writes_an_obj_per_frame(tmp_path, bandai_namco_sample, caps
     assert main(["smpl-body", str(take), "-o", str(tmp_path / "ply"), "--sequence", "ply"]) == 0
     assert len(list((tmp_path / "ply").glob("*.ply"))) == 182
     assert main(["smpl-body", str(take), "-o", str(tmp_path / "body.glb")]) == 0
-    assert "skinned to SMPL's 24 joints" in capsys.readouterr().out and (tmp_path / "body.glb").stat().st_size > 0
+    assert "the SMPL body (96 vertices) skinned to its 24 joints" in capsys.readouterr().out and (tmp_path / "body.glb").stat().st_size > 0
     assert main(["smpl-body", str(take), "-o", str(tmp_path / "body.bvh")]) == 2  # BVH holds no body
     assert not (tmp_path / "body.bvh").exists()

@@ -68,7 +68,7 @@ def export_take(take: Take, path: str | Path, frame_range: tuple[int, int] | Non
     FBX, glTF), where the take stood when it was imported (`Take.placement`). An imported take goes out on the rig
     it came on at that file's frame rate (`Take.source`; `own_rig=False` writes Kinema's rig instead), others on
     Kinema's rig at the take's rate; `fps` overrides the rate. `body` adds the mannequin (Kinema's rig, FBX and
-    glTF only), or with `smpl` (a loaded SMPL model) the SMPL body on SMPL's rig. The write is atomic."""
+    glTF only), or with `smpl` (a loaded SMPL model) the SMPL body on its own rig. The write is atomic."""
     fmt = writer_for(path)
     world = take.placement.to_world(take.positions)
     if body and not fmt.carries_body:

@@ -23,7 +23,7 @@ class ExportOptions:
     first: int  # inclusive, as the user sees frames on the timeline
     last: int  # inclusive
     fps: float
-    body: bool = False  # the body (FBX and glTF): the mannequin on Kinema's rig, or the SMPL body on SMPL's rig
+    body: bool = False  # the body (FBX and glTF): the mannequin on Kinema's rig, or the SMPL body on its own rig
 
     @property
     def frame_range(self) -> tuple[int, int]:
@@ -70,7 +70,7 @@ class ExportDialog(QDialog):
         form.addRow("First frame", self.first)
         form.addRow("Last frame", self.last)
         form.addRow("Frame rate", self.fps)
-        self.body = QCheckBox("Include the SMPL body (FBX, glTF; on SMPL's rig)" if smpl
+        self.body = QCheckBox("Include the SMPL body (FBX, glTF; on its own rig)" if smpl
                               else "Include the body (FBX, glTF; on Kinema's rig)")
         self.body.setObjectName("exportBody")
         self.body.setChecked(defaults.body)

@@ -82,7 +82,9 @@ class BodyVisual:
     def status(self) -> str:
         """In plain words, which body is drawn and why."""
         if self.is_smpl:
-            return f"SMPL body ({len(self._smpl.v_template)} vertices)"
+            from app.engine.smpl_body import model_family
+
+            return f"{model_family(self._smpl)} body ({len(self._smpl.v_template)} vertices)"
         if self.smpl_error is not None:
             return f"Mannequin: the SMPL model is not used ({self.smpl_error})"
         if self._smpl_location is not None:

@@ -1,4 +1,4 @@
-"""The SMPL body leaves as a skinned mesh on SMPL's rig: independent readers (pygltflib with the glTF skinning
+"""The SMPL (and SMPL-X) body leaves as a skinned mesh on its own rig: independent readers (pygltflib with the glTF skinning
 rules applied here, ufbx for FBX) find its vertices where the engine poses them, frame by frame."""
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ FRAMES = [0, 9, 23, 40]
 SAMPLED = [0, 11, 30, 57, 62, 85, 94]  # vertices on the pelvis, legs, spine, arms and hands; some blended
 
 
-@pytest.fixture(scope="module")
-def posed(tmp_path_factory, bandai_namco_sample):
+@pytest.fixture(scope="module", params=["SMPL", "SMPL-X"])
+def posed(tmp_path_factory, bandai_namco_sample, request):
     """A synthetic model with blended skin weights, driven by a real kick (every 4th frame)."""
     path = tmp_path_factory.mktemp("smpl") / "SMPL_NEUTRAL.npz"
-    write_synthetic_smpl(path, blend=True)
+    write_synthetic_smpl(path, blend=True, family=request.param)
     model = load_smpl(path)
     take = read_take(bandai_namco_sample / "dataset-1_kick_normal_001.bvh")
     anim = smpl_animation(model, take.placement.to_world(take.positions)[::4], take.fps / 4)
