@@ -50,6 +50,7 @@ MODEL_NAMES = ("SMPL_NEUTRAL.npz", "SMPL_MALE.npz", "SMPL_FEMALE.npz", "SMPLX_NE
                "SMPLX_FEMALE.npz")
 SUBFOLDERS = ("", "smpl", "smplx")
 SEQUENCES = ("obj", "ply")  # per-frame mesh files
+CHUNK = 64  # frames posed together: a 6890-vertex body then needs ~30 MB for smplx's skinning matrices
 
 
 class SMPLModelError(ValueError):
@@ -178,14 +179,20 @@ def smpl_animation(model, positions: np.ndarray, fps: float, skeleton: Skeleton 
 
 
 def smpl_vertices(model, anim: RigAnimation) -> tuple[np.ndarray, np.ndarray]:
-    """(vertices (T, V, 3), joints (T, J, 3)) of the body posed by an SMPL animation (mean shape)."""
+    """(vertices (T, V, 3), joints (T, J, 3)), float32, of the body posed by an SMPL animation (mean shape); posed
+    `CHUNK` frames at a time, as smplx's skinning holds a 4 x 4 matrix per vertex and frame."""
+    vertices, joints = [], []
     with torch.no_grad():
         rest = (model.J_regressor @ model.v_template)[0].double().numpy()
-        pose = _axis_angle(anim.local_rotations)  # (T, J, 3)
-        out = model(global_orient=pose[:, 0], body_pose=pose[:, 1:].reshape(len(pose), -1),
-                    transl=torch.from_numpy(anim.root_positions - rest).float(),
-                    betas=torch.zeros(len(pose), model.num_betas))
-    return out.vertices.double().numpy(), out.joints[:, :anim.rig.n_joints].double().numpy()
+        for start in range(0, anim.n_frames, CHUNK):
+            part = anim.frames((start, min(start + CHUNK, anim.n_frames)))
+            pose = _axis_angle(part.local_rotations)  # (T, J, 3)
+            out = model(global_orient=pose[:, 0], body_pose=pose[:, 1:].reshape(len(pose), -1),
+                        transl=torch.from_numpy(part.root_positions - rest).float(),
+                        betas=torch.zeros(len(pose), model.num_betas))
+            vertices.append(out.vertices.numpy())
+            joints.append(out.joints[:, :anim.rig.n_joints].numpy())
+    return np.concatenate(vertices), np.concatenate(joints)
 
 
 def smpl_mesh(model) -> SkinnedMesh:
@@ -198,9 +205,10 @@ def smpl_mesh(model) -> SkinnedMesh:
                        top / np.maximum(top.sum(1, keepdims=True), 1e-12))
 
 
-def _obj(vertices: np.ndarray, faces: np.ndarray) -> bytes:
-    face_lines = "".join(f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in faces)
-    return ("".join(f"v {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in vertices) + face_lines).encode()
+def _obj_lines(key: str, values: np.ndarray) -> bytes:
+    """OBJ lines `key a b c` for rows (N, 3) of vertices (6 decimals) or 1-based triangles, in one format call."""
+    row = f"{key} %.6f %.6f %.6f\n" if key == "v" else f"{key} %d %d %d\n"
+    return ((row * len(values)) % tuple(values.ravel().tolist())).encode()
 
 
 def _ply(vertices: np.ndarray, faces: np.ndarray) -> bytes:
@@ -214,17 +222,20 @@ def _ply(vertices: np.ndarray, faces: np.ndarray) -> bytes:
 
 
 def write_mesh_sequence(vertices: np.ndarray, faces: np.ndarray, folder: str | os.PathLike, stem: str = "frame",
-                        kind: str = "obj") -> int:
-    """One OBJ or PLY per frame (`stem_0000.obj`…), each written whole before it gets its name; returns the count."""
+                        kind: str = "obj", first: int = 0) -> int:
+    """One OBJ or PLY per frame (`stem_0000.obj`…, numbered from `first`), each written whole before it gets its
+    name; returns the count."""
     if kind not in SEQUENCES:
         raise ValueError(f"a mesh sequence is {' or '.join(SEQUENCES)}, not {kind!r}")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{folder} is a file; a mesh sequence needs a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    encode = _obj if kind == "obj" else _ply
-    for t, frame in enumerate(vertices):
-        write_atomic(folder / f"{stem}_{t:04d}.{kind}", encode(frame, faces))
+    if kind == "obj":
+        face_lines = _obj_lines("f", np.asarray(faces, np.int64) + 1)  # the same for every frame
+    for t, frame in enumerate(vertices, start=first):
+        data = _obj_lines("v", frame) + face_lines if kind == "obj" else _ply(frame, faces)
+        write_atomic(folder / f"{stem}_{t:04d}.{kind}", data)
     return len(vertices)
 
 
@@ -240,5 +251,7 @@ def write_smpl_body(model, anim: RigAnimation, path: str | os.PathLike, stem: st
     if path.suffix and not path.is_dir():
         raise ValueError(f"{path.name}: an SMPL body goes to .glb, .gltf or .fbx (skinned), or to a folder "
                          f"({' or '.join(SEQUENCES)} per frame)")
-    vertices, _ = smpl_vertices(model, anim)
-    return write_mesh_sequence(vertices, model.faces, path, stem, sequence)
+    for start in range(0, anim.n_frames, CHUNK):  # a chunk at a time: a long take's meshes need not fit in memory
+        vertices, _ = smpl_vertices(model, anim.frames((start, min(start + CHUNK, anim.n_frames))))
+        write_mesh_sequence(vertices, model.faces, path, stem, sequence, start)
+    return anim.n_frames

@@ -120,6 +120,11 @@ def test_a_ply_sequence_holds_the_posed_vertices(tmp_path):
     np.testing.assert_allclose(np.frombuffer(body[:60], "<f4").reshape(5, 3), vertices[2], atol=1e-6)
     tris = np.frombuffer(body[60:], dtype=[("n", "u1"), ("v", "<i4", 3)])
     assert (tris["n"] == 3).all() and (tris["v"] == faces).all()
+    import trimesh  # and an independent reader agrees
+
+    mesh = trimesh.load(tmp_path / "ply" / "walk_0002.ply", process=False)
+    np.testing.assert_allclose(mesh.vertices, vertices[2], atol=1e-6)
+    np.testing.assert_array_equal(mesh.faces, faces)
     assert not list((tmp_path / "ply").glob(".*"))  # no temp files left
 
 
