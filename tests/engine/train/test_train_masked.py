@@ -241,6 +241,17 @@ def test_trains_the_upper_body_editor_on_part_tokenizers(setup, tmp_path):
     np.testing.assert_array_equal(edited.features[:, lower], motion.features[:, lower])
 
 
+def test_the_upper_body_editor_can_have_the_mamba_backbone(setup, tmp_path):
+    data, _ = setup
+    _save_tokenizer(tmp_path / "tokenizer_upper.safetensors", data, seed=2, part="upper")
+    _save_tokenizer(tmp_path / "tokenizer_lower.safetensors", data, seed=3, part="lower")
+    out = tmp_path / "masked_upper.safetensors"
+    train_masked(data, tmp_path / "tokenizer_upper.safetensors", out, _config(steps=2, backbone="mamba"), progress=False,
+                 lower_tokenizer_path=tmp_path / "tokenizer_lower.safetensors")
+    editor = load_upper_editor_from(out)
+    assert type(editor.transformer) is MaskedMamba and editor.transformer.config.cond_codebook_size == 16
+
+
 def test_upper_body_editor_refuses_tokenizers_of_the_wrong_parts(setup, tmp_path):
     data, tokenizer = setup
     _save_tokenizer(tmp_path / "tokenizer_lower.safetensors", data, seed=3, part="lower")
