@@ -271,13 +271,13 @@ def _losses(nets: nn.Module, batch: _Batch, text: _Text, cfg: MaskedTrainConfig,
         t.to(device) for t in (inputs, loss_at, batch.targets, batch.real, batch.caption, drop))
     cond = cond.to(device) if cond is not None else None
     keys = batch.keys.to(device) if batch.keys is not None else None
-    words = text.rows(caption)
-    calls = {"transformer": (inputs, *words, drop, cond, keys)}
+    said = text.rows(caption)  # (sentence, words, word mask) of each row's caption
+    calls = {"transformer": (inputs, *said, drop, cond, keys)}
     if "length" in joint:
-        calls["length"] = (words[0],)
-    if "align" in joint:
+        calls["length"] = (said[0],)
+    if "align" in joint:  # the clean codes against the caption, and against its mirror image where it has a side
         mirror = text.mirror[caption]
-        calls["align"] = (joint["transformer"], words, text.rows(mirror.clamp(min=0)), mirror >= 0, targets, real,
+        calls["align"] = (joint["transformer"], said, text.rows(mirror.clamp(min=0)), mirror >= 0, targets, real,
                           batch.group.to(device))
     outputs = nets(calls)
     logits = outputs["transformer"]  # (B, N, K)
