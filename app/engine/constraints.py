@@ -81,6 +81,34 @@ def parse_pin(text: str) -> Pin:
     return Pin(joint, int(frame), (float(x), float(y), float(z)))
 
 
+def constraints_to_dict(constraints: Constraints) -> dict:
+    """The constraints as plain JSON values (a project's take keeps them so)."""
+    return {"waypoints": [{"x": w.x, "z": w.z, "frame": w.frame} for w in constraints.waypoints],
+            "pins": [{"joint": p.joint, "frame": p.frame, "position": list(p.position)} for p in constraints.pins]}
+
+
+def constraints_from_dict(data: object) -> Constraints:
+    """`constraints_to_dict`'s values back; ValueError naming the entry that is not a waypoint or a pin."""
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)  # noqa: E731
+    whole = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    if not isinstance(data, dict) or not isinstance(data.get("waypoints", []), list) \
+            or not isinstance(data.get("pins", []), list):
+        raise ValueError(f"the constraints {data!r:.60} are not {{waypoints: [...], pins: [...]}}")
+    waypoints, pins = [], []
+    for w in data.get("waypoints", []):
+        if not (isinstance(w, dict) and number(w.get("x")) and number(w.get("z"))
+                and (w.get("frame") is None or whole(w["frame"]))):
+            raise ValueError(f"the waypoint {w!r:.60} is not {{x, z, frame}} in metres and a frame number (or null)")
+        waypoints.append(Waypoint(float(w["x"]), float(w["z"]), w.get("frame")))
+    for p in data.get("pins", []):
+        position = p.get("position") if isinstance(p, dict) else None
+        if not (isinstance(p, dict) and isinstance(p.get("joint"), str) and whole(p.get("frame"))
+                and isinstance(position, list) and len(position) == 3 and all(map(number, position))):
+            raise ValueError(f"the pin {p!r:.60} is not {{joint, frame, position: [x, y, z]}}")
+        pins.append(Pin(p["joint"], p["frame"], tuple(float(v) for v in position)))
+    return Constraints(tuple(waypoints), tuple(pins))
+
+
 def effector_chains(skeleton: Skeleton) -> dict[int, tuple[tuple[int, ...], int]]:
     """Pinnable joints -> (the joints IK solves, the joint that reaches the target): hip, knee, ankle for an ankle
     (and for a toe, carried by its ankle); upper arm, forearm, hand for a hand; the spine up to the head for the
