@@ -24,7 +24,7 @@ from scipy.ndimage import gaussian_filter1d
 from app.engine.cleanup import CleanupConfig, clean_up_positions, contact_channels
 from app.engine.features import features_from_positions, positions_from_features
 from app.engine.ik import chain_ik, two_bone_ik
-from app.engine.locks import lock_correction
+from app.engine.locks import impose_locks, lock_correction
 from app.engine.skeleton import Skeleton
 
 PIN_BLEND_FRAMES = 8
@@ -296,3 +296,27 @@ def constrain(features: np.ndarray, skeleton: Skeleton, constraints: Constraints
         pinned[[p.frame for p in constraints.pins]] = True
         positions = clean_up_positions(positions, skeleton, channels, pinned, config)
     return features_from_positions(positions, skeleton).astype(features.dtype)
+
+
+def constrain_kept(features: np.ndarray, skeleton: Skeleton, constraints: Constraints, keep: np.ndarray,
+                   cleanup: bool = True, fps: float = 20.0) -> np.ndarray:
+    """features (T, D) of an edit that kept the frames `keep` (T,), following the constraints in the frames it
+    changed while every kept frame stays exact: the whole take is constrained (`constrain`), then the kept frames
+    are put back and the constrained ones held where they were made (app.engine.locks' smooth correction between
+    them). Constraints on kept frames are the kept take's business: they are not re-applied."""
+    n = len(features)
+    check_constraints(constraints, skeleton, n)
+    original = positions_from_features(np.asarray(features, np.float64), skeleton.n_joints, append_last=True)
+    made = positions_from_features(constrain(features, skeleton, constraints, cleanup, fps).astype(np.float64),
+                                   skeleton.n_joints, append_last=True)  # (T + 1, J, 3)
+    kept = np.append(keep, keep[-1])  # the extra last frame goes with the last frame
+    held = np.zeros(n + 1, bool)
+    if constraints.waypoints:
+        held[np.rint(waypoint_frames(constraints.waypoints, n)).astype(int)] = True
+    held[[p.frame for p in constraints.pins]] = True
+    held &= ~kept
+    keys = np.flatnonzero(kept | held)
+    if not len(keys):
+        return features_from_positions(made, skeleton).astype(features.dtype)
+    targets = np.where(kept[keys, None, None], original[keys], made[keys])  # (K, J, 3)
+    return features_from_positions(impose_locks(made, targets, keys, PIN_BLEND_FRAMES), skeleton).astype(features.dtype)

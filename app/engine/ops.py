@@ -14,7 +14,7 @@ import numpy as np
 
 from app.engine.any_length import LONGEST_TAKE_S, generate_diffusion, generate_masked, pieces
 from app.engine.cleanup import clean_up
-from app.engine.constraints import Constraints, check_constraints, constrain
+from app.engine.constraints import Constraints, check_constraints, constrain, constrain_kept
 from app.engine.editing import Decoding, chain, edit_upper_body, inpaint_with_diffusion, refill
 from app.engine.models.pipeline import TextToMotion, load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
@@ -161,16 +161,21 @@ def regenerate(
     model: TextToMotion | None = None,
     locked: Sequence[int] = (),
     cleanup: bool = True,
+    constraints: Constraints | None = None,
 ) -> Motion:
     """The take with frames [start, end) regenerated for `text`, every frame outside the range locked.
 
     Exact: every frame outside the range, and the `locked` keys inside it (joint positions, to float precision).
-    Changes: the rest of the range, joined smoothly to both sides and to the keys. Refuses an empty range or one
-    outside the take, a key outside the take, a range whose every frame is locked, and ranges longer than 164
-    frames (between keys) in takes longer than 196 frames.
+    Changes: the rest of the range, joined smoothly to both sides and to the keys. `constraints` (the take's
+    waypoints and pins, as in `generate`) are made exact where they fall in the regenerated frames
+    (app.engine.constraints.constrain_kept); those on kept frames are left to the kept take. Refuses an empty
+    range or one outside the take, a key outside the take, a range whose every frame is locked, constraints
+    `generate` would refuse, and ranges longer than 164 frames (between keys) in takes longer than 196 frames.
     """
     _check_decoding(text, guidance, steps, temperature, top_k)
     start, end = _check_range(frame_range, _check_motion(motion))
+    if constraints:
+        check_constraints(constraints, motion.skeleton, motion.n_frames)
     keep = np.ones(motion.n_frames, bool)
     keep[start:end] = False
     if len(locked):
@@ -181,6 +186,9 @@ def regenerate(
     with torch.inference_mode():
         features = refill(pipeline, motion.features, keep, text, Decoding(seed, guidance, steps, temperature, top_k),
                           motion.skeleton)
+    if constraints:
+        features = constrain_kept(features, motion.skeleton, constraints, keep, cleanup, motion.fps)
+        return Motion(features, motion.fps, motion.skeleton_name)
     return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
 
 
