@@ -144,3 +144,19 @@ def test_set_constraints_replaces_them_all(doc):
     assert not doc.constraints
     doc.undo()
     assert doc.constraints.waypoints == (Waypoint(0.5, 1.5, 40),)
+
+
+def test_a_key_moves_in_time_with_its_pose_and_a_drag_is_one_step(doc):
+    from app.engine.document import MoveKey, ToggleLock
+
+    doc.execute(ToggleLock(20))
+    pose = doc.key_pose(20).copy()
+    doc.execute(MoveKey(20, 25))
+    doc.execute(MoveKey(25, 31))
+    assert doc.locked_frames == (31,) and np.array_equal(doc.key_pose(31), pose)
+    doc.execute(ToggleLock(50))
+    with pytest.raises(DocumentError, match="frame 50 already has a key"):
+        doc.execute(MoveKey(31, 50))
+    doc.undo()
+    doc.undo()
+    assert doc.locked_frames == (20,)

@@ -156,6 +156,37 @@ class ToggleLock(Command):
         doc.events.locks_changed.emit(doc.locked_frames)
 
 
+class MoveKey(Command):
+    """Retime a locked key: the pose it was locked with is held at another frame (a drag on the timeline's key lane,
+    one undo step however far it goes)."""
+
+    def __init__(self, frame: int, to: int) -> None:
+        self.frame, self.to = int(frame), int(to)
+        self.label = f"Move key {self.frame} to frame {self.to}"
+
+    def do(self, doc: Document) -> None:
+        if self.frame not in doc._locked:
+            raise DocumentError(f"there is no key at frame {self.frame}")
+        doc.check_frame(self.to)
+        if self.to != self.frame and self.to in doc._locked:
+            raise DocumentError(f"frame {self.to} already has a key: unlock it first (K)")
+        self._move(doc, self.frame, self.to)
+
+    def undo(self, doc: Document) -> None:
+        self._move(doc, self.to, self.frame)
+
+    @staticmethod
+    def _move(doc: Document, frame: int, to: int) -> None:
+        doc._locked[to] = doc._locked.pop(frame)
+        doc.events.locks_changed.emit(doc.locked_frames)
+
+    def merge_with(self, later: Command) -> bool:
+        if not (isinstance(later, MoveKey) and later.frame == self.to):
+            return False
+        self.to, self.label = later.to, f"Move key {self.frame} to frame {later.to}"
+        return True
+
+
 def _check_segment(segment: Segment) -> None:
     if not segment.text.strip():
         raise DocumentError("a segment needs a prompt text")

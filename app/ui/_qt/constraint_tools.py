@@ -1,0 +1,123 @@
+"""Steering tools in the viewport: path mode (a click on the ground places a waypoint, tied to the playhead's frame
+when "Tie to frame" is on) and pinning an effector (a hand, a foot or the head) at the playhead where it is now.
+
+The tools sit in the viewport's bar and draw the take's constraints (`ConstraintsVisual`); every change is a
+document command (app.engine.document.constraint_commands), so it undoes, and a refused one (a waypoint at frame 0
+away from the origin, a frame outside the take...) becomes a status message. A click in path mode is a press and
+release in the same place: a drag still orbits the camera.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QToolButton
+
+from app.engine.constraints import Constraints, effector_chains
+from app.engine.document import AddPin, AddWaypoint, Command, Document, DocumentError, SetConstraints
+from app.ui._qt.viewport import Viewport
+from app.ui._vispy.constraints_visual import ConstraintsVisual, ground_point
+
+CLICK_PIXELS = 4  # a press and release closer than this is a click, not an orbit
+DEFAULT_EFFECTOR = "Hand_R"
+
+
+class ConstraintTools(QObject):
+    message = Signal(str)
+
+    def __init__(self, document: Document, viewport: Viewport) -> None:
+        super().__init__(viewport)
+        self.document, self.viewport = document, viewport
+        self.visual = ConstraintsVisual(viewport.view.scene)
+        self.path_mode = QToolButton()
+        self.path_mode.setObjectName("pathModeButton")
+        self.path_mode.setText("Path")
+        self.path_mode.setCheckable(True)
+        self.path_mode.setToolTip("Path mode (W): click on the ground to place a waypoint the root will pass; "
+                                  "Generate and Regenerate follow the path")
+        self.tie = QCheckBox("Tie to frame")
+        self.tie.setObjectName("tieCheck")
+        self.tie.setChecked(True)
+        self.tie.setToolTip("A new waypoint is reached at the playhead's frame; unchecked, at the frame its place "
+                            "along the path gives it")
+        self.effector = QComboBox()
+        self.effector.setObjectName("pinEffectorCombo")
+        self.effector.setToolTip("The hand, foot or head that Pin holds")
+        self.pin_button = QPushButton("Pin")
+        self.pin_button.setObjectName("pinButton")
+        self.pin_button.setToolTip("Pin the chosen effector where it is at the playhead (P): Generate and Regenerate "
+                                   "keep it there at that frame")
+        self.pin_button.clicked.connect(lambda: self.pin_effector())
+        viewport.add_tools(self.path_mode, self.tie, self.effector, self.pin_button)
+        self._press: tuple[float, float] | None = None
+        canvas = viewport.canvas
+        canvas.events.mouse_press.connect(self._on_mouse_press)
+        canvas.events.mouse_release.connect(self._on_mouse_release)
+        document.events.constraints_changed.connect(self._on_constraints_changed)
+        document.events.take_changed.connect(lambda _: self._update_effectors())
+        self._update_effectors()
+        self._on_constraints_changed(document.constraints)
+
+    # -- commands ----------------------------------------------------------------------------------------
+
+    def run(self, command: Command) -> bool:
+        try:
+            self.document.execute(command)
+        except DocumentError as exc:
+            self.message.emit(str(exc))
+            return False
+        return True
+
+    def place_waypoint(self, x: float, z: float) -> bool:
+        doc = self.document
+        frame = doc.current_frame if self.tie.isChecked() and doc.take is not None else None
+        return self.run(AddWaypoint(x, z, frame))
+
+    def pin_effector(self, joint: str | None = None) -> bool:
+        """Pin `joint` (default: the chosen effector) at the playhead, where it is in the take now."""
+        doc, joint = self.document, joint or self.effector.currentText()
+        if doc.take is None:
+            self.message.emit("there is no take yet: generate or import one, then pin a hand, foot or the head")
+            return False
+        frame = doc.current_frame
+        position = doc.take.positions[frame, doc.take.skeleton.index(joint)]
+        if self.run(AddPin(joint, frame, tuple(float(v) for v in position))):
+            self.message.emit(f"{joint} pinned at frame {frame}")
+            return True
+        return False
+
+    def clear(self) -> None:
+        if self.document.constraints:
+            self.run(SetConstraints(Constraints(), "Clear path and pins"))
+
+    # -- mouse -------------------------------------------------------------------------------------------
+
+    def _on_mouse_press(self, event) -> None:
+        self._press = tuple(event.pos[:2]) if self.path_mode.isChecked() and event.button == 1 else None
+
+    def _on_mouse_release(self, event) -> None:
+        press, self._press = self._press, None
+        if press is None or event.button != 1:
+            return
+        if max(abs(event.pos[0] - press[0]), abs(event.pos[1] - press[1])) > CLICK_PIXELS:
+            return  # a drag: the camera orbited
+        hit = ground_point(self.viewport.view, press)
+        if hit is None:
+            self.message.emit("click on the ground to place a waypoint")
+            return
+        self.place_waypoint(*hit)
+
+    # -- document events ---------------------------------------------------------------------------------
+
+    def _on_constraints_changed(self, constraints: Constraints) -> None:
+        self.visual.set_constraints(constraints)
+        self.viewport.surface.update()
+
+    def _update_effectors(self) -> None:
+        take = self.document.take
+        if take is None:
+            return
+        names = [take.skeleton.joint_names[j] for j in sorted(effector_chains(take.skeleton))]
+        if names != [self.effector.itemText(i) for i in range(self.effector.count())]:
+            current = self.effector.currentText() or DEFAULT_EFFECTOR
+            self.effector.clear()
+            self.effector.addItems(names)
+            self.effector.setCurrentText(current if current in names else names[0])
