@@ -87,10 +87,18 @@ def constraints_to_dict(constraints: Constraints) -> dict:
             "pins": [{"joint": p.joint, "frame": p.frame, "position": list(p.position)} for p in constraints.pins]}
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    """A finite real number (not a bool)."""
+    return _whole(value) or (isinstance(value, float) and bool(np.isfinite(value)))
+
+
 def constraints_from_dict(data: object) -> Constraints:
     """`constraints_to_dict`'s values back; ValueError naming the entry that is not a waypoint or a pin."""
-    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)  # noqa: E731
-    whole = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    number, whole = _number, _whole
     if not isinstance(data, dict) or not isinstance(data.get("waypoints", []), list) \
             or not isinstance(data.get("pins", []), list):
         raise ValueError(f"the constraints {data!r:.60} are not {{waypoints: [...], pins: [...]}}")

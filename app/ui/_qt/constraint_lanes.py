@@ -13,9 +13,9 @@ from app.engine.constraints import Constraints
 
 KINDS = ("key", "pin", "waypoint")
 ROWS = {"pin": 0.36, "key": 0.22, "waypoint": 0.08}  # heights in the timeline's lower half, under the segments
-STYLE = {"pin": dict(symbol="d", size=12, brush=pg.mkBrush(255, 90, 215)),
-         "key": dict(symbol="d", size=13, brush=pg.mkBrush(255, 205, 60)),
-         "waypoint": dict(symbol="o", size=11, brush=pg.mkBrush(168, 133, 255))}  # the viewport's path colours
+STYLE = {"pin": {"symbol": "d", "size": 12, "brush": pg.mkBrush(255, 90, 215)},
+         "key": {"symbol": "d", "size": 13, "brush": pg.mkBrush(255, 205, 60)},
+         "waypoint": {"symbol": "o", "size": 11, "brush": pg.mkBrush(168, 133, 255)}}  # the viewport's path colour
 EDGE, SELECTED = pg.mkPen(40, 40, 40), pg.mkPen("w", width=2.5)
 
 

@@ -12,7 +12,14 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QToolButton
 
 from app.engine.constraints import Constraints, effector_chains
-from app.engine.document import AddPin, AddWaypoint, Command, Document, DocumentError, SetConstraints
+from app.engine.document import (
+    AddPin,
+    AddWaypoint,
+    Command,
+    Document,
+    DocumentError,
+    SetConstraints,
+)
 from app.ui._qt.viewport import Viewport
 from app.ui._vispy.constraints_visual import ConstraintsVisual, ground_point
 
