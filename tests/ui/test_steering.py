@@ -9,7 +9,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.engine.constraints import Constraints, Waypoint
-from app.engine.document import SetConstraints
+from app.engine.document import SetConstraints, SetSelection
 from app.ui._qt.constraint_lanes import ROWS
 from app.ui.main_window import MainWindow
 
@@ -107,4 +107,24 @@ def test_a_refused_waypoint_is_a_message_and_a_drag_still_orbits(window: MainWin
     _mouse(surface, QMouseEvent.Type.MouseButtonRelease, start + QPointF(120, 0), buttons=Qt.MouseButton.NoButton)
     assert window.viewport.view.camera.azimuth != azimuth and not doc.constraints  # orbited, placed nothing
     doc.execute(SetConstraints(Constraints((Waypoint(0.5, 2.0),))))
-    assert tools.visual.path.visible and window.timeline.waypoints.data.size == 0  # untied: no place in time
+    lane = window.timeline.waypoints
+    assert tools.visual.path.visible and list(lane.data["x"]) == [doc.n_frames - 1] and lane.tied == [False]
+    _drag_on_timeline(window, qtbot, doc.n_frames - 1, 50, ROWS["waypoint"])  # hollow at its frame; a drag ties it
+    assert doc.constraints.waypoints[0].frame in range(48, 53)
+
+
+def test_regenerate_follows_the_path_in_the_selection_and_keeps_the_rest(window: MainWindow, qtbot,
+                                                                          walk_positions) -> None:
+    doc = window.document
+    target = walk_positions[60, 0, [0, 2]] + [0.3, 0.0]
+    doc.current_frame = 60
+    window.constraint_tools.place_waypoint(*target)
+    doc.execute(SetSelection((40, 80)))
+    window.prompt_panel.prompt.setPlainText("a person walks forward")
+    window.prompt_panel.buttons["regenerateButton"].click()
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120_000)
+    positions = doc.take.positions
+    assert np.hypot(*(positions[60, 0, [0, 2]] - target)) < 0.01
+    outside = np.r_[0:40, 81:len(walk_positions)]
+    assert np.abs(positions[outside] - walk_positions[outside]).max() < 1e-3  # metres: untouched
+    assert doc.constraints.waypoints[0].frame == 60 and doc.undo_label == "Regenerate frames 40–80"

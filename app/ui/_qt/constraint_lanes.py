@@ -1,4 +1,5 @@
-"""The timeline's constraint lanes: locked keys, effector pins and the waypoints tied to frames, one row each.
+"""The timeline's constraint lanes: locked keys, effector pins and waypoints, one row each (a waypoint not tied to a
+frame is drawn hollow where its place along the path puts it; dragging it ties it to the frame it is dropped on).
 
 A mark is selected by a click (Del then deletes it) and moved in time by a drag; the lane only reports what the
 mouse did (`Timeline.select_item`, `Timeline.move_item`), and the timeline turns it into document commands, so a
@@ -9,7 +10,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from app.engine.constraints import Constraints
+from app.engine.constraints import Constraints, waypoint_frames
 
 KINDS = ("key", "pin", "waypoint")
 ROWS = {"pin": 0.36, "key": 0.22, "waypoint": 0.08}  # heights in the timeline's lower half, under the segments
@@ -17,6 +18,7 @@ STYLE = {"pin": {"symbol": "d", "size": 12, "brush": pg.mkBrush(255, 90, 215)},
          "key": {"symbol": "d", "size": 13, "brush": pg.mkBrush(255, 205, 60)},
          "waypoint": {"symbol": "o", "size": 11, "brush": pg.mkBrush(168, 133, 255)}}  # the viewport's path colour
 EDGE, SELECTED = pg.mkPen(40, 40, 40), pg.mkPen("w", width=2.5)
+UNTIED = pg.mkBrush(30, 32, 36)
 
 
 class LaneItem(pg.ScatterPlotItem):
@@ -28,10 +30,13 @@ class LaneItem(pg.ScatterPlotItem):
         self.setZValue(110)  # over the playhead: a mark at the playhead's frame (where pins are made) is draggable
         self.timeline, self.kind = timeline, kind
         self._dragged: int | None = None
+        self.tied: list[bool] = []  # per waypoint mark: tied to its frame (a waypoint lane's marks)
 
     def show_marks(self, frames: list[int], ids: list[int], selected: int | None, brushes=None) -> None:
         pens = [SELECTED if i == selected else EDGE for i in ids]
         extra = {} if brushes is None else {"brush": brushes}
+        if brushes is None and self.kind == "waypoint":  # hollow where untied
+            extra["brush"] = [STYLE["waypoint"]["brush"] if tied else UNTIED for tied in self.tied]
         self.setData(x=list(frames), y=[ROWS[self.kind]] * len(frames), data=list(ids), pen=pens, **extra)
 
     def _mark_at(self, pos) -> int | None:
@@ -64,8 +69,15 @@ class LaneItem(pg.ScatterPlotItem):
             self.timeline.document.history.seal()
 
 
-def tied_marks(constraints: Constraints, kind: str) -> tuple[list[int], list[int]]:
-    """(frames, ids) of the pins, or of the waypoints tied to a frame (untied ones have no place in time)."""
-    items = constraints.pins if kind == "pin" else constraints.waypoints
-    marks = [(item.frame, i) for i, item in enumerate(items) if item.frame is not None]
-    return [f for f, _ in marks], [i for _, i in marks]
+def marks(constraints: Constraints, kind: str, n_frames: int) -> tuple[list[int], list[int], list[bool]]:
+    """(frames, ids, tied) of the pins or the waypoints; an untied waypoint at the frame the engine will give it
+    (none without a take)."""
+    if kind == "pin":
+        pins = constraints.pins
+        return [p.frame for p in pins], list(range(len(pins))), [True] * len(pins)
+    waypoints = constraints.waypoints
+    if not waypoints or n_frames < 2:
+        tied = [i for i, w in enumerate(waypoints) if w.frame is not None]
+        return [waypoints[i].frame for i in tied], tied, [True] * len(tied)
+    frames = [int(f) for f in waypoint_frames(waypoints, n_frames).round()]
+    return frames, list(range(len(waypoints))), [w.frame is not None for w in waypoints]

@@ -23,7 +23,7 @@ from app.engine.document import (
     AddSegment, Command, Document, DocumentError, EditSegmentText, MoveConstraint, MoveKey, MoveSegment,
     RemoveConstraint, RemoveSegment, ResizeSegment, Segment, SetSelection, ToggleLock,
 )
-from app.ui._qt.constraint_lanes import LaneItem, tied_marks
+from app.ui._qt.constraint_lanes import LaneItem, marks
 from app.ui._vispy.key_ghosts import key_colour
 
 SEGMENT_SPAN = (0.52, 0.96)  # fractions of the plot's height
@@ -275,6 +275,7 @@ class Timeline(QWidget):
         self.view.setLimits(xMin=-0.05 * n - 5, xMax=1.05 * n + 5, minXRange=10)
         self.plot.setXRange(0, n, padding=0.02)
         self._on_locks_changed(self.document.locked_frames)
+        self._on_constraints_changed(self.document.constraints)  # untied waypoints' frames follow the length
         self._on_frame_changed(self.document.current_frame)
 
     def set_playing(self, playing: bool) -> None:
@@ -307,7 +308,7 @@ class Timeline(QWidget):
 
     def _on_constraints_changed(self, constraints: Constraints) -> None:
         for kind, lane in (("pin", self.pins), ("waypoint", self.waypoints)):
-            frames, ids = tied_marks(constraints, kind)
+            frames, ids, lane.tied = marks(constraints, kind, self.document.n_frames)
             if self.selected_item is not None and self.selected_item[0] == kind and self.selected_item[1] not in ids:
                 self.selected_item = None
             lane.show_marks(frames, ids, self.selected_item[1] if self.selected_item and self.selected_item[0] == kind else None)
