@@ -3,7 +3,7 @@
 Each action reads what it needs from the document when clicked (takes never change in place, so the worker can
 read them while editing goes on), calls one verb of `app.engine.ops` on the worker, and applies the result on
 the UI thread as one undoable command that keeps the take it replaced (a `SetTake`; for a long take, batched with
-the prompt track laid out as in the take). Generate, Variations and Regenerate honour the take's waypoints and pins
+the prompt track laid out as in the take). Generate, Variations, Regenerate and In-between honour the take's waypoints and pins
 (`Document.constraints`, as `kinema generate --waypoints/--pin` does), and the new take keeps them. Models come from the studio's checkpoints folder through the engine's
 loaders (cached per process). Bad input and engine failures come back as the worker's `failed` message (a
 status-bar line and a dialog), never as a traceback.
@@ -189,9 +189,11 @@ class EditActions(QObject):
             self._edit_upper(p, take, first, last, f"In-between upper body {first}–{last}")
             return
         engine = p["engine"]  # both engines in-between: MMM's masked tokens or diffusion in-painting
+        constraints = self.document.constraints
         self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
             motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-            engine=engine, extend=extend, cleanup=p["cleanup"]), lambda: self.model(engine), edited=take)
+            engine=engine, extend=extend, cleanup=p["cleanup"], constraints=constraints or None),
+            lambda: self.model(engine), edited=take)
 
     def regenerate(self, p: dict) -> None:
         """The selection, its locked keys kept; the upper body only when the scope is "upper"."""
