@@ -82,8 +82,11 @@ def test_path_and_pin_steer_generation_and_the_lanes_retime_them(window: MainWin
     assert window.timeline.selected_item == ("pin", 0)
     window.undo_action.trigger()  # the whole drag is one step
     assert doc.constraints.pins[0].frame == 70
-    window.timeline.select_item("waypoint", 1)
-    window.timeline.delete_selected()
+    doc.current_frame = 0
+    qtbot.mouseClick(window.timeline.plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=_timeline_pixel(window, 100, ROWS["waypoint"]).toPoint())
+    assert window.timeline.selected_item == ("waypoint", 1) and doc.current_frame == 100  # selected, playhead on it
+    qtbot.keyClick(window.timeline.plot, Qt.Key.Key_Delete)
     assert [w.frame for w in doc.constraints.waypoints] == [40]
     window.undo_action.trigger()
     assert doc.constraints.waypoints == placed

@@ -1,7 +1,7 @@
 """The timeline's constraint lanes: locked keys, effector pins and waypoints, one row each (a waypoint not tied to a
 frame is drawn hollow where its place along the path puts it; dragging it ties it to the frame it is dropped on).
 
-A mark is selected by a click (Del then deletes it) and moved in time by a drag; the lane only reports what the
+A mark is selected by a click, which also puts the playhead on its frame (Del then deletes it), and moved in time by a drag; the lane only reports what the
 mouse did (`Timeline.select_item`, `Timeline.move_item`), and the timeline turns it into document commands, so a
 drag is one undo step. Clicks and drags off a mark fall through to the timeline (playhead, pan).
 """
@@ -44,11 +44,12 @@ class LaneItem(pg.ScatterPlotItem):
         return int(points[0].data()) if len(points) else None
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph's name)
-        mark = self._mark_at(ev.pos()) if ev.button() == Qt.MouseButton.LeftButton else None
-        if mark is None:
+        points = self.pointsAt(ev.pos()) if ev.button() == Qt.MouseButton.LeftButton else []
+        if not len(points):
             ev.ignore()
             return
-        self.timeline.select_item(self.kind, mark)
+        self.timeline.select_item(self.kind, int(points[0].data()))
+        self.timeline.document.current_frame = round(points[0].pos().x())
         ev.accept()
 
     def mouseDragEvent(self, ev) -> None:  # noqa: N802
