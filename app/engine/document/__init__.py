@@ -29,7 +29,8 @@ from app.engine.document.take_commands import DeleteTake, DuplicateTake, RenameT
 from app.engine.document.takes import motion_from_take, take_from_motion, take_from_positions
 
 __all__ = [
-    "SCOPES", "AddPin", "AddSegment", "AddWaypoint", "MoveConstraint", "MoveKey", "RemoveConstraint", "SetConstraints", "DeleteTake", "DuplicateTake", "RenameTake", "Snapshot", "SwitchTake",
+    "SCOPES", "AddPin", "AddSegment", "AddWaypoint", "MoveConstraint", "MoveKey", "RemoveConstraint",
+    "SetConstraints", "DeleteTake", "DuplicateTake", "RenameTake", "Snapshot", "SwitchTake",
     "TakeState", "Batch", "Command", "Document", "DocumentError", "EditSegmentText", "Events", "History",
     "MoveSegment", "RemoveSegment", "ReplaceFrames", "ResizeSegment", "Segment", "SetScope", "SetSegments",
     "SetSelection", "SetTake", "Signal", "Take", "ToggleLock", "motion_from_take", "take_from_motion",

@@ -109,7 +109,7 @@ class TakeState:
     selection: tuple[int, int] | None = None  # inclusive
     scope: str = "full"
     poses: tuple[np.ndarray, ...] | None = None  # the keys' locked poses (J, 3), one per `locked` frame; None: the take's
-    constraints: Constraints = Constraints()  # root waypoints and effector pins that Generate and Regenerate honour
+    constraints: Constraints = Constraints()  # root waypoints and effector pins that generations and edits honour
 
     def key_poses(self) -> dict[int, np.ndarray]:
         """frame -> locked pose, as the document keeps its keys (frames outside the take are dropped)."""

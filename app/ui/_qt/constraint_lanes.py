@@ -1,9 +1,9 @@
 """The timeline's constraint lanes: locked keys, effector pins and waypoints, one row each (a waypoint not tied to a
 frame is drawn hollow where its place along the path puts it; dragging it ties it to the frame it is dropped on).
 
-A mark is selected by a click, which also puts the playhead on its frame (Del then deletes it), and moved in time by a drag; the lane only reports what the
-mouse did (`Timeline.select_item`, `Timeline.move_item`), and the timeline turns it into document commands, so a
-drag is one undo step. Clicks and drags off a mark fall through to the timeline (playhead, pan).
+A mark is selected by a click, which also puts the playhead on its frame (Del then deletes it), and moved in time
+by a drag; the lane only reports what the mouse did (`Timeline.select_item`, `Timeline.move_item`), and the
+timeline turns it into document commands, so a drag is one undo step. Clicks and drags off a mark fall through to the timeline (playhead, pan).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The timeline: frame ruler, playhead, prompt segments, the frame selection, and lanes for the locked keys, the
-effector pins and the waypoints tied to frames (`constraint_lanes`), on pyqtgraph.
+effector pins and the root waypoints (`constraint_lanes`), on pyqtgraph.
 
 Every change goes through a document command; the items only mirror the document (they are updated in place
 from its events, so a drag in progress is never interrupted by a rebuild). Drags execute a command per mouse
@@ -309,9 +309,10 @@ class Timeline(QWidget):
     def _on_constraints_changed(self, constraints: Constraints) -> None:
         for kind, lane in (("pin", self.pins), ("waypoint", self.waypoints)):
             frames, ids, lane.tied = marks(constraints, kind, self.document.n_frames)
-            if self.selected_item is not None and self.selected_item[0] == kind and self.selected_item[1] not in ids:
-                self.selected_item = None
-            lane.show_marks(frames, ids, self.selected_item[1] if self.selected_item and self.selected_item[0] == kind else None)
+            selected = self.selected_item[1] if self.selected_item and self.selected_item[0] == kind else None
+            if selected is not None and selected not in ids:
+                self.selected_item = selected = None
+            lane.show_marks(frames, ids, selected)
 
     def _on_selection_changed(self, selection: tuple[int, int] | None) -> None:
         self._syncing = True
