@@ -310,8 +310,9 @@ def constrain_kept(features: np.ndarray, skeleton: Skeleton, constraints: Constr
                    cleanup: bool = True, fps: float = 20.0) -> np.ndarray:
     """features (T, D) of an edit that kept the frames `keep` (T,), following the constraints in the frames it
     changed while every kept frame stays exact: the whole take is constrained (`constrain`), then the kept frames
-    are put back and the constrained ones held where they were made (app.engine.locks' smooth correction between
-    them). Constraints on kept frames are the kept take's business: they are not re-applied."""
+    are put back, the changed ones corrected smoothly (app.engine.locks) from the kept frames that border them to
+    the constrained frames, which stay where they were made. Constraints on kept frames are the kept take's
+    business: they are not re-applied."""
     n = len(features)
     check_constraints(constraints, skeleton, n)
     original = positions_from_features(np.asarray(features, np.float64), skeleton.n_joints, append_last=True)
@@ -323,8 +324,11 @@ def constrain_kept(features: np.ndarray, skeleton: Skeleton, constraints: Constr
         held[np.rint(waypoint_frames(constraints.waypoints, n)).astype(int)] = True
     held[[p.frame for p in constraints.pins]] = True
     held &= ~kept
-    keys = np.flatnonzero(kept | held)
-    if not len(keys):
-        return features_from_positions(made, skeleton).astype(features.dtype)
-    targets = np.where(kept[keys, None, None], original[keys], made[keys])  # (K, J, 3)
-    return features_from_positions(impose_locks(made, targets, keys, PIN_BLEND_FRAMES), skeleton).astype(features.dtype)
+    edge = kept & (np.r_[False, ~kept[:-1]] | np.r_[~kept[1:], False])  # kept frames next to changed ones
+    keys = np.flatnonzero(edge | held)  # a few per edit, however long the take
+    out = made
+    if len(keys):
+        targets = np.where(kept[keys, None, None], original[keys], made[keys])  # (K, J, 3)
+        out = impose_locks(made, targets, keys, PIN_BLEND_FRAMES)
+    out[kept] = original[kept]
+    return features_from_positions(out, skeleton).astype(features.dtype)

@@ -102,6 +102,8 @@ def test_regenerate_and_inbetween_honour_the_takes_path_and_pins_where_they_chan
                               (Pin("Hand_R", 45, tuple(float(v) for v in hand + [0.1, 0.2, 0.0])),))
     out = regenerate(walk, (30, 91), "a person walks", model=pipeline, steps=3, constraints=constraints)
     assert _error_mm(out, walk, np.r_[0:30, 91:120]) < 0.05
+    steps = np.linalg.norm(np.diff(out.positions, axis=0), axis=-1).max(-1)  # (T-1,) largest joint move per frame
+    assert np.r_[steps[27:33], steps[88:94]].max() <= 1.5 * np.percentile(steps, 95)  # no pop where the range ends
     assert np.abs(out.positions[60, 0, [0, 2]] - (root[[0, 2]] + [0.3, 0.2])).max() < 1e-3
     assert np.linalg.norm(out.positions[45, BANDAI_NAMCO_21.index("Hand_R")] - (hand + [0.1, 0.2, 0.0])) < 1e-3
     with pytest.raises(ValueError, match="frame 300 is outside the take"):
