@@ -225,6 +225,21 @@ def follow_path(positions: np.ndarray, waypoints: tuple[Waypoint, ...], fps: flo
     return out
 
 
+def pin_conflicts(positions: np.ndarray, constraints: Constraints, tolerance: float = 0.01) -> list[str]:
+    """What the user should hear about a constrained take's positions (T, J, 3): each tied waypoint its root misses
+    by more than `tolerance` metres, which happens only where a pin at that frame was out of reach and won."""
+    said = []
+    for w in constraints.waypoints:
+        if w.frame is None or not 0 <= w.frame < len(positions):
+            continue
+        miss = float(np.hypot(positions[w.frame, 0, 0] - w.x, positions[w.frame, 0, 2] - w.z))
+        pins = [p.joint for p in constraints.pins if p.frame == w.frame]
+        if miss > tolerance and pins:
+            said.append(f"the root misses the waypoint {w.x:g},{w.z:g}@{w.frame} by {100 * miss:.0f} cm: the pin on "
+                        f"{', '.join(pins)} at that frame is out of reach and wins (move the pin or the waypoint)")
+    return said
+
+
 def _move_subtree(positions: np.ndarray, skeleton: Skeleton, top: int, shift: np.ndarray) -> None:
     """Shift the joint `top` and everything below it by shift (T, 3), in place."""
     stack = [top]

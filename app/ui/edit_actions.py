@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app.engine import ops
-from app.engine.constraints import Constraints
+from app.engine.constraints import Constraints, pin_conflicts
 from app.engine.document import (
     Batch, Command, Document, Segment, SetSegments, SetTake, Take, motion_from_take, take_from_motion,
 )
@@ -42,6 +42,7 @@ def _short(text: str, width: int = 32) -> str:
 
 class EditActions(QObject):
     warmed = Signal(str)  # the background warm-up finished: what to tell the user
+    message = Signal(str)  # what the user should know about a result (a pin that beat a waypoint)
     variations_changed = Signal(list, str)  # [(label, take)] of the last Variations run (empty: none), a title
     def __init__(self, document: Document, panel: PromptPanel, checkpoints: Path, run_job: RunJob,
                  apply: Callable[[Command], None], parent: QObject | None = None) -> None:
@@ -109,6 +110,9 @@ class EditActions(QObject):
             else:
                 self.apply(Batch(label, [SetTake(take, label, carry=carry, constraints=constraints),
                                          SetSegments(segments, label)]))
+            said = pin_conflicts(take.positions, self.document.constraints)
+            if said:
+                self.message.emit(f"{label}: done, but " + "; ".join(said))
 
         self.run_job(label, job, apply)
 

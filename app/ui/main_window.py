@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         # The window owns its controllers: they get what they need and report back through signals and callables.
         self.edit_actions = EditActions(self.document, self.prompt_panel, checkpoints, self.run_job, self.apply, self)
         self.edit_actions.variations_changed.connect(self.variations_strip.show_takes)
+        self.edit_actions.message.connect(lambda text: self.show_message(text, 15000))
         self.variations_strip.picked.connect(self.edit_actions.pick_variation)
         self.rig_actions = RigActions(self)
         self.projects = ProjectController(self.document, self.prompt_panel, self, autosave_s)

@@ -3,7 +3,7 @@ import pytest
 
 from app.engine.constraints import (
     Constraints, Pin, Waypoint, apply_pins, check_constraints, constrain, follow_path, parse_pin, parse_waypoints,
-    waypoint_frames,
+    pin_conflicts, waypoint_frames,
 )
 from app.engine.features import canonicalize, features_from_positions, positions_from_features
 from app.engine.skeleton import BANDAI_NAMCO_21 as SK
@@ -87,6 +87,10 @@ def test_a_pin_out_of_reach_wins_over_a_waypoint_at_its_frame_and_the_other_wayp
     assert np.linalg.norm(out[50, hand] - far) < 1e-6
     assert out[50, 0, 2] - walk[50, 0, 2] > 0.2  # off its waypoint: the pin won
     assert np.abs(out[[30, 70], 0] - walk[[30, 70], 0]).max() < 1e-9  # the waypoints around it held
+    waypoints = tuple(Waypoint(float(walk[f, 0, 0]), float(walk[f, 0, 2]), f) for f in (30, 50, 70))
+    said = pin_conflicts(out, Constraints(waypoints, (Pin("Hand_L", 50, tuple(far)),)))
+    assert len(said) == 1 and said[0].startswith("the root misses the waypoint") and "@50 by" in said[0]
+    assert "Hand_L at that frame is out of reach" in said[0]
 
 
 def test_a_foot_pinned_over_several_frames_does_not_slide(walk):

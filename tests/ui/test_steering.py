@@ -9,7 +9,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.engine.constraints import Constraints, Waypoint
-from app.engine.document import SetConstraints, SetSelection
+from app.engine.document import AddPin, AddWaypoint, SetConstraints, SetSelection
 from app.ui._qt.constraint_lanes import ROWS
 from app.ui.main_window import MainWindow
 
@@ -131,3 +131,17 @@ def test_regenerate_follows_the_path_in_the_selection_and_keeps_the_rest(window:
     outside = np.r_[0:40, 81:len(walk_positions)]
     assert np.abs(positions[outside] - walk_positions[outside]).max() < 1e-3  # metres: untouched
     assert doc.constraints.waypoints[0].frame == 60 and doc.undo_label == "Regenerate frames 40–80"
+
+
+def test_a_pin_out_of_reach_at_a_waypoints_frame_is_said_after_generating(window: MainWindow, qtbot) -> None:
+    doc = window.document
+    doc.execute(AddWaypoint(0.0, 1.0, 30))
+    doc.execute(AddPin("Hand_L", 30, (2.0, 1.0, 1.0)))  # 2 m to the side: no arm reaches it
+    window.prompt_panel.prompt.setPlainText("a person walks forward")
+    window.prompt_panel.length.setValue(60)
+    window.prompt_panel.buttons["generateButton"].click()
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120_000)
+    hand = doc.take.positions[30, doc.take.skeleton.index("Hand_L")]
+    assert np.linalg.norm(hand - [2.0, 1.0, 1.0]) < 0.01  # the pin won
+    message = window.statusBar().currentMessage()
+    assert "misses the waypoint 0,1@30" in message and "Hand_L at that frame is out of reach" in message
