@@ -11,15 +11,7 @@ import pytest
 
 from app.engine.constraints import Constraints, Pin, Waypoint
 from app.engine.document import (
-    AddPin,
-    AddWaypoint,
-    Document,
-    DocumentError,
-    MoveConstraint,
-    RemoveConstraint,
-    SetConstraints,
-    SetTake,
-    Take,
+    AddPin, AddWaypoint, Document, DocumentError, MoveConstraint, RemoveConstraint, SetConstraints, SetTake, Take,
 )
 from app.engine.document.files import apply_project, load_document, save_document
 from app.engine.document.history_file import capture, load_history, save_history

@@ -66,6 +66,16 @@ def test_path_and_pin_steer_generation_and_the_lanes_retime_them(window: MainWin
     hand = walk_positions[70, doc.take.skeleton.index("Hand_R")]
     assert len(doc.constraints.pins) == 1 and np.allclose(doc.constraints.pins[0].position, hand)
     assert np.allclose(tools.visual.points[1:, [0, 2]], [[w.x, w.z] for w in placed])  # drawn on the ground
+    surface = window.viewport.surface  # a drag from a waypoint moves it on the ground: one step, undone
+    start, end = QPointF(_ground_pixel(window, *targets[100])), QPointF(_ground_pixel(window, 0.0, 4.0))
+    _mouse(surface, QMouseEvent.Type.MouseButtonPress, start)
+    for t in np.linspace(0.2, 1.0, 5):
+        _mouse(surface, QMouseEvent.Type.MouseMove, start + (end - start) * float(t), Qt.MouseButton.NoButton)
+    _mouse(surface, QMouseEvent.Type.MouseButtonRelease, end, buttons=Qt.MouseButton.NoButton)
+    moved = doc.constraints.waypoints[1]
+    assert moved.frame == 100 and np.hypot(moved.x, moved.z - 4.0) < 0.05 and doc.undo_label == "Move waypoint"
+    window.undo_action.trigger()
+    assert doc.constraints.waypoints == placed and len(doc.constraints.pins) == 1
 
     panel = window.prompt_panel
     panel.prompt.setPlainText("a person walks forward")

@@ -20,7 +20,7 @@ from app.engine.document.commands import (
     ToggleLock,
 )
 from app.engine.document.constraint_commands import (
-    AddPin, AddWaypoint, MoveConstraint, RemoveConstraint, SetConstraints,
+    AddPin, AddWaypoint, MoveConstraint, PlaceWaypoint, RemoveConstraint, SetConstraints,
 )
 from app.engine.document.model import (
     SCOPES, Command, Document, DocumentError, Events, History, Segment, Signal, Snapshot, Take, TakeState,
@@ -29,8 +29,8 @@ from app.engine.document.take_commands import DeleteTake, DuplicateTake, RenameT
 from app.engine.document.takes import motion_from_take, take_from_motion, take_from_positions
 
 __all__ = [
-    "SCOPES", "AddPin", "AddSegment", "AddWaypoint", "MoveConstraint", "MoveKey", "RemoveConstraint",
-    "SetConstraints", "DeleteTake", "DuplicateTake", "RenameTake", "Snapshot", "SwitchTake",
+    "SCOPES", "AddPin", "AddSegment", "AddWaypoint", "MoveConstraint", "MoveKey", "PlaceWaypoint",
+    "RemoveConstraint", "SetConstraints", "DeleteTake", "DuplicateTake", "RenameTake", "Snapshot", "SwitchTake",
     "TakeState", "Batch", "Command", "Document", "DocumentError", "EditSegmentText", "Events", "History",
     "MoveSegment", "RemoveSegment", "ReplaceFrames", "ResizeSegment", "Segment", "SetScope", "SetSegments",
     "SetSelection", "SetTake", "Signal", "Take", "ToggleLock", "motion_from_take", "take_from_motion",

@@ -117,6 +117,26 @@ class RemoveConstraint(_ConstraintCommand):
         return replace(old, pins=old.pins[: self.index] + old.pins[self.index + 1:])
 
 
+class PlaceWaypoint(_ConstraintCommand):
+    """Move waypoint `index` to (x, z) metres on the ground, keeping its frame; a drag in the viewport is one step."""
+
+    def __init__(self, index: int, x: float, z: float) -> None:
+        super().__init__("Move waypoint")
+        self.index, self.x, self.z = int(index), float(x), float(z)
+
+    def _changed(self, doc: Document, old: Constraints) -> Constraints:
+        _check_index(old, "waypoint", self.index)
+        points = list(old.waypoints)
+        points[self.index] = replace(points[self.index], x=self.x, z=self.z)
+        return replace(old, waypoints=tuple(points))
+
+    def merge_with(self, later: Command) -> bool:
+        if not (isinstance(later, PlaceWaypoint) and later.index == self.index):
+            return False
+        self.new = later.new
+        return True
+
+
 class MoveConstraint(_ConstraintCommand):
     """Retime a waypoint or a pin to `frame` (None unties a waypoint); a drag on the timeline is one undo step."""
 
