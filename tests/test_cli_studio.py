@@ -99,7 +99,7 @@ def _fake_frames(monkeypatch, size: tuple[int, int], fail_after: int | None = No
 
     from app.ui import render
 
-    def frames(take, size_, every, display="Skeleton"):
+    def frames(take, size_, every, display="Skeleton", smpl=None):
         for i in range(0, take.n_frames, every):
             if i == fail_after:
                 deadline = time.monotonic() + 60
