@@ -8,12 +8,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from synthetic_smpl import write_capsule_smpl  # noqa: E402
 
 from app.ui.app import create_window  # noqa: E402
+from app.ui.main_window import SMPL_KEY  # noqa: E402
 from app.ui.screenshot import _wait  # noqa: E402
 
 
@@ -22,6 +24,7 @@ def main(out: str) -> None:
     window = create_window()
     window.resize(1400, 860)
     window.show()
+    users = QSettings("Kinema", "Kinema").value(SMPL_KEY, "")
     with tempfile.TemporaryDirectory() as folder:
         write_capsule_smpl(Path(folder) / "SMPL_NEUTRAL.npz")
         window.set_smpl_location(folder)
@@ -29,7 +32,7 @@ def main(out: str) -> None:
         window.document.current_frame = 30
         _wait(500)
         window.grab().save(out)
-        window.set_smpl_location("")  # the preference was this script's, not the user's
+    QSettings("Kinema", "Kinema").setValue(SMPL_KEY, users)  # the user's own preference, as it was
     window.projects.ask_unsaved = lambda: "discard"
     window.close()
     app.quit()
