@@ -15,6 +15,7 @@ import contextlib
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -240,9 +241,11 @@ def write_mesh_sequence(vertices: np.ndarray, faces: np.ndarray, folder: str | o
 
 
 def write_smpl_body(model, anim: RigAnimation, path: str | os.PathLike, stem: str = "frame",
-                    sequence: str = "obj", units: str = "cm") -> int:
+                    sequence: str = "obj", units: str = "cm",
+                    progress: Callable[[int, int], None] | None = None) -> int:
     """The posed body at `path`: a skinned mesh on the model's rig for .glb/.gltf/.fbx (FBX in `units`), otherwise (a
-    folder) one `sequence` file per frame. Returns the number of files written."""
+    folder) one `sequence` file per frame, `progress(frames written, frames)` called after each chunk (it may raise
+    to stop; the files written so far are whole). Returns the number of files written."""
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is not None and fmt.carries_body:
@@ -254,4 +257,6 @@ def write_smpl_body(model, anim: RigAnimation, path: str | os.PathLike, stem: st
     for start in range(0, anim.n_frames, CHUNK):  # a chunk at a time: a long take's meshes need not fit in memory
         vertices, _ = smpl_vertices(model, anim.frames((start, min(start + CHUNK, anim.n_frames))))
         write_mesh_sequence(vertices, model.faces, path, stem, sequence, start)
+        if progress is not None:
+            progress(start + len(vertices), anim.n_frames)
     return anim.n_frames

@@ -20,7 +20,14 @@ from PySide6.QtWidgets import (
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take
 from app.engine.io.formats import file_filter
-from app.engine.smpl_body import MODEL_ENV, SMPLModelError, load_smpl
+from app.engine.smpl_body import (
+    MODEL_ENV,
+    SEQUENCES,
+    SMPLModelError,
+    load_smpl,
+    smpl_animation,
+    write_smpl_body,
+)
 from app.ui._qt.constraint_tools import ConstraintTools
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_options
 from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
@@ -32,7 +39,7 @@ from app.ui._qt.take_preview import VariationsStrip
 from app.ui._qt.timeline import Timeline
 from app.ui._qt.transport import Transport, TransportBar
 from app.ui._qt.viewport import Viewport
-from app.ui._qt.workers import Job, Worker
+from app.ui._qt.workers import Cancelled, Job, Worker
 from app.ui.edit_actions import EditActions
 from app.ui.projects import AUTOSAVE_S, ProjectController
 from app.ui.rig_actions import RigActions
@@ -137,6 +144,7 @@ class MainWindow(QMainWindow):
         self.ask_import_path: Callable[[], str | None] = self._ask_import_path
         self.ask_export: Callable[[ExportOptions], ExportOptions | None] = self._ask_export
         self.ask_preferences: Callable[[str], str | None] = self._ask_preferences
+        self.ask_smpl_frames: Callable[[Path], str | None] = self._ask_smpl_frames
         # Where the last export went, across restarts (Qt's settings file): the next one starts there.
         saved = QSettings("Kinema", "Kinema").value(EXPORT_FOLDER_KEY, "")
         self.export_folder: Path | None = Path(saved) if saved and Path(saved).is_dir() else None
@@ -185,6 +193,8 @@ class MainWindow(QMainWindow):
         self._action(file, "&Import BVH…", self.import_take, "Ctrl+I", "importAction")
         self._action(file, "&Export BVH…", self.export_take, "Ctrl+E", "exportAction")
         self._action(file, "Export onto &rig…", self.rig_actions.export_onto_rig, None, "exportOntoRigAction")
+        self._action(file, "Export SMPL body &frames (OBJ, PLY)…", self.export_smpl_frames, None,
+                     "exportSmplFramesAction")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quitAction")
         edit = self.menuBar().addMenu("&Edit")
@@ -340,6 +350,40 @@ class MainWindow(QMainWindow):
         self.show_message(f"Exported frames {options.first}–{options.last} at {options.fps:g} fps to {options.path.name}")
         return True
 
+    def export_smpl_frames(self, path: str | Path | None = None) -> bool:
+        """The take as the SMPL body, one OBJ or PLY per frame (by the name's extension: frames/walk.obj writes
+        frames/walk_0000.obj…), posed and written on a worker. True when the job started."""
+        take = self.document.take
+        if take is None:
+            self.show_message("There is no take to export yet")
+            return False
+        model = self.viewport.body.smpl_model()
+        if model is None:
+            self.show_error("SMPL body frames", self.viewport.body.status)
+            return False
+        path = path or self.ask_smpl_frames(self.export_folder or Path.home())
+        if not path:
+            return False
+        path = Path(path)
+        kind = path.suffix.lower().lstrip(".")
+        if kind not in SEQUENCES:
+            self.show_error("SMPL body frames", f"{path.name}: name the frames .obj or .ply")
+            return False
+        world, fps, skeleton = take.placement.to_world(take.positions), take.fps, take.skeleton
+
+        def job(cancel, progress):
+            def step(done: int, total: int) -> None:
+                if cancel.is_set():
+                    raise Cancelled()
+                progress(100 * done // total, f"SMPL body: {done} of {total} frames written")
+
+            return write_smpl_body(model, smpl_animation(model, world, fps, skeleton), path.parent, path.stem, kind,
+                                   progress=step)
+
+        started = self.run_job("Exporting SMPL body frames", job,
+                               lambda n: self.show_message(f"Wrote {n} {kind.upper()} files to {path.parent}"))
+        return started is not None
+
     @staticmethod
     def _dropped_file(event) -> Path | None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
@@ -364,6 +408,10 @@ class MainWindow(QMainWindow):
         dialog = ExportDialog(defaults, self.document.n_frames, self, self.document.selection,
                               smpl=self.smpl_location != "" and self.viewport.body.smpl_error is None)
         return dialog.options() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def _ask_smpl_frames(self, folder: Path) -> str | None:
+        return QFileDialog.getSaveFileName(self, "Export SMPL body frames", str(folder / "take.obj"),
+                                           "OBJ frames (*.obj);;PLY frames (*.ply)")[0] or None
 
     def _ask_preferences(self, smpl_location: str) -> str | None:
         dialog = PreferencesDialog(smpl_location, self)

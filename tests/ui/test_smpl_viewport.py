@@ -15,6 +15,15 @@ from app.ui.main_window import SMPL_KEY, MainWindow
 pytest.importorskip("smplx")
 
 
+@pytest.fixture(autouse=True)
+def no_smpl_preference():
+    """No model set before or after each test: Qt keeps its settings file in memory for the whole process, so a
+    preference one test sets would otherwise reach the next one's window."""
+    QSettings("Kinema", "Kinema").setValue(SMPL_KEY, "")
+    yield
+    QSettings("Kinema", "Kinema").setValue(SMPL_KEY, "")
+
+
 def test_without_model_files_the_mannequin_stands_in_and_the_viewport_says_why(window: MainWindow) -> None:
     viewport = window.viewport
     viewport.display.setCurrentText("Body")
@@ -106,3 +115,24 @@ def test_a_new_studio_finds_the_model_in_the_settings_or_the_environment(qtbot, 
         assert window.smpl_location == (settings or env)
         window.viewport.display.setCurrentText("Body")
         assert window.viewport.body.is_smpl and len(window.viewport.body.vertices) == 96
+
+
+def test_the_studio_writes_the_smpl_body_frame_by_frame(window: MainWindow, qtbot, tmp_path) -> None:
+    import trimesh
+
+    from app.engine.smpl_body import load_smpl, smpl_animation, smpl_vertices
+
+    assert not window.export_smpl_frames(tmp_path / "frames" / "walk.ply")  # no model set: one message
+    assert "no SMPL model files set" in window.findChild(QMessageBox, "errorBox").text()
+    write_synthetic_smpl(tmp_path / "SMPL_NEUTRAL.npz")
+    assert window.set_smpl_location(str(tmp_path))
+    assert window.export_smpl_frames(tmp_path / "frames" / "walk.ply")
+    qtbot.waitUntil(lambda: window.worker is None, timeout=60000)
+    take = window.document.take
+    files = sorted((tmp_path / "frames").glob("walk_*.ply"))
+    assert len(files) == take.n_frames and "Wrote" in window.statusBar().currentMessage()
+    model = load_smpl(tmp_path)
+    expected, _ = smpl_vertices(model, smpl_animation(model, take.placement.to_world(take.positions), take.fps))
+    for frame in (0, take.n_frames - 1):
+        mesh = trimesh.load(files[frame], process=False)
+        np.testing.assert_allclose(mesh.vertices, expected[frame], atol=1e-5)
