@@ -88,6 +88,7 @@ class Viewport(QWidget):
         else:
             self.skeleton.set_take(take.positions, take.skeleton, take.fps)
             self.body.set_take(take.positions, take.skeleton)
+            self._update_body_label()  # a take the SMPL body cannot be fitted to shows the mannequin
             self._on_locks_changed(self.document.locked_frames, redraw=False)
             self._update_highlight(redraw=False)
             self._on_frame_changed(self.document.current_frame)
@@ -123,7 +124,7 @@ class Viewport(QWidget):
         self.body_label.setText("SMPL body" if body.is_smpl else "Mannequin (the SMPL model is not used)"
                                 if body.smpl_error else "Mannequin (no SMPL model set)")
         self.body_label.setToolTip(body.status)
-        self.body_label.setVisible(self.body.enabled)
+        self.body_label.setVisible(body.enabled)
 
     def _on_locks_changed(self, frames: tuple[int, ...], redraw: bool = True) -> None:
         poses = [self.document.key_pose(f) for f in frames]
