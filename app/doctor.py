@@ -112,6 +112,25 @@ def _qt() -> Check:
     return Check("Qt (the studio)", OK, "PySide6 installed, a display is set")
 
 
+def _smpl() -> Check:
+    """Only $KINEMA_SMPL is read here; the studio's own preference (Edit → Preferences) lives in Qt's settings."""
+    from app.engine.smpl_body import MODEL_ENV, SMPLModelError, load_smpl, model_family
+
+    name = "SMPL body (your model files)"
+    if importlib.util.find_spec("smplx") is None:
+        return Check(name, INFO, "smplx is not installed: bodies are the mannequin", "pip install smplx")
+    location = os.environ.get(MODEL_ENV)
+    if not location:
+        return Check(name, INFO, f"smplx installed; no model in ${MODEL_ENV} (the studio may have one set in Edit → "
+                     "Preferences)")
+    try:
+        model = load_smpl(location)
+    except SMPLModelError as exc:
+        return Check(name, MISSING, f"${MODEL_ENV} is set but the model does not load: {exc}",
+                     f"point ${MODEL_ENV} at an SMPL or SMPL-X .npz, or the folder holding it")
+    return Check(name, OK, f"{location}: {model_family(model)}, {len(model.v_template)} vertices")
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -148,7 +167,7 @@ def checkpoint_rows(folder: Path = SHIPPED) -> list[Check]:
 
 def run_checks(checkpoints: Path = SHIPPED) -> list[Check]:
     rows = []
-    for check in (_cpu, _cuda, _mamba_kernels, _egl, _ffmpeg, _compiler, _text_encoder, _qt):
+    for check in (_cpu, _cuda, _mamba_kernels, _egl, _ffmpeg, _compiler, _text_encoder, _qt, _smpl):
         try:
             rows.append(check())
         except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash

@@ -162,7 +162,6 @@ def test_bench_ui_prints_the_playback_rate():
 
 
 def test_render_draws_the_smpl_body_when_given_a_model(bandai_namco_sample: Path, tmp_path: Path):
-    sys.path.insert(0, str(Path(__file__).parent))
     from synthetic_smpl import write_capsule_smpl
 
     pytest.importorskip("smplx")

@@ -47,3 +47,17 @@ def test_a_failing_check_becomes_a_row(monkeypatch):
     monkeypatch.setattr(doctor, "_compiler", broken)
     rows = doctor.run_checks(SHIPPED)
     assert any("probe exploded" in row.detail for row in rows)
+
+
+def test_the_smpl_row_says_which_model_kinema_finds(tmp_path, monkeypatch):
+    from synthetic_smpl import write_synthetic_smpl
+
+    monkeypatch.delenv("KINEMA_SMPL", raising=False)
+    assert doctor._smpl().status == doctor.INFO and "no model in $KINEMA_SMPL" in doctor._smpl().detail
+    write_synthetic_smpl(tmp_path / "SMPLX_NEUTRAL.npz", family="SMPL-X")
+    monkeypatch.setenv("KINEMA_SMPL", str(tmp_path))
+    row = doctor._smpl()
+    assert row.status == doctor.OK and row.detail.endswith("SMPL-X, 220 vertices")
+    (tmp_path / "SMPLX_NEUTRAL.npz").write_text("not a model")
+    row = doctor._smpl()
+    assert row.status == doctor.MISSING and "cannot read the model" in row.detail and "KINEMA_SMPL" in row.fix

@@ -197,7 +197,7 @@ def smpl_vertices(model, anim: RigAnimation) -> tuple[np.ndarray, np.ndarray]:
 
 
 def smpl_mesh(model) -> SkinnedMesh:
-    """The mean-shape body in SMPL's rest pose, skinned to `smpl_rig(model)` by its four heaviest weights."""
+    """The mean-shape body in the model's rest pose, skinned to `smpl_rig(model)` by its four heaviest weights."""
     vertices = model.v_template.double().numpy()
     weights = model.lbs_weights.double().numpy()  # (V, J)
     joints = np.argsort(-weights, axis=1, kind="stable")[:, :4]
