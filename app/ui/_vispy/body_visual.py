@@ -22,9 +22,10 @@ FILL = np.array([-0.6, 0.2, -0.5], np.float32) / np.linalg.norm([-0.6, 0.2, -0.5
 AMBIENT, KEY_STRENGTH, FILL_STRENGTH = 0.3, 0.65, 0.25
 DISPLAYS = ("Skeleton", "Body", "Both")
 NO_SMPL = "no SMPL model files set (Edit → Preferences → SMPL folder)"
-# SMPL frames are posed (and lit) in blocks and kept: smplx takes ~7 ms for one frame of a 6890-vertex body and
-# ~28 ms for 16 (one core), so playback pays ~2 ms a frame the first time round and only the upload after.
-SMPL_BLOCK, SMPL_BLOCKS_KEPT = 16, 64
+# SMPL frames are posed (and lit) in blocks and kept: smplx takes ~7 ms for one frame of a 6890-vertex body but
+# ~28 ms for 16 (one core). Blocks of 8 cost ~30 ms each (a short stall, once), ~3 ms a frame the first time
+# round and only the upload after; 128 blocks keep 1024 frames.
+SMPL_BLOCK, SMPL_BLOCKS_KEPT = 8, 128
 
 
 class BodyVisual:
