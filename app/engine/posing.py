@@ -16,6 +16,8 @@ Poses are (J, 3) joint positions in metres, Y up, as the document keeps them.
 """
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from app.engine.constraints import effector_chains
@@ -52,7 +54,7 @@ def _subtree(skeleton: Skeleton, top: int) -> list[int]:
 def _carry(new: np.ndarray, old: np.ndarray, skeleton: Skeleton, chain: tuple[int, ...], turn: bool) -> None:
     """Move what hangs on the chain's moved joints (not in the chain) with them, in place: turned by the rotation of
     the bone that ends at their joint (`turn`) or only shifted (a foot's toe keeps its orientation)."""
-    for parent, joint in zip(chain[:-1], chain[1:]):
+    for parent, joint in pairwise(chain):
         rotation = _rotation_between(old[joint] - old[parent], new[joint] - new[parent]) if turn else np.eye(3)
         for child in skeleton.children[joint]:
             if child in chain:
@@ -96,7 +98,7 @@ def pose_joint(pose: np.ndarray, skeleton: Skeleton, joint: int, target: np.ndar
     if joint == 0:
         return _move_hips(old, skeleton, target)
     if joint in chains and len(chains[joint][0]) == 3:  # a hand, a foot, or a toe carried by its foot
-        (root, mid, end), effector = chains[joint]
+        (root, mid, end), _ = chains[joint]
         goal = target - (old[joint] - old[end])
         if np.linalg.norm(goal - old[root]) < MIN_DISTANCE:
             goal = old[root] + (old[end] - old[root]) * MIN_DISTANCE

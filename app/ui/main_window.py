@@ -22,6 +22,7 @@ from app.engine.io.formats import file_filter
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_options
 from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
 from app.ui._qt.prompt_panel import PromptPanel
+from app.ui._qt.posing import PoseTool
 from app.ui._qt.property_panel import PropertyPanel
 from app.ui._qt.take_list import TakeList
 from app.ui._qt.take_preview import VariationsStrip
@@ -114,6 +115,8 @@ class MainWindow(QMainWindow):
         self.edit_actions.variations_changed.connect(self.variations_strip.show_takes)
         self.variations_strip.picked.connect(self.edit_actions.pick_variation)
         self.rig_actions = RigActions(self)
+        self.posing = PoseTool(self.document, self.viewport, self.apply, self)  # drag a joint: IK, a locked key
+        self.posing.message.connect(self.show_message)
         self.projects = ProjectController(self.document, self.prompt_panel, self, autosave_s)
         self.projects.message.connect(self.show_message)
         self.projects.error.connect(self.show_error)

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -34,7 +36,7 @@ def test_a_dragged_joint_reaches_a_reachable_target_and_every_bone_keeps_its_len
     rng = np.random.default_rng(joint)
     for frame in (0, 40, 90):
         pose = walk[frame]
-        length = sum(np.linalg.norm(pose[a] - pose[b]) for a, b in zip(chain[:-1], chain[1:]))
+        length = sum(np.linalg.norm(pose[a] - pose[b]) for a, b in pairwise(chain))
         for direction in rng.normal(size=(4, 3)):  # anywhere within 50-90 % of the chain's reach
             target = pose[root] + rng.uniform(0.5, 0.9) * length * direction / np.linalg.norm(direction)
             target += pose[joint] - pose[effector]
@@ -66,7 +68,7 @@ def test_a_target_out_of_reach_gets_the_straight_limb_towards_it_not_nan(walk) -
         joints = [joint]
         for _ in range(chain_length):
             joints.append(SKELETON.parents[joints[-1]])
-        full = sum(np.linalg.norm(pose[a] - pose[b]) for a, b in zip(joints[:-1], joints[1:]))
+        full = sum(np.linalg.norm(pose[a] - pose[b]) for a, b in pairwise(joints))
         assert reach == pytest.approx(full, rel=1e-6)  # straight: as far as the chain goes
         direction = (new[joint] - new[root]) / reach
         np.testing.assert_allclose(direction, np.array(far) / np.linalg.norm(far), atol=1e-6)  # towards it
