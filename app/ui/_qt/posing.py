@@ -27,7 +27,7 @@ from app.ui._qt.viewport import Viewport
 from app.ui._vispy.pose_handles import AXES, PoseHandles, ring_points
 
 HIT_PIXELS = 12.0  # how near the mouse must press to a joint (or the ring) to grab it
-AXIS_KEYS = {Qt.Key.Key_X: "x", Qt.Key.Key_Y: "y", Qt.Key.Key_Z: "z"}
+AXIS_KEYS = {Qt.Key.Key_X.value: "x", Qt.Key.Key_Y.value: "y", Qt.Key.Key_Z.value: "z"}  # QKeyEvent.key() is an int
 HINT = "X/Y/Z: along an axis · Shift: level · Esc: cancel"
 
 
@@ -230,11 +230,11 @@ class PoseTool(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
         if kind == QEvent.Type.ShortcutOverride and self.drag is not None and (
-                event.key() == Qt.Key.Key_Escape or Qt.Key(event.key()) in AXIS_KEYS):
+                event.key() == Qt.Key.Key_Escape or event.key() in AXIS_KEYS):
             event.accept()  # during a drag these keys are the drag's, not a window shortcut's
             return True
         if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and not event.isAutoRepeat():
-            axis = AXIS_KEYS.get(Qt.Key(event.key()))
+            axis = AXIS_KEYS.get(event.key())
             if axis is not None and event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier):
                 if axis in self.held_axes:
                     self.held_axes.remove(axis)
