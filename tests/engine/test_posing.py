@@ -8,7 +8,9 @@ from app.engine.document import Document, ToggleLock, take_from_positions
 from app.engine.document.pose_commands import PoseFrame
 from app.engine.features import positions_from_features
 from app.engine.posing import drag_kind, pose_joint, turn_heading
-from app.engine.skeleton import BANDAI_NAMCO_21 as SKELETON
+from app.engine.skeleton import BANDAI_NAMCO_21, SMPL_22
+
+SKELETON = BANDAI_NAMCO_21
 
 HAND_L, HAND_R, FOOT_L, TOES_L, HEAD, NECK, ELBOW_L, KNEE_R = (SKELETON.index(n) for n in (
     "Hand_L", "Hand_R", "Foot_L", "Toes_L", "Head", "Neck", "LowerArm_L", "LowerLeg_R"))
@@ -147,3 +149,19 @@ def test_a_pose_is_one_undo_step_that_locks_its_frame_and_keeps_features_and_pos
     assert doc.take.positions[60, HAND_L, 1] == pytest.approx(pose[HAND_L, 1] + 0.25, abs=1e-5)
     doc.execute(PoseFrame(60, turn_heading(doc.take.positions[60], 0.5), "Turn"))  # another gesture, another step
     assert len(doc.history.undo_stack) == 3 and doc.locked_frames == (10, 60)
+
+
+@pytest.mark.parametrize("skeleton", [BANDAI_NAMCO_21, SMPL_22], ids=lambda s: s.name)
+def test_any_joint_of_either_skeleton_can_be_dragged_anywhere_without_stretching_a_bone(skeleton) -> None:
+    rest = np.zeros((skeleton.n_joints, 3))
+    for j, parent in enumerate(skeleton.parents):
+        if parent >= 0:
+            rest[j] = rest[parent] + skeleton.offsets[j]
+    parents = np.array(skeleton.parents[1:])
+    lengths = np.linalg.norm(rest[1:] - rest[parents], axis=-1)
+    rng = np.random.default_rng(0)
+    for joint in range(skeleton.n_joints):
+        for scale in (0.1, 5.0):  # near, and far out of reach
+            new = pose_joint(rest, skeleton, joint, rest[joint] + rng.normal(size=3) * scale)
+            assert np.isfinite(new).all()
+            np.testing.assert_allclose(np.linalg.norm(new[1:] - new[parents], axis=-1), lengths, atol=1e-9)
