@@ -12,8 +12,7 @@ from app.engine.skeleton import BANDAI_NAMCO_21, SMPL_22
 
 SKELETON = BANDAI_NAMCO_21
 
-HAND_L, HAND_R, FOOT_L, TOES_L, HEAD, NECK, ELBOW_L, KNEE_R = (SKELETON.index(n) for n in (
-    "Hand_L", "Hand_R", "Foot_L", "Toes_L", "Head", "Neck", "LowerArm_L", "LowerLeg_R"))
+HAND_L, FOOT_L, HEAD, ELBOW_L, KNEE_R = (SKELETON.index(n) for n in ("Hand_L", "Foot_L", "Head", "LowerArm_L", "LowerLeg_R"))
 
 
 @pytest.fixture(scope="module")
