@@ -146,8 +146,12 @@ def test_a_pose_is_one_undo_step_that_locks_its_frame_and_keeps_features_and_pos
     assert doc.take is original and doc.locked_frames == (10,)
     doc.redo()
     assert doc.take.positions[60, HAND_L, 1] == pytest.approx(pose[HAND_L, 1] + 0.25, abs=1e-5)
+    raised = doc.key_pose(60).copy()
     doc.execute(PoseFrame(60, turn_heading(doc.take.positions[60], 0.5), "Turn"))  # another gesture, another step
     assert len(doc.history.undo_stack) == 3 and doc.locked_frames == (10, 60)
+    doc.undo()  # the key goes back to the pose it had, and stays locked
+    np.testing.assert_array_equal(doc.key_pose(60), raised)
+    np.testing.assert_array_equal(doc.take.positions[60], raised)
 
 
 @pytest.mark.parametrize("skeleton", [BANDAI_NAMCO_21, SMPL_22], ids=lambda s: s.name)
