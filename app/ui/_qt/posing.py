@@ -7,9 +7,11 @@ plane); X, Y or Z held moves it along that world axis only (the hips at frame 0 
 starts at the origin). Escape during a drag puts the pose back. Each mouse move sends one `PoseFrame`; the moves of
 one drag merge into one undo step.
 
-The drag's geometry uses the view as it was when the drag began (a snapshot of the scene-to-pixel matrix), so the
-mouse keeps its meaning while the pose changes under it; the camera does not orbit during a drag, nor follow the
-hips while they are dragged.
+The tool reads the viewport widget's Qt mouse events before the canvas does (an event filter): a press on a joint
+or the ring, the drag's moves and its release are the tool's, and never reach the camera (vispy would also drop
+moves closer than 10 ms apart, losing where a quick drag ended); any other press goes on to the camera. The drag's
+geometry uses the view as it was when the drag began (a snapshot of the scene-to-pixel matrix), so the mouse keeps
+its meaning while the pose changes under it; the camera does not follow the hips while they are dragged.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from vispy.util import keys
+from PySide6.QtGui import QMouseEvent
 
 from app.engine.document import Command, Document, DocumentError
 from app.engine.document.pose_commands import PoseFrame
@@ -91,11 +93,9 @@ class PoseTool(QObject):
         self.drag: _Drag | None = None
         self.held_axes: list[str] = []  # X/Y/Z keys held, the last pressed wins
         self._follow = False
-        canvas = viewport.canvas.events  # connected first: a press on a joint stops the camera before it orbits
-        canvas.mouse_press.connect(self._on_press)
-        canvas.mouse_move.connect(self._on_move)
-        canvas.mouse_release.connect(self._on_release)
+        self._hovered: tuple[str, int] | None = None  # what the mouse is over: ("joint", j), ("ring", 0) or None
         viewport.surface.installEventFilter(self)
+        viewport.surface.setMouseTracking(True)  # hovers light what a press would grab
         document.events.take_changed.connect(lambda _: self._place_ring())
         document.events.frame_changed.connect(lambda _: self._place_ring())
         self._place_ring()
@@ -108,7 +108,8 @@ class PoseTool(QObject):
         return np.asarray(transform.map(np.eye(4)), np.float64).T
 
     def to_screen(self, point: np.ndarray) -> tuple[float, float]:
-        """Where a scene point (3,) is on the canvas now, in pixels (tests press there)."""
+        """Where a scene point (3,) is on the canvas now, in canvas pixels (the widget's at a device pixel ratio of 1;
+        tests press there)."""
         return tuple(float(v) for v in _project(self.matrix(), np.asarray(point, np.float64)[None])[0])
 
     def screen_position(self, joint: int) -> tuple[float, float]:
@@ -122,45 +123,64 @@ class PoseTool(QObject):
         return ring_points().astype(np.float64) + root * [1.0, 0.0, 1.0]
 
     def _place_ring(self) -> None:
+        """Around the hips of the frame shown; a new frame also forgets what the mouse was over."""
+        if self.drag is None and self._hovered is not None:
+            self._hovered = None
+            self.handles.show_hover(None, False)
+            self.viewport.surface.unsetCursor()
         take = self.document.take
         self.handles.place_ring(None if take is None else take.positions[self.document.current_frame, 0])
 
     # -- the drag ------------------------------------------------------------------------------------------------
 
-    def _on_press(self, event) -> None:
-        if not self.enabled or event.button != 1 or self.document.take is None or self.drag is not None:
-            return
-        frame = self.document.current_frame
-        pose, matrix = self._pose(frame), self.matrix()
-        pixel = np.asarray(event.pos[:2], np.float64)
+    def _hit(self, pixel: np.ndarray, matrix: np.ndarray) -> tuple[str, int] | None:
+        """("joint", j) for a joint of the current frame near the canvas `pixel`, ("ring", 0) for the heading ring."""
+        pose = self._pose(self.document.current_frame)
         distance = np.linalg.norm(_project(matrix, pose) - pixel, axis=-1)
         joint = int(np.argmin(distance))
         if distance[joint] <= HIT_PIXELS:
-            kind = "joint"
+            return "joint", joint
+        if np.linalg.norm(_project(matrix, self._ring(pose[0])) - pixel, axis=-1).min() <= HIT_PIXELS:
+            return "ring", 0
+        return None
+
+    def _canvas_pixel(self, event: QMouseEvent) -> np.ndarray:
+        """The mouse event's position in canvas pixels (the offscreen canvas counts device pixels)."""
+        scale = self.viewport.canvas.size[0] / max(self.viewport.surface.width(), 1)
+        point = event.position()
+        return np.array([point.x(), point.y()]) * scale
+
+    def _press(self, event: QMouseEvent) -> bool:
+        """Start a drag when the press is on a joint or the ring; False leaves the press to the camera."""
+        if not self.enabled or self.document.take is None or self.drag is not None:
+            return False
+        frame, matrix, pixel = self.document.current_frame, self.matrix(), self._canvas_pixel(event)
+        hit = self._hit(pixel, matrix)
+        if hit is None:
+            return False
+        kind, joint = hit
+        if kind == "joint":
             self.message.emit(f"Posing frame {frame} — {drag_kind(self.document.take.skeleton, joint)} · {HINT}")
-        elif np.linalg.norm(_project(matrix, self._ring(pose[0])) - pixel, axis=-1).min() <= HIT_PIXELS:
-            kind, joint = "ring", 0
+        else:
             self.handles.set_ring_hot(True)
             self.message.emit(f"Turning the heading at frame {frame} · Esc: cancel")
-        else:
-            return  # the camera's
         press = (float(pixel[0]), float(pixel[1]))
-        self.drag = _Drag(kind, joint, frame, pose, matrix, press, press, keys.SHIFT in event.modifiers)
-        self.viewport.view.camera.interactive = False
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        self.drag = _Drag(kind, joint, frame, self._pose(frame), matrix, press, press, shift)
+        surface = self.viewport.surface
+        surface.setFocus(Qt.FocusReason.MouseFocusReason)  # X/Y/Z and Esc come here during the drag
+        surface.setCursor(Qt.CursorShape.ClosedHandCursor)
         self._follow = self.viewport.follow.isChecked()
         if kind == "joint" and joint == 0:
             self._set_follow(False)  # the hips move: a following view would slide away under the mouse
         self.document.history.seal()  # a new gesture: it does not merge into the last step
+        return True
 
-    def _on_move(self, event) -> None:
-        if self.drag is not None:
-            self.drag.last = (float(event.pos[0]), float(event.pos[1]))
-            self.drag.shift = keys.SHIFT in event.modifiers
-            self._update()
-
-    def _on_release(self, event) -> None:
-        if self.drag is not None and event.button == 1:
-            self._end()
+    def _move(self, event: QMouseEvent) -> None:
+        pixel = self._canvas_pixel(event)
+        self.drag.last = (float(pixel[0]), float(pixel[1]))
+        self.drag.shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        self._update()
 
     def _axis(self) -> str | None:
         d = self.drag
@@ -213,9 +233,10 @@ class PoseTool(QObject):
         elif d.moved:
             self.message.emit(f"Frame {d.frame} posed and locked: In-between fills around it")
         self.document.history.seal()
-        self.viewport.view.camera.interactive = True
         self._set_follow(self._follow)
         self.handles.end_drag()
+        self._hovered = None
+        self.viewport.surface.unsetCursor()
         self.viewport.surface.update()
 
     def _set_follow(self, on: bool) -> None:
@@ -225,10 +246,42 @@ class PoseTool(QObject):
         box.setChecked(on)
         box.blockSignals(False)
 
-    # -- keys: X/Y/Z held, Escape ----------------------------------------------------------------------------
+    def _hover(self, event: QMouseEvent) -> None:
+        """Over a joint or the ring, a hand cursor and the joint (or the ring) lit: what a press would grab. Only a
+        change redraws."""
+        hit = None
+        if self.enabled and self.document.take is not None:
+            hit = self._hit(self._canvas_pixel(event), self.matrix())
+        if hit == self._hovered:
+            return
+        self._hovered = hit
+        pose = None if hit is None or hit[0] == "ring" else self._pose(self.document.current_frame)[hit[1]]
+        self.handles.show_hover(pose, hit is not None and hit[0] == "ring")
+        if hit is None:
+            self.viewport.surface.unsetCursor()
+        else:
+            self.viewport.surface.setCursor(Qt.CursorShape.OpenHandCursor)
+        self.viewport.surface.update()
+
+    # -- the widget's events: the mouse, X/Y/Z held, Escape ----------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
+        left = Qt.MouseButton.LeftButton
+        if kind == QEvent.Type.MouseButtonPress and event.button() == left:
+            return self._press(event)
+        if kind == QEvent.Type.MouseMove:
+            if self.drag is not None and event.buttons() & left:
+                self._move(event)
+            elif event.buttons() == Qt.MouseButton.NoButton and self.drag is None:
+                self._hover(event)
+            else:
+                return False  # the camera's drag
+            return True  # a hover needs no camera and no redraw
+        if kind == QEvent.Type.MouseButtonRelease and event.button() == left and self.drag is not None:
+            self._move(event)  # where the drag ended, even if no move was reported there
+            self._end()
+            return True
         if kind == QEvent.Type.ShortcutOverride and self.drag is not None and (
                 event.key() == Qt.Key.Key_Escape or event.key() in AXIS_KEYS):
             event.accept()  # during a drag these keys are the drag's, not a window shortcut's

@@ -60,6 +60,14 @@ class PoseHandles:
             d = np.asarray(AXES[axis], np.float32) * AXIS_HALF_LENGTH
             self.axis.set_data(pos=np.stack([through - d, through + d]).astype(np.float32), color=AXIS_COLOURS[axis])
 
+    def show_hover(self, joint: np.ndarray | None, ring: bool) -> None:
+        """Light the joint (3,) under the mouse, or the ring; None and False: nothing is under it."""
+        self.active.visible = joint is not None
+        if joint is not None:
+            self.active.set_data(np.asarray([joint], np.float32), face_color=(0, 0, 0, 0), edge_color=ACTIVE,
+                                 edge_width=2, size=17)
+        self.set_ring_hot(ring)
+
     def end_drag(self) -> None:
         self.active.visible = self.target.visible = self.axis.visible = False
         self.set_ring_hot(False)
