@@ -160,3 +160,17 @@ def test_the_hips_at_the_first_frame_only_go_up_and_down_with_the_feet_planted(w
     feet = [SKELETON.index(n) for n in ("Foot_L", "Toes_L", "Foot_R", "Toes_R")]
     assert 1000 * np.abs(pose[feet] - walk_positions[0, feet]).max() < 1.0
     assert window.viewport.follow.isChecked()  # following again after the drag
+
+
+def test_path_mode_takes_the_mouse_from_posing(window: MainWindow, qtbot, walk_positions) -> None:
+    doc, tool = window.document, window.posing
+    _go_to(window, 50)
+    window.constraint_tools.path_mode.setChecked(True)
+    start = tool.screen_position(HAND_R)
+    _drag(window, qtbot, start, [(start[0], start[1] - 40), (start[0], start[1] - 80)])
+    np.testing.assert_array_equal(doc.take.positions, walk_positions)
+    assert doc.locked_frames == ()
+    window.constraint_tools.path_mode.setChecked(False)  # out of path mode the same drag poses again
+    start = tool.screen_position(HAND_R)  # (the drag in path mode orbited the camera)
+    _drag(window, qtbot, start, [(start[0], start[1] - 40), (start[0], start[1] - 80)])
+    assert doc.locked_frames == (50,) and doc.take.positions[50, HAND_R, 1] > walk_positions[50, HAND_R, 1] + 0.1
