@@ -70,14 +70,13 @@ def _spine(skeleton: Skeleton) -> tuple[int, ...]:
 
 def drag_kind(skeleton: Skeleton, joint: int) -> str:
     """What dragging `joint` does, in the animator's words (for the status bar)."""
-    limbs = {joints: effector for joints, effector in effector_chains(skeleton).values() if len(joints) == 3}
+    chains = effector_chains(skeleton)
     name = skeleton.joint_names[joint]
     if joint == 0:
         return f"{name}: the body moves, the feet stay planted"
-    if any(joint == joints[2] for joints in limbs) or any(joint in (a, b) for a, b in
-                                                        (skeleton.foot_left, skeleton.foot_right)):
+    if joint in chains and len(chains[joint][0]) == 3:
         return f"{name}: two-bone IK of the limb"
-    if any(joint == joints[1] for joints in limbs):
+    if any(len(joints) == 3 and joint == joints[1] for joints, _ in chains.values()):
         return f"{name}: the limb swivels about its hand or foot"
     if joint in _spine(skeleton)[1:]:
         return f"{name}: the spine bends"
