@@ -8,7 +8,7 @@ with its left on +X, as the features give them back; heights and distances are f
 (its own bones in the rest pose: a take that sits throughout has the body height of one that stands), speeds m/s.
 
 Thresholds are calibrated on real takes of each action (`calibrate`: of the thresholds that pass `TARGET` of the
-action's real takes, those that pass the fewest takes of other actions) and stored, reviewed, in `action_rules.json`
+action's real takes, those that pass the fewest takes of other actions, then loosened by `TOLERANCE`) and stored, reviewed, in `action_rules.json`
 beside this file; `kinema data calibrate-rules` rewrites it and prints how many real takes of the action and of
 every other action pass. Nothing is fitted at eval time.
 """
@@ -141,7 +141,8 @@ MEASURES = {  # what each measurement means, for the docs and the model card
 # The rule of each action label: (measurement, ">=" or "<="), all of which must hold. The thresholds are in
 # action_rules.json. A band (walk at a walking speed, not a run's) is the same measurement bounded both ways.
 RULES: dict[str, tuple[tuple[str, str], ...]] = {
-    "jump": (("feet_off_floor", ">="), ("root_rise", ">=")),
+    # a run's flight phase also lifts both feet and the hips: a jump goes up more than along
+    "jump": (("feet_off_floor", ">="), ("root_rise", ">="), ("speed", "<=")),
     "kick": (("foot_above_hip", ">="),),
     "punch": (("hand_forward", ">="),),
     "sit": (("hip_drop", ">="),),
@@ -163,6 +164,12 @@ RULES: dict[str, tuple[tuple[str, str], ...]] = {
     "wave-right-hand": (("right_hand_above_shoulder", ">="),),
 }
 
+
+# Each calibrated threshold is then loosened by a difference an animator would not see (physical.SLACK's idea):
+# the calibration is free to pick a bow's "no faster than 0.02 m/s" when no real bow drifts, but a generated bow
+# drifting 5 cm a second still bows.
+TOLERANCE = {"forward_speed": 0.1, "left_speed": 0.1, "speed": 0.1, "turn_left": 10.0}  # m/s, degrees
+TOLERANCE_BODY = 0.01  # every other measurement: a hundredth of the body height (about 1.3 cm)
 
 # Where an action has too few real takes to calibrate on (fewer than MIN_TAKES, mirrors included: one kick, one
 # jumping jack), a quantile of them is that one take's own number, and a generated take would have to kick exactly
@@ -265,6 +272,8 @@ def calibrate_rules(takes: list[dict[str, float]], labels: list[str], target: fl
         rest = [i for i, lab in enumerate(labels) if lab != label]
         thresholds = calibrate({n: np.array([takes[i][n] for i in mine]) for n in names}, checks,
                                {n: np.array([takes[i][n] for i in rest]) for n in names}, target)
+        thresholds = tuple((n, s, round(t - TOLERANCE.get(n, TOLERANCE_BODY) if s == ">=" else t + TOLERANCE.get(n, TOLERANCE_BODY), 3))
+                           for n, s, t in thresholds)
         if len(mine) < MIN_TAKES:
             thresholds = tuple((n, s, min(t, WORDS_BOUND.get(n, t)) if s == ">=" else t) for n, s, t in thresholds)
         rule = Rule(label, thresholds)

@@ -100,7 +100,7 @@ def test_jumping_jacks_need_both_hands_up_and_the_feet_apart():
 
 @pytest.mark.parametrize(("velocity", "passing"), [
     ((0.0, 1.2), {"walk"}),
-    ((0.0, 2.5), {"run"}),
+    ((0.0, 2.0), {"run"}),
     ((0.0, 3.5), {"run", "dash"}),
     ((0.0, -0.8), {"walk-back"}),
     ((0.6, 0.0), {"walk-left"}),
@@ -165,6 +165,7 @@ def test_calibrate_rules_reports_both_shares_and_caps_tiny_sets_at_their_words(t
     by_label = {c.rule.label: c for c in calibrate_rules(takes, labels)}
     walk = by_label["walk"]
     assert walk.n_real == 10 and walk.real_pass >= 0.9 and walk.other_pass == 0.0
+    assert walk.rule.checks[0][2] <= 1.0 - action_rules.TOLERANCE["forward_speed"] + 0.05  # loosened by the tolerance
     kick = by_label["kick"]
     assert kick.rule.checks == (("foot_above_hip", ">=", 0.0),)  # one take: the words' bound, not its own 0.15
     assert kick.real_pass == 1.0 and kick.other_pass == 0.0
