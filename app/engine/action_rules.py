@@ -114,6 +114,7 @@ def measures(positions: np.ndarray, skeleton: Skeleton, fps: float = FPS) -> dic
         "left_speed": float(travel @ left[0]),
         "speed": float(np.linalg.norm(travel)),
         "turn_left": float(np.degrees(yaw[-1] - yaw[0])),
+        "turn": float(abs(np.degrees(yaw[-1] - yaw[0]))),
     }
 
 
@@ -136,6 +137,7 @@ MEASURES = {  # what each measurement means, for the docs and the model card
     "left_speed": "net root travel towards the first frame's left, m/s (negative: to the right)",
     "speed": "net horizontal root travel, m/s",
     "turn_left": "facing change from the first to the last frame, degrees (negative: to the right)",
+    "turn": "facing change from the first to the last frame either way, degrees",
 }
 
 # The rule of each action label: (measurement, ">=" or "<="), all of which must hold. The thresholds are in
@@ -144,17 +146,17 @@ RULES: dict[str, tuple[tuple[str, str], ...]] = {
     # a run's flight phase also lifts both feet and the hips: a jump goes up more than along
     "jump": (("feet_off_floor", ">="), ("root_rise", ">="), ("speed", "<=")),
     "kick": (("foot_above_hip", ">="),),
-    "punch": (("hand_forward", ">="),),
+    "punch": (("hand_forward", ">="), ("speed", "<=")),  # a walk's swinging hands reach ahead too
     "sit": (("hip_drop", ">="),),
     "jumping jacks": (("hands_above_head", ">="), ("feet_spread", ">=")),
     "walk": (("forward_speed", ">="), ("forward_speed", "<=")),
     "run": (("forward_speed", ">="), ("forward_speed", "<=")),
     "dash": (("forward_speed", ">="),),
     "walk-back": (("forward_speed", "<="),),
-    "walk-left": (("left_speed", ">="),),
-    "walk-right": (("left_speed", "<="),),
-    "walk-turn-left": (("turn_left", ">="),),
-    "walk-turn-right": (("turn_left", "<="),),
+    "walk-left": (("left_speed", ">="), ("turn", "<=")),  # a sidestep: a walk that turns left also goes left
+    "walk-right": (("left_speed", "<="), ("turn", "<=")),
+    "walk-turn-left": (("turn_left", ">="), ("speed", ">=")),  # a turn on the spot is no walk
+    "walk-turn-right": (("turn_left", "<="), ("speed", ">=")),
     "bow": (("head_drop", ">="), ("speed", "<=")),
     "raise-up-both-hands": (("hands_above_head", ">="),),
     "raise-up-left-hand": (("left_hand_above_head", ">="),),
@@ -168,7 +170,7 @@ RULES: dict[str, tuple[tuple[str, str], ...]] = {
 # Each calibrated threshold is then loosened by a difference an animator would not see (physical.SLACK's idea):
 # the calibration is free to pick a bow's "no faster than 0.02 m/s" when no real bow drifts, but a generated bow
 # drifting 5 cm a second still bows.
-TOLERANCE = {"forward_speed": 0.1, "left_speed": 0.1, "speed": 0.1, "turn_left": 10.0}  # m/s, degrees
+TOLERANCE = {"forward_speed": 0.1, "left_speed": 0.1, "speed": 0.1, "turn_left": 10.0, "turn": 10.0}  # m/s, degrees
 TOLERANCE_BODY = 0.01  # every other measurement: a hundredth of the body height (about 1.3 cm)
 
 # Where an action has too few real takes to calibrate on (fewer than MIN_TAKES, mirrors included: one kick, one

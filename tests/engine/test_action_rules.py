@@ -74,6 +74,9 @@ def test_a_punch_puts_a_hand_ahead_of_the_chest():
     assert _passes("punch", punch)
     assert not _passes("punch", STILL)  # T-pose: the hands are out to the sides
     assert not _passes("punch", np.repeat(ARMS_DOWN[None], T, axis=0))
+    walking = punch.copy()
+    walking[..., 2] += 1.0 * np.arange(T)[:, None] / FPS
+    assert not _passes("punch", walking)  # the hand ahead while walking at 1 m/s: a swing, not a punch
 
 
 def test_a_sit_lowers_the_hips():
@@ -113,10 +116,21 @@ def test_travel_rules_read_speed_and_direction_against_the_facing(velocity, pass
     assert {label for label in travel if _passes(label, p)} == passing
 
 
+def _walk_turning(degrees: float, speed: float = 1.0) -> np.ndarray:
+    """Walking at `speed` m/s along the body's facing while turning `degrees` to the left."""
+    heading = np.radians(degrees) * np.arange(T) / (T - 1)
+    step = speed / FPS * np.stack([np.sin(heading), np.zeros(T), np.cos(heading)], axis=-1)  # (T, 3)
+    root = np.cumsum(step, axis=0) - step[0]
+    return np.stack([ARMS_DOWN @ _yaw(np.degrees(h)).T for h in heading]) + root[:, None]
+
+
 def test_turns_and_bows():
-    turn = np.stack([ARMS_DOWN @ _yaw(100.0 * i / (T - 1)).T for i in range(T)])  # turn 100 degrees to the left
+    turn = _walk_turning(100.0)
     assert _passes("walk-turn-left", turn) and not _passes("walk-turn-right", turn)
     assert _passes("walk-turn-right", turn * [-1, 1, 1]) and not _passes("walk-turn-right", STILL)
+    assert not _passes("walk-turn-left", _walk_turning(100.0, speed=0.0))  # turning on the spot is no walk
+    assert measures(_walk_turning(100.0), SK)["left_speed"] > 0.3
+    assert not _passes("walk-left", turn)  # goes left by turning, as diffusion's "walks to the left" did: no sidestep
     spine = SK.index("Spine")
     bow = _hold(_rest({UPPER_ARM_L: _roll(-80), UPPER_ARM_R: _roll(80), spine: _pitch(50)}), range(20, 40), ARMS_DOWN)
     assert _passes("bow", bow)
