@@ -59,6 +59,7 @@ class SuiteRow:
     heading_change: float  # median over seeds, deg
     head_drop: float      # median over seeds, fraction
     outside: str          # components outside their band in at least half of the seeds
+    rule_values: str      # per check of the rule: the seeds' median measurement against its threshold; "-" without
 
 
 def run_suite(model: str, engine: Callable[[str, int, int], np.ndarray], reference: physical.PhysicalReference,
@@ -76,14 +77,17 @@ def run_suite(model: str, engine: Callable[[str, int, int], np.ndarray], referen
         progress(f"{model}: {prompt!r}")
         takes = [positions_from_features(engine(prompt, n_frames, s).astype(np.float64), skeleton.n_joints) for s in range(seeds)]
         sigs = [physical.signature(p, skeleton) for p in takes]
+        measured = [measures(p, skeleton) for p in takes] if rule else []
         inside = [band.inside(s) for s in sigs] if band else []
         outside = [c for c in physical.COMPONENTS if inside and np.mean([not i[c] for i in inside]) >= 0.5]
         rows.append(SuiteRow(model, prompt, label,
                              float(np.mean([band.agrees(s) for s in sigs])) if band else np.nan,
-                             float(np.mean([rule.passes(measures(p, skeleton)) for p in takes])) if rule else np.nan,
+                             float(np.mean([rule.passes(m) for m in measured])) if rule else np.nan,
                              float(np.median([s["speed"] for s in sigs])), band.median["speed"] if band else np.nan,
                              float(np.median([s["heading_change"] for s in sigs])),
-                             float(np.median([s["head_drop"] for s in sigs])), ", ".join(outside) or "-"))
+                             float(np.median([s["head_drop"] for s in sigs])), ", ".join(outside) or "-",
+                             ", ".join(f"{n} {np.median([m[n] for m in measured]):.3g} {sense} {t:g}"
+                                       for n, sense, t in rule.checks) if rule else "-"))
     if not rows:
         raise ValueError("no prompt of the suite has an action label with real takes in this dataset or an action rule")
     return rows
@@ -92,14 +96,14 @@ def run_suite(model: str, engine: Callable[[str, int, int], np.ndarray], referen
 def format_suite(rows: list[SuiteRow], title: str) -> str:
     width = max(len(r.prompt) for r in rows) + 2
     lines = [title, f"{'model':<10}{'prompt':<{width}}{'agree':>7}{'rule':>6}{'speed':>8}{'real':>7}{'turn°':>8}"
-                    f"{'head drop':>10}  outside"]
+                    f"{'head drop':>10}  outside; rule: median measurement, threshold"]
 
     def cell(value: float, width: int, digits: int = 2) -> str:
         return f"{'-':>{width}}" if np.isnan(value) else f"{value:>{width}.{digits}f}"
 
     for r in rows:
         lines.append(f"{r.model:<10}{r.prompt:<{width}}{cell(r.agreement, 7)}{cell(r.rule, 6)}{r.speed:>8.2f}"
-                     f"{cell(r.real_speed, 7)}{r.heading_change:>8.1f}{r.head_drop:>10.3f}  {r.outside}")
+                     f"{cell(r.real_speed, 7)}{r.heading_change:>8.1f}{r.head_drop:>10.3f}  {r.outside}; {r.rule_values}")
     for model in dict.fromkeys(r.model for r in rows):
         banded = [r.agreement for r in rows if r.model == model and not np.isnan(r.agreement)]
         ruled = [r.rule for r in rows if r.model == model and not np.isnan(r.rule)]
