@@ -8,9 +8,9 @@ with its left on +X, as the features give them back; heights and distances are f
 (its own bones in the rest pose: a take that sits throughout has the body height of one that stands), speeds m/s.
 
 Thresholds are calibrated on real takes of each action (`calibrate`: of the thresholds that pass `TARGET` of the
-action's real takes, those that pass the fewest takes of other actions, then loosened by `TOLERANCE`) and stored, reviewed, in `action_rules.json`
-beside this file; `kinema data calibrate-rules` rewrites it and prints how many real takes of the action and of
-every other action pass. Nothing is fitted at eval time.
+action's real takes, those that pass the fewest takes of other actions, then loosened by `TOLERANCE`) and stored,
+reviewed, in `action_rules.json` beside this file; `kinema data calibrate-rules` rewrites it and prints how many
+real takes of the action and of every other action pass. Nothing is fitted at eval time.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import numpy as np
 from app.engine.data.dataset import MotionRecord
 from app.engine.features import positions_from_features
 from app.engine.metrics import FPS
-from app.engine.physical import _yaw, action_label, body_joints
+from app.engine.physical import action_label, body_joints, facing_yaw
 from app.engine.skeleton import Skeleton
 
 THRESHOLDS_PATH = Path(__file__).with_name("action_rules.json")
@@ -69,7 +69,8 @@ def rest_heights(positions: np.ndarray, skeleton: Skeleton) -> tuple[float, floa
     for j, parent in enumerate(skeleton.parents):
         if parent >= 0:
             length = np.median(np.linalg.norm(p[:, j] - p[:, parent], axis=-1))
-            rest[j] = rest[parent] + skeleton.offsets[j] / max(float(np.linalg.norm(skeleton.offsets[j])), 1e-9) * length
+            direction = skeleton.offsets[j] / max(float(np.linalg.norm(skeleton.offsets[j])), 1e-9)
+            rest[j] = rest[parent] + direction * length
     floor = rest[[*skeleton.foot_left, *skeleton.foot_right], 1].min()
     return max(float(rest[body_joints(skeleton).head, 1] - floor), 1e-6), float(rest[0, 1] - floor)
 
@@ -88,10 +89,10 @@ def measures(positions: np.ndarray, skeleton: Skeleton, fps: float = FPS) -> dic
     shoulders = height[:, list(extra.shoulders)]          # (T, 2)
     lowest_foot = height[:, feet].min(axis=1)             # (T,): 0 while any foot touches the floor
     sustained = np.lib.stride_tricks.sliding_window_view(lowest_foot, min(AIRBORNE_FRAMES, len(p))).min(axis=1)
-    yaw = _yaw(p, skeleton)                               # (T,) 0 = +Z, + towards +X
+    yaw = facing_yaw(p, skeleton)                         # (T,) 0 = +Z, + towards +X
     facing = np.stack([np.sin(yaw), np.cos(yaw)], axis=-1)   # (T, 2) as (x, z)
     left = np.stack([np.cos(yaw), -np.sin(yaw)], axis=-1)    # (T, 2) the body's left
-    chest_to_hand = p[:, [body.hand_left, body.hand_right]][..., [0, 2]] - p[:, None, extra.chest][..., [0, 2]]  # (T, 2, 2)
+    chest_to_hand = (p[:, [body.hand_left, body.hand_right]] - p[:, None, extra.chest])[..., [0, 2]]  # (T, 2, 2)
     ahead = (chest_to_hand * facing[:, None]).sum(-1)     # (T, 2) how far each hand is ahead of the chest
     raised = hands >= chest[:, None] - PUNCH_BELOW_CHEST * stature
     ankles = p[:, list(body.ankles)][..., [0, 2]]         # (T, 2, 2)
@@ -119,8 +120,9 @@ def measures(positions: np.ndarray, skeleton: Skeleton, fps: float = FPS) -> dic
 
 
 MEASURES = {  # what each measurement means, for the docs and the model card
-    "feet_off_floor": f"highest both feet stay above the take's floor for {AIRBORNE_FRAMES} frames running, x body height",
-    "root_rise": "highest the hips rise above their median height, x body height",
+    "feet_off_floor": f"highest both feet stay above the take's floor for {AIRBORNE_FRAMES} frames running, "
+                      "x body height",
+    "root_rise": "highest the hips rise above their height in the rest pose, x body height",
     "foot_above_hip": "highest a foot rises above the hips, x body height",
     "hand_forward": f"farthest a hand reaches ahead of the chest along the facing direction, while no lower than "
                     f"{PUNCH_BELOW_CHEST} body height under the chest, x body height",
@@ -258,6 +260,16 @@ class Calibration:
     most_passing_other: str  # the other label with the most passing takes: "label passed/takes"
 
 
+def _loosen(check: tuple[str, str, float], n_real: int) -> tuple[str, str, float]:
+    """A calibrated check loosened by its TOLERANCE, and capped at its words' bound where takes are few."""
+    name, sense, t = check
+    tolerance = TOLERANCE.get(name, TOLERANCE_BODY)
+    t = round(t - tolerance if sense == ">=" else t + tolerance, 3)
+    if n_real < MIN_TAKES and sense == ">=":
+        t = min(t, WORDS_BOUND.get(name, t))
+    return name, sense, t
+
+
 def calibrate_rules(takes: list[dict[str, float]], labels: list[str], target: float = TARGET,
                     progress: Callable[[str], None] = lambda message: None) -> list[Calibration]:
     """Calibrate every rule in RULES whose action has real takes among `takes` (measurements, one per take)."""
@@ -274,11 +286,7 @@ def calibrate_rules(takes: list[dict[str, float]], labels: list[str], target: fl
         rest = [i for i, lab in enumerate(labels) if lab != label]
         thresholds = calibrate({n: np.array([takes[i][n] for i in mine]) for n in names}, checks,
                                {n: np.array([takes[i][n] for i in rest]) for n in names}, target)
-        thresholds = tuple((n, s, round(t - TOLERANCE.get(n, TOLERANCE_BODY) if s == ">=" else t + TOLERANCE.get(n, TOLERANCE_BODY), 3))
-                           for n, s, t in thresholds)
-        if len(mine) < MIN_TAKES:
-            thresholds = tuple((n, s, min(t, WORDS_BOUND.get(n, t)) if s == ">=" else t) for n, s, t in thresholds)
-        rule = Rule(label, thresholds)
+        rule = Rule(label, tuple(_loosen(check, len(mine)) for check in thresholds))
         passed = np.array([rule.passes(m) for m in takes])
         others = np.array([lab != label for lab in labels])
         passing = {other: int(passed[idx].sum()) for other, idx in by_label.items() if other != label}
@@ -289,14 +297,16 @@ def calibrate_rules(takes: list[dict[str, float]], labels: list[str], target: fl
     return out
 
 
-def real_measures(records: list[MotionRecord], skeleton: Skeleton, max_frames: int) -> tuple[list[dict[str, float]], list[str]]:
+def real_measures(records: list[MotionRecord], skeleton: Skeleton,
+                  max_frames: int) -> tuple[list[dict[str, float]], list[str]]:
     """Measurements and action labels of real takes, each cut to its first `max_frames` frames (as `kinema eval`
     cuts the takes it scores); takes without a label are left out."""
     out, labels = [], []
     for r in records:
         label = action_label(r)
         if label and len(r.features) >= 2:
-            out.append(measures(positions_from_features(r.features[:max_frames].astype(np.float64), skeleton.n_joints), skeleton))
+            positions = positions_from_features(r.features[:max_frames].astype(np.float64), skeleton.n_joints)
+            out.append(measures(positions, skeleton))
             labels.append(label)
     return out, labels
 
@@ -308,6 +318,7 @@ def write_rules(calibrations: list[Calibration], path: str | Path, source: str, 
         "command": command,
         "calibrated_on": source,
         "target": TARGET,
+        "measures": {n: MEASURES[n] for n in sorted({n for c in calibrations for n, _, _ in c.rule.checks})},
         "rules": {c.rule.label: {"checks": [{"measure": n, "sense": s, "threshold": t} for n, s, t in c.rule.checks],
                                  "real_takes": c.n_real, "real_pass": round(c.real_pass, 3),
                                  "other_pass": round(c.other_pass, 3), "most_passing_other": c.most_passing_other}

@@ -95,8 +95,9 @@ def run_suite(model: str, engine: Callable[[str, int, int], np.ndarray], referen
 
 def format_suite(rows: list[SuiteRow], title: str) -> str:
     width = max(len(r.prompt) for r in rows) + 2
-    lines = [title, f"{'model':<10}{'prompt':<{width}}{'agree':>7}{'rule':>6}{'speed':>8}{'real':>7}{'turn°':>8}"
-                    f"{'head drop':>10}  outside; rule: median measurement, threshold"]
+    header = (f"{'model':<10}{'prompt':<{width}}{'agree':>7}{'rule':>6}{'speed':>8}{'real':>7}{'turn°':>8}"
+              f"{'head drop':>10}  outside; rule: median measurement, threshold")
+    lines = [title, header]
 
     def cell(value: float, width: int, digits: int = 2) -> str:
         return f"{'-':>{width}}" if np.isnan(value) else f"{value:>{width}.{digits}f}"

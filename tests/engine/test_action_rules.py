@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from app.engine import action_rules
-from app.engine.action_rules import RULES, calibrate, calibrate_rules, load_rules, measures, write_rules
+from app.engine.action_rules import (
+    RULES,
+    calibrate,
+    calibrate_rules,
+    load_rules,
+    measures,
+    write_rules,
+)
 from app.engine.skeleton import BANDAI_NAMCO_21 as SK
 from tests.engine.test_physical import _pitch, _rest, _yaw
 

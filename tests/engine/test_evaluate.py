@@ -104,8 +104,8 @@ def test_rows_report_physical_agreement_against_the_real_bands(sample_dataset, e
 
 def test_prompt_suite_scores_each_prompt_against_its_label(sample_dataset, tmp_path):
     from app.engine import physical
-    from app.engine.plots import plot_agreement, plot_suite
     from app.engine.action_rules import load_rules
+    from app.engine.plots import plot_agreement, plot_suite
     from app.engine.prompt_suite import SUITE, format_suite, run_suite
 
     folder = MotionFolder(sample_dataset, "train", min_frames=8)
