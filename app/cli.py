@@ -235,6 +235,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     for flag, value in (("--part", args.part), ("--init", args.init), ("--codebook-size", args.codebook_size)):
         if value and args.what != "tokenizer":
             raise CommandError(f"{flag} applies to `kinema train tokenizer` only")
+    for flag, value in (("--masking", args.masking), ("--backbone", args.backbone), ("--contrastive", args.contrastive)):
+        if value is not None and args.what not in ("masked", "masked-upper"):
+            raise CommandError(f"{flag} applies to `kinema train masked` and `masked-upper` only")
     name = f"tokenizer_{args.part}" if args.part else args.what.replace("-", "_")
     log_path = Path(args.runs) / name / "log.jsonl"
     out = args.out or f"checkpoints/{name}.safetensors"
@@ -266,7 +269,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
         else:
             from app.engine.train.masked import MaskedTrainConfig, train_masked
 
-            config = dataclasses.replace(MaskedTrainConfig(preset=args.preset), **overrides)
+            kmm = {k: v for k, v in (("masking", args.masking), ("backbone", args.backbone),
+                                     ("contrastive", args.contrastive)) if v is not None}
+            config = dataclasses.replace(MaskedTrainConfig(preset=args.preset, **kmm), **overrides)
             upper = args.what == "masked-upper"
             tokenizer = args.tokenizer or _shipped(f"{'tokenizer_upper' if upper else 'tokenizer'}.safetensors")
             lower = (args.lower_tokenizer or _shipped("tokenizer_lower.safetensors")) if upper else None
@@ -601,6 +606,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="diffusion: train Motion Mamba without HTM's hierarchy or without BSM's backward scan")
     train.add_argument("--lower-tokenizer", help="masked-upper: the lower-body tokenizer "
                        "(default: the shipped checkpoints/tokenizer_lower.safetensors)")
+    train.add_argument("--masking", choices=["random", "keyframe"],
+                       help="masked, masked-upper: which tokens training hides: random (MMM, the default) or keyframe "
+                       "(KMM: the densest motion first, half of them, the rest random)")
+    train.add_argument("--backbone", choices=["transformer", "mamba"],
+                       help="masked, masked-upper: attention layers (the default) or bidirectional Mamba layers with "
+                       "cross-attention to the words (KMM; about a third fewer parameters)")
+    train.add_argument("--contrastive", type=float, nargs="?", const=0.1, metavar="WEIGHT",
+                       help="masked, masked-upper: add KMM's text-motion contrastive loss, left/right-swapped captions "
+                       "as hard negatives, with this weight (0.1 when none is given)")
     train.add_argument("--steps", type=int, help="training steps (default: the preset's)")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--threads", type=int, help="CPU threads per process (default 2; 1 when sharing the cores)")

@@ -110,3 +110,18 @@ def test_convert_refuses_absurd_frame_rates_in_one_line(shared_data, tmp_path, c
     err = capsys.readouterr().err
     assert "frame rate must be a number above 0 and at most 1000" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_train_masked_passes_the_kmm_options_and_other_trainers_refuse_them(tmp_path, monkeypatch, capsys):
+    import app.engine.train.masked as masked
+
+    seen = {}
+    monkeypatch.setattr(masked, "train_masked", lambda *args, **kwargs: seen.update(config=args[3]) or {})
+    common = ["--data", str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--runs", str(tmp_path / "runs")]
+    assert main(["train", "masked", *common, "--masking", "keyframe", "--backbone", "mamba", "--contrastive"]) == 0
+    assert (seen["config"].masking, seen["config"].backbone, seen["config"].contrastive) == ("keyframe", "mamba", 0.1)
+    assert main(["train", "masked-upper", *common, "--contrastive", "0.3", "--tokenizer", "t.safetensors",
+                 "--lower-tokenizer", "l.safetensors"]) == 0
+    assert (seen["config"].masking, seen["config"].backbone, seen["config"].contrastive) == ("random", "transformer", 0.3)
+    assert main(["train", "vae", *common, "--backbone", "mamba"]) == 2
+    assert "--backbone applies to `kinema train masked` and `masked-upper` only" in capsys.readouterr().err

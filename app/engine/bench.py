@@ -11,12 +11,15 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
 from app.engine.models.checkpoint import SHIPPED
+
+if TYPE_CHECKING:
+    from app.engine.models.pipeline import TextToMotion
 
 FRAMES = 196
 LONG_TAKE = 10_000  # frames in the file-writing rows: a long take is where a writer's speed shows
@@ -128,31 +131,42 @@ def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> d
 
         return setup
 
-    def generate():
+    def masked() -> TextToMotion:
+        """The folder's masked pipeline (not the shipped one: `kinema bench --checkpoints` times that folder)."""
+        from app.engine.models.checkpoint import CheckpointError
+        from app.engine.models.pipeline import load_pipeline
+
         needs("masked.safetensors")
+        try:
+            return load_pipeline(checkpoints, device)
+        except CheckpointError as exc:
+            raise Unavailable(str(exc)) from None
+
+    def generate():
         from app.engine.ops import generate as generate_op
 
-        counter = iter(range(10**6))
-        return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device)
+        model, counter = masked(), iter(range(10**6))
+        return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device,
+                                   model=model)
 
     def generate_diffusion():
         needs("diffusion.safetensors")
+        from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
         from app.engine.ops import generate as generate_op
 
-        counter = iter(range(10**6))
+        model, counter = load_diffusion_pipeline(checkpoints, device), iter(range(10**6))
         return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device,
-                                   engine="diffusion")
+                                   engine="diffusion", model=model)
 
     def generate_constrained():
-        needs("masked.safetensors")
         from app.engine.constraints import Constraints, Pin, parse_waypoints
         from app.engine.ops import generate as generate_op
 
         constraints = Constraints(parse_waypoints("0.5,2@60;1.5,4@130;2.5,6"),
                                   (Pin("Hand_R", 90, (1.2, 1.3, 3.2)), Pin("Foot_L", 150, (2.0, 0.1, 4.9))))
-        counter = iter(range(10**6))
+        model, counter = masked(), iter(range(10**6))
         return lambda: generate_op("a person walks forward", n_frames=FRAMES, seed=next(counter), device=device,
-                                   constraints=constraints)
+                                   constraints=constraints, model=model)
 
     def edit(name: str):
         """An editing verb on the sample motion: keys every ~65 frames, the middle 100 frames, four prompts."""
@@ -160,18 +174,25 @@ def _model_operations(checkpoints: Path, device: str, features: np.ndarray) -> d
             from app.engine import ops
             from app.engine.motion import Motion
 
-            needs("masked.safetensors")
+            model = masked()
+            editor = None
             if name == "edit_upper":
+                from app.engine.models.upper_editor import load_upper_editor
+
                 needs("masked_upper.safetensors")
+                editor = load_upper_editor(checkpoints, device)
             motion = Motion(features)
             counter = iter(range(10**6))
             calls = {
-                "inbetween": lambda: ops.inbetween(motion, [0, 65, 130, FRAMES - 1], "a person jumps", seed=next(counter), device=device),
-                "regenerate": lambda: ops.regenerate(motion, (48, 148), "a person kicks", seed=next(counter), device=device),
-                "edit_upper": lambda: ops.edit_upper(motion, (48, 148), "a person waves", seed=next(counter), device=device),
+                "inbetween": lambda: ops.inbetween(motion, [0, 65, 130, FRAMES - 1], "a person jumps", seed=next(counter),
+                                                   device=device, model=model),
+                "regenerate": lambda: ops.regenerate(motion, (48, 148), "a person kicks", seed=next(counter), device=device,
+                                                     model=model),
+                "edit_upper": lambda: ops.edit_upper(motion, (48, 148), "a person waves", seed=next(counter), device=device,
+                                                     model=editor),
                 "long_sequence": lambda: ops.long_sequence([("a person walks forward", 49), ("a person waves", 49),
                                                             ("a person jumps", 49), ("a person bows", 49)],
-                                                           seed=next(counter), device=device),
+                                                           seed=next(counter), device=device, model=model),
             }
             return calls[name]
 

@@ -24,7 +24,7 @@ from scipy.ndimage import gaussian_filter1d
 from app.engine.cleanup import CleanupConfig, clean_up_positions, contact_channels
 from app.engine.features import features_from_positions, positions_from_features
 from app.engine.ik import chain_ik, two_bone_ik
-from app.engine.locks import lock_correction
+from app.engine.locks import impose_locks, lock_correction
 from app.engine.skeleton import Skeleton
 
 PIN_BLEND_FRAMES = 8
@@ -79,6 +79,42 @@ def parse_pin(text: str) -> Pin:
         raise ValueError(f"cannot read the pin {text!r}: write JOINT@FRAME=x,y,z in metres, e.g. Hand_R@60=0.3,1.2,0.5")
     joint, frame, x, y, z = match.groups()
     return Pin(joint, int(frame), (float(x), float(y), float(z)))
+
+
+def constraints_to_dict(constraints: Constraints) -> dict:
+    """The constraints as plain JSON values (a project's take keeps them so)."""
+    return {"waypoints": [{"x": w.x, "z": w.z, "frame": w.frame} for w in constraints.waypoints],
+            "pins": [{"joint": p.joint, "frame": p.frame, "position": list(p.position)} for p in constraints.pins]}
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    """A finite real number (not a bool)."""
+    return _whole(value) or (isinstance(value, float) and bool(np.isfinite(value)))
+
+
+def constraints_from_dict(data: object) -> Constraints:
+    """`constraints_to_dict`'s values back; ValueError naming the entry that is not a waypoint or a pin."""
+    number, whole = _number, _whole
+    if not isinstance(data, dict) or not isinstance(data.get("waypoints", []), list) \
+            or not isinstance(data.get("pins", []), list):
+        raise ValueError(f"the constraints {data!r:.60} are not {{waypoints: [...], pins: [...]}}")
+    waypoints, pins = [], []
+    for w in data.get("waypoints", []):
+        if not (isinstance(w, dict) and number(w.get("x")) and number(w.get("z"))
+                and (w.get("frame") is None or whole(w["frame"]))):
+            raise ValueError(f"the waypoint {w!r:.60} is not {{x, z, frame}} in metres and a frame number (or null)")
+        waypoints.append(Waypoint(float(w["x"]), float(w["z"]), w.get("frame")))
+    for p in data.get("pins", []):
+        position = p.get("position") if isinstance(p, dict) else None
+        if not (isinstance(p, dict) and isinstance(p.get("joint"), str) and whole(p.get("frame"))
+                and isinstance(position, list) and len(position) == 3 and all(map(number, position))):
+            raise ValueError(f"the pin {p!r:.60} is not {{joint, frame, position: [x, y, z]}}")
+        pins.append(Pin(p["joint"], p["frame"], tuple(float(v) for v in position)))
+    return Constraints(tuple(waypoints), tuple(pins))
 
 
 def effector_chains(skeleton: Skeleton) -> dict[int, tuple[tuple[int, ...], int]]:
@@ -189,6 +225,21 @@ def follow_path(positions: np.ndarray, waypoints: tuple[Waypoint, ...], fps: flo
     return out
 
 
+def pin_conflicts(positions: np.ndarray, constraints: Constraints, tolerance: float = 0.01) -> list[str]:
+    """What the user should hear about a constrained take's positions (T, J, 3): each tied waypoint its root misses
+    by more than `tolerance` metres, which happens only where a pin at that frame was out of reach and won."""
+    said = []
+    for w in constraints.waypoints:
+        if w.frame is None or not 0 <= w.frame < len(positions):
+            continue
+        miss = float(np.hypot(positions[w.frame, 0, 0] - w.x, positions[w.frame, 0, 2] - w.z))
+        pins = [p.joint for p in constraints.pins if p.frame == w.frame]
+        if miss > tolerance and pins:
+            said.append(f"the root misses the waypoint {w.x:g},{w.z:g}@{w.frame} by {100 * miss:.0f} cm: the pin on "
+                        f"{', '.join(pins)} at that frame is out of reach and wins (move the pin or the waypoint)")
+    return said
+
+
 def _move_subtree(positions: np.ndarray, skeleton: Skeleton, top: int, shift: np.ndarray) -> None:
     """Shift the joint `top` and everything below it by shift (T, 3), in place."""
     stack = [top]
@@ -268,3 +319,31 @@ def constrain(features: np.ndarray, skeleton: Skeleton, constraints: Constraints
         pinned[[p.frame for p in constraints.pins]] = True
         positions = clean_up_positions(positions, skeleton, channels, pinned, config)
     return features_from_positions(positions, skeleton).astype(features.dtype)
+
+
+def constrain_kept(features: np.ndarray, skeleton: Skeleton, constraints: Constraints, keep: np.ndarray,
+                   cleanup: bool = True, fps: float = 20.0) -> np.ndarray:
+    """features (T, D) of an edit that kept the frames `keep` (T,), following the constraints in the frames it
+    changed while every kept frame stays exact: the whole take is constrained (`constrain`), then the kept frames
+    are put back, the changed ones corrected smoothly (app.engine.locks) from the kept frames that border them to
+    the constrained frames, which stay where they were made. Constraints on kept frames are the kept take's
+    business: they are not re-applied."""
+    n = len(features)
+    check_constraints(constraints, skeleton, n)
+    original = positions_from_features(np.asarray(features, np.float64), skeleton.n_joints, append_last=True)
+    made = positions_from_features(constrain(features, skeleton, constraints, cleanup, fps).astype(np.float64),
+                                   skeleton.n_joints, append_last=True)  # (T + 1, J, 3)
+    kept = np.append(keep, keep[-1])  # the extra last frame goes with the last frame
+    held = np.zeros(n + 1, bool)
+    if constraints.waypoints:
+        held[np.rint(waypoint_frames(constraints.waypoints, n)).astype(int)] = True
+    held[[p.frame for p in constraints.pins]] = True
+    held &= ~kept
+    edge = kept & (np.r_[False, ~kept[:-1]] | np.r_[~kept[1:], False])  # kept frames next to changed ones
+    keys = np.flatnonzero(edge | held)  # a few per edit, however long the take
+    out = made
+    if len(keys):
+        targets = np.where(kept[keys, None, None], original[keys], made[keys])  # (K, J, 3)
+        out = impose_locks(made, targets, keys, PIN_BLEND_FRAMES)
+    out[kept] = original[kept]
+    return features_from_positions(out, skeleton).astype(features.dtype)

@@ -14,7 +14,7 @@ import numpy as np
 
 from app.engine.any_length import LONGEST_TAKE_S, generate_diffusion, generate_masked, pieces
 from app.engine.cleanup import clean_up
-from app.engine.constraints import Constraints, check_constraints, constrain
+from app.engine.constraints import Constraints, check_constraints, constrain, constrain_kept
 from app.engine.editing import Decoding, chain, edit_upper_body, inpaint_with_diffusion, refill
 from app.engine.models.pipeline import TextToMotion, load_pipeline
 from app.engine.models.upper_editor import UpperBodyEditor, load_upper_editor
@@ -104,6 +104,7 @@ def inbetween(
     engine: str = "masked",
     extend: bool = False,
     cleanup: bool = True,
+    constraints: Constraints | None = None,
 ) -> Motion:
     """The take with the frames between the first and the last locked key regenerated for `text` (MMM
     in-betweening, or the diffusion engine's in-painting with engine="diffusion", for takes of at most 196 frames;
@@ -116,14 +117,17 @@ def inbetween(
     where the root stands and faces at each key, so its sample travels towards the next key. Around each key a
     smooth correction (largest at the key, fading over ~10 frames; the remaining root offset spread over the whole
     gap) removes the model's error at the key without a pop. Keys may be at the first or last frame, adjacent, or
-    alone (with `extend`). Refuses: no keys, a key outside the take, a single key without `extend` (nothing lies
-    between), an empty prompt; takes longer than the model's window (196 frames) are fine as long as no unlocked
+    alone (with `extend`). `constraints` (waypoints and pins, as in `generate`) are made exact where they fall in
+    the regenerated frames, as in `regenerate`. Refuses: no keys, a key outside the take, a single key without
+    `extend` (nothing lies between), an empty prompt, constraints `generate` would refuse; takes longer than the model's window (196 frames) are fine as long as no unlocked
     stretch is longer than 164 frames.
     """
     _check_decoding(text, guidance, steps, temperature, top_k)
     keep = np.zeros(_check_motion(motion), bool)
     keys = _check_frames(locked_frames, motion.n_frames)
     keep[keys] = True
+    if constraints:
+        check_constraints(constraints, motion.skeleton, motion.n_frames)
     if not extend:
         if keys[-1] - keys[0] < 2:
             raise ValueError("in-betweening fills the frames between the first and the last key: lock two keys with "
@@ -139,13 +143,13 @@ def inbetween(
                              f"has {motion.n_frames}: use the masked engine, which works window by window")
         with torch.inference_mode():
             features = inpaint_with_diffusion(pipeline, motion.features, keep, text, decoding, motion.skeleton)
-        return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
+        return _kept(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep, constraints)
     if engine != "masked":
         raise ValueError(f"unknown engine {engine!r}; available: {', '.join(map(repr, ENGINES))}")
     pipeline = model if model is not None else load_pipeline(device=device)
     with torch.inference_mode():
         features = refill(pipeline, motion.features, keep, text, decoding, motion.skeleton)
-    return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
+    return _kept(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep, constraints)
 
 
 def regenerate(
@@ -161,16 +165,21 @@ def regenerate(
     model: TextToMotion | None = None,
     locked: Sequence[int] = (),
     cleanup: bool = True,
+    constraints: Constraints | None = None,
 ) -> Motion:
     """The take with frames [start, end) regenerated for `text`, every frame outside the range locked.
 
     Exact: every frame outside the range, and the `locked` keys inside it (joint positions, to float precision).
-    Changes: the rest of the range, joined smoothly to both sides and to the keys. Refuses an empty range or one
-    outside the take, a key outside the take, a range whose every frame is locked, and ranges longer than 164
-    frames (between keys) in takes longer than 196 frames.
+    Changes: the rest of the range, joined smoothly to both sides and to the keys. `constraints` (the take's
+    waypoints and pins, as in `generate`) are made exact where they fall in the regenerated frames
+    (app.engine.constraints.constrain_kept); those on kept frames are left to the kept take. Refuses an empty
+    range or one outside the take, a key outside the take, a range whose every frame is locked, constraints
+    `generate` would refuse, and ranges longer than 164 frames (between keys) in takes longer than 196 frames.
     """
     _check_decoding(text, guidance, steps, temperature, top_k)
     start, end = _check_range(frame_range, _check_motion(motion))
+    if constraints:
+        check_constraints(constraints, motion.skeleton, motion.n_frames)
     keep = np.ones(motion.n_frames, bool)
     keep[start:end] = False
     if len(locked):
@@ -181,7 +190,7 @@ def regenerate(
     with torch.inference_mode():
         features = refill(pipeline, motion.features, keep, text, Decoding(seed, guidance, steps, temperature, top_k),
                           motion.skeleton)
-    return _cleaned(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep)
+    return _kept(Motion(features, motion.fps, motion.skeleton_name), cleanup, keep, constraints)
 
 
 def edit_upper(
@@ -258,6 +267,15 @@ def _cleaned(motion: Motion, cleanup: bool, locked: np.ndarray | None = None) ->
     if not cleanup:
         return motion
     return Motion(clean_up(motion.features, motion.skeleton, locked), motion.fps, motion.skeleton_name)
+
+
+def _kept(motion: Motion, cleanup: bool, keep: np.ndarray, constraints: Constraints | None) -> Motion:
+    """An edit's result with the `keep` frames (T,) exact: cleaned up, and following `constraints` where given
+    (app.engine.constraints.constrain_kept, which cleans up itself)."""
+    if not constraints:
+        return _cleaned(motion, cleanup, keep)
+    features = constrain_kept(motion.features, motion.skeleton, constraints, keep, cleanup, motion.fps)
+    return Motion(features, motion.fps, motion.skeleton_name)
 
 
 def _check_decoding(text: str, guidance: float, steps: int, temperature: float, top_k: int | None) -> None:

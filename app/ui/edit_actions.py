@@ -3,7 +3,8 @@
 Each action reads what it needs from the document when clicked (takes never change in place, so the worker can
 read them while editing goes on), calls one verb of `app.engine.ops` on the worker, and applies the result on
 the UI thread as one undoable command that keeps the take it replaced (a `SetTake`; for a long take, batched with
-the prompt track laid out as in the take). Models come from the studio's checkpoints folder through the engine's
+the prompt track laid out as in the take). Generate, Variations, Regenerate and In-between honour the take's waypoints and pins
+(`Document.constraints`, as `kinema generate --waypoints/--pin` does), and the new take keeps them. Models come from the studio's checkpoints folder through the engine's
 loaders (cached per process). Bad input and engine failures come back as the worker's `failed` message (a
 status-bar line and a dialog), never as a traceback.
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app.engine import ops
+from app.engine.constraints import Constraints, pin_conflicts
 from app.engine.document import (
     Batch, Command, Document, Segment, SetSegments, SetTake, Take, motion_from_take, take_from_motion,
 )
@@ -40,6 +42,7 @@ def _short(text: str, width: int = 32) -> str:
 
 class EditActions(QObject):
     warmed = Signal(str)  # the background warm-up finished: what to tell the user
+    message = Signal(str)  # what the user should know about a result (a pin that beat a waypoint)
     variations_changed = Signal(list, str)  # [(label, take)] of the last Variations run (empty: none), a title
     def __init__(self, document: Document, panel: PromptPanel, checkpoints: Path, run_job: RunJob,
                  apply: Callable[[Command], None], parent: QObject | None = None) -> None:
@@ -50,6 +53,7 @@ class EditActions(QObject):
         self.run_job = run_job
         self.apply = apply
         self.variations: list[tuple[int, Take]] = []  # (seed, take) of the last Variations run
+        self._variation_constraints = Constraints()  # the waypoints and pins they were made under
         self._run_id = object()
         self._loading = threading.Lock()  # the warm-up and a first Generate load the model once, not twice
         self._warm_pool = QThreadPool(self)
@@ -82,11 +86,13 @@ class EditActions(QObject):
         return model
 
     def _run(self, label: str, compute: Callable[[object], Motion], load: Callable[[], object] | None = None,
-             segments: list[Segment] | None = None, edited: Take | None = None) -> None:
+             segments: list[Segment] | None = None, edited: Take | None = None,
+             constraints: Constraints | None = None) -> None:
         """Run `compute(model)` on the worker, the model from `load` (default: the masked pipeline); the motion
         replaces the take (and `segments` the prompt track) as one undoable step named `label`. A new take clears
         the old one's keys, selection and segments; an edit of the take `edited` carries them, and keeps its
-        placement, so the result exports to where the imported take stood."""
+        placement, so the result exports to where the imported take stood. `constraints`: those the take is made
+        under, which it keeps."""
         def job(cancel: threading.Event, progress: Progress) -> Take:
             model = self._model(cancel, progress, load or self.model)
             progress(20, f"{label}…")
@@ -100,9 +106,13 @@ class EditActions(QObject):
         def apply(take: Take) -> None:
             carry = edited is not None
             if segments is None:
-                self.apply(SetTake(take, label, carry=carry))
+                self.apply(SetTake(take, label, carry=carry, constraints=constraints))
             else:
-                self.apply(Batch(label, [SetTake(take, label, carry=carry), SetSegments(segments, label)]))
+                self.apply(Batch(label, [SetTake(take, label, carry=carry, constraints=constraints),
+                                         SetSegments(segments, label)]))
+            said = pin_conflicts(take.positions, self.document.constraints)
+            if said:
+                self.message.emit(f"{label}: done, but " + "; ".join(said))
 
         self.run_job(label, job, apply)
 
@@ -128,14 +138,16 @@ class EditActions(QObject):
     # -- the buttons -------------------------------------------------------------------------------------
 
     def generate(self, p: dict) -> None:
+        constraints = self.document.constraints
         self._run(f"Generate “{_short(p['text'])}”", lambda model: ops.generate(
-            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model, cleanup=p["cleanup"]),
-            lambda: self.model(p["engine"]))
+            p["text"], p["n_frames"], p["seed"], p["guidance"], engine=p["engine"], model=model, cleanup=p["cleanup"],
+            constraints=constraints or None), lambda: self.model(p["engine"]), constraints=constraints)
 
     def make_variations(self, p: dict) -> None:
         """`count` takes from consecutive seeds; the first replaces the take, the previews let the user pick another.
         Cancel keeps the takes that had finished."""
         seeds = [p["seed"] + i for i in range(p["count"])]
+        constraints = self._variation_constraints = self.document.constraints
 
         def job(cancel: threading.Event, progress: Progress) -> list[tuple[int, Take]]:
             model = self._model(cancel, progress, lambda: self.model(p["engine"]))
@@ -143,7 +155,7 @@ class EditActions(QObject):
             for i, seed in enumerate(seeds):
                 progress(10 + 85 * i // len(seeds), f"Variation {i + 1} of {len(seeds)} (seed {seed})…")
                 motion = ops.generate(p["text"], p["n_frames"], seed, p["guidance"], engine=p["engine"], model=model,
-                                      cleanup=p["cleanup"])
+                                      cleanup=p["cleanup"], constraints=constraints or None)
                 if cancel.is_set():
                     raise Cancelled(takes or None)
                 takes.append((seed, take_from_motion(motion)))
@@ -167,7 +179,8 @@ class EditActions(QObject):
     def pick_variation(self, index: int) -> None:
         if 0 <= index < len(self.variations):
             seed, take = self.variations[index]
-            self.apply(SetTake(take, f"Variation (seed {seed})", merge_key=self._run_id))
+            self.apply(SetTake(take, f"Variation (seed {seed})", merge_key=self._run_id,
+                               constraints=self._variation_constraints))
 
     def inbetween(self, p: dict) -> None:
         """Between the first and the last key (the whole take with `extend`); the upper body only, through the
@@ -180,9 +193,11 @@ class EditActions(QObject):
             self._edit_upper(p, take, first, last, f"In-between upper body {first}–{last}")
             return
         engine = p["engine"]  # both engines in-between: MMM's masked tokens or diffusion in-painting
+        constraints = self.document.constraints
         self._run(f"In-between {len(locked)} locked keys", lambda model: ops.inbetween(
             motion_from_take(take), locked, p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-            engine=engine, extend=extend, cleanup=p["cleanup"]), lambda: self.model(engine), edited=take)
+            engine=engine, extend=extend, cleanup=p["cleanup"], constraints=constraints or None),
+            lambda: self.model(engine), edited=take)
 
     def regenerate(self, p: dict) -> None:
         """The selection, its locked keys kept; the upper body only when the scope is "upper"."""
@@ -193,9 +208,10 @@ class EditActions(QObject):
         if self.document.scope == "upper":
             self._edit_upper(p, take, first, last, f"Regenerate upper body {first}–{last}")
             return
+        constraints = self.document.constraints
         self._run(f"Regenerate frames {first}–{last}", lambda model: ops.regenerate(
             motion_from_take(take), (first, last + 1), p["text"], seed=p["seed"], guidance=p["guidance"], model=model,
-            locked=p["locked_frames"], cleanup=p["cleanup"]), edited=take)
+            locked=p["locked_frames"], cleanup=p["cleanup"], constraints=constraints or None), edited=take)
 
     def edit_upper(self, p: dict) -> None:
         take, selection = self.document.take, p["selection"]

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take
 from app.engine.io.formats import file_filter
+from app.ui._qt.constraint_tools import ConstraintTools
 from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_options
 from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
 from app.ui._qt.prompt_panel import PromptPanel
@@ -59,6 +60,8 @@ class MainWindow(QMainWindow):
         self.pool = QThreadPool(self)
 
         self.viewport = Viewport(self.document)
+        self.constraint_tools = ConstraintTools(self.document, self.viewport)
+        self.constraint_tools.message.connect(self.show_message)
         self.variations_strip = VariationsStrip()
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
@@ -112,6 +115,7 @@ class MainWindow(QMainWindow):
         # The window owns its controllers: they get what they need and report back through signals and callables.
         self.edit_actions = EditActions(self.document, self.prompt_panel, checkpoints, self.run_job, self.apply, self)
         self.edit_actions.variations_changed.connect(self.variations_strip.show_takes)
+        self.edit_actions.message.connect(lambda text: self.show_message(text, 15000))
         self.variations_strip.picked.connect(self.edit_actions.pick_variation)
         self.rig_actions = RigActions(self)
         self.projects = ProjectController(self.document, self.prompt_panel, self, autosave_s)
@@ -178,6 +182,14 @@ class MainWindow(QMainWindow):
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = self._action(edit, "Undo", self.document.undo, QKeySequence.StandardKey.Undo, "undoAction")
         self.redo_action = self._action(edit, "Redo", self.document.redo, QKeySequence.StandardKey.Redo, "redoAction")
+        steer = self.menuBar().addMenu("&Constrain")
+        tools = self.constraint_tools
+        path_action = self._action(steer, "&Path mode (click the ground to place waypoints)",
+                                   tools.path_mode.toggle, "W", "pathModeAction")
+        path_action.setCheckable(True)
+        tools.path_mode.toggled.connect(path_action.setChecked)
+        self._action(steer, "Pin &effector at the playhead", tools.pin_effector, "P", "pinAction")
+        self._action(steer, "&Clear path and pins", tools.clear, None, "clearConstraintsAction")
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Frame character", self.viewport.frame_character, "F", "frameAction")
         self._action(view, "&Reset view", self.viewport.reset_view, "Shift+Home", "resetViewAction")

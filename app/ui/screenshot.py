@@ -1,6 +1,7 @@
 """`python -m app.ui.screenshot docs/screenshot.png`: the studio after a short real session, as a PNG.
 `python -m app.ui.screenshot --set docs/screenshots`: the set that shows the studio's first screen, variations
-with their previews, locked keys with their tinted, labelled ghosts, and the facing cues (see `shoot_set`).
+with their previews, locked keys with their tinted, labelled ghosts, the facing cues (see `shoot_set`), and a take
+steered by a path and a pin (`shoot_constraints`, alone with `--constraints docs/screenshots/constraints.png`).
 
 It drives the window as an animator would (the shipped checkpoints do the work): three prompt segments built
 into a long take, three keys locked and the frames between them in-betweened, the upper body edited in a
@@ -104,6 +105,40 @@ def shoot_set(folder: Path) -> bool:
     _wait(700)  # the previews play: a moment into their loop
     ok &= _save(window, folder / "variations.png")
     window.close()
+    return ok & shoot_constraints(folder / "constraints.png")
+
+
+def shoot_constraints(path: Path) -> bool:
+    """The example take steered: two waypoints placed beside its path (tied to frames 25 and 60), its right hand
+    pinned at frame 45, a walk of the same length generated through them; seen from above, the pin selected on the
+    timeline."""
+    window = create_window()
+    window.projects.ask_unsaved = lambda: "discard"
+    window.resize(1280, 720)
+    window.show()
+    doc, tools = window.document, window.constraint_tools
+    root = doc.take.positions[:, 0, [0, 2]]
+    tools.path_mode.setChecked(True)
+    for frame in (25, 60):
+        doc.current_frame = frame
+        tools.place_waypoint(*(root[frame] + [0.4, 0.0]))  # as a click there on the ground does
+    doc.current_frame = 45
+    tools.pin_effector("Hand_R")
+    panel = window.prompt_panel
+    panel.prompt.setPlainText("a person walks forward")
+    panel.length.setValue(doc.n_frames)
+    panel.buttons["generateButton"].click()
+    _finish(window)
+    window.timeline.select_item("pin", 0)
+    doc.current_frame = 45
+    viewport = window.viewport
+    viewport.follow.setChecked(False)
+    camera = viewport.view.camera
+    camera.azimuth, camera.elevation, camera.distance = 25.0, 35.0, 3.6
+    camera.center = (float(root[45, 0]) + 0.2, 0.6, float(root[45, 1]))
+    _wait(500)
+    ok = _save(window, path)
+    window.close()
     return ok
 
 
@@ -111,6 +146,9 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--set"]:
         app = QApplication.instance() or QApplication(["kinema"])
         return 0 if shoot_set(Path(argv[1] if len(argv) > 1 else "docs/screenshots")) else 1
+    if argv[:1] == ["--constraints"]:
+        app = QApplication.instance() or QApplication(["kinema"])
+        return 0 if shoot_constraints(Path(argv[1] if len(argv) > 1 else "docs/screenshots/constraints.png")) else 1
     out = Path(argv[0] if argv else "docs/screenshot.png")
     app = QApplication.instance() or QApplication(["kinema"])
     window = create_window()

@@ -1,6 +1,7 @@
 import pytest
 
 from app.engine.bench import format_results, machine_description, run_bench
+from app.engine.models.checkpoint import SHIPPED
 
 
 def test_bench_times_what_can_run_and_names_what_cannot(tmp_path):
@@ -19,3 +20,10 @@ def test_bench_times_what_can_run_and_names_what_cannot(tmp_path):
     table = format_results(results)
     assert table.splitlines()[0] == machine_description() and "threads" in table
     assert "(no " in table
+
+
+def test_bench_times_the_masked_model_of_the_folder_it_is_given(tmp_path):
+    (tmp_path / "masked.safetensors").symlink_to(SHIPPED / "masked.safetensors")  # without the tokenizer it names
+    by_name = {r.operation: r for r in run_bench(tmp_path, runs=1, warmup=0, only="masked") if r.device == "cpu"}
+    for row in ("generate (masked)", "generate (masked, path + 2 pins)"):
+        assert by_name[row].median_ms is None and "needs its tokenizer" in by_name[row].note

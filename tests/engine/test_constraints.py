@@ -3,7 +3,7 @@ import pytest
 
 from app.engine.constraints import (
     Constraints, Pin, Waypoint, apply_pins, check_constraints, constrain, follow_path, parse_pin, parse_waypoints,
-    waypoint_frames,
+    pin_conflicts, waypoint_frames,
 )
 from app.engine.features import canonicalize, features_from_positions, positions_from_features
 from app.engine.skeleton import BANDAI_NAMCO_21 as SK
@@ -76,6 +76,21 @@ def test_a_pin_out_of_reach_brings_the_body_and_the_head_pin_bends_the_spine(wal
     out = apply_pins(walk, SK, (Pin("Hand_L", 50, tuple(far)), Pin("Head", 20, tuple(nod))))
     assert np.linalg.norm(out[50, hand] - far) < 1e-6 and np.linalg.norm(out[20, head] - nod) < 1e-4
     assert out[50, 0, 2] - walk[50, 0, 2] > 0.2  # the body came forward
+
+
+def test_a_pin_out_of_reach_wins_over_a_waypoint_at_its_frame_and_the_other_waypoints_hold(walk):
+    """The documented priority (apply_pins): the root stays at its waypoints, except where a pin at the very same
+    frame is out of reach: the body comes towards the pin there, and the pin is exact."""
+    hand = SK.index("Hand_L")
+    far = walk[50, hand] + [0.0, 0.0, 1.0]
+    out = apply_pins(walk, SK, (Pin("Hand_L", 50, tuple(far)),), root_frames=(30, 50, 70))
+    assert np.linalg.norm(out[50, hand] - far) < 1e-6
+    assert out[50, 0, 2] - walk[50, 0, 2] > 0.2  # off its waypoint: the pin won
+    assert np.abs(out[[30, 70], 0] - walk[[30, 70], 0]).max() < 1e-9  # the waypoints around it held
+    waypoints = tuple(Waypoint(float(walk[f, 0, 0]), float(walk[f, 0, 2]), f) for f in (30, 50, 70))
+    said = pin_conflicts(out, Constraints(waypoints, (Pin("Hand_L", 50, tuple(far)),)))
+    assert len(said) == 1 and said[0].startswith("the root misses the waypoint") and "@50 by" in said[0]
+    assert "Hand_L at that frame is out of reach" in said[0]
 
 
 def test_a_foot_pinned_over_several_frames_does_not_slide(walk):

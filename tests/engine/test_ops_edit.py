@@ -94,6 +94,25 @@ def test_regenerate_keeps_the_locked_keys_inside_the_range(pipeline, walk):
         regenerate(walk, (30, 32), "a person kicks", model=pipeline, locked=[30, 31])
 
 
+def test_regenerate_and_inbetween_honour_the_takes_path_and_pins_where_they_change_the_take(pipeline, walk):
+    from app.engine.constraints import Constraints, Pin, Waypoint
+
+    root, hand = walk.positions[60, 0], walk.positions[45, BANDAI_NAMCO_21.index("Hand_R")]
+    constraints = Constraints((Waypoint(float(root[0]) + 0.3, float(root[2]) + 0.2, 60),),
+                              (Pin("Hand_R", 45, tuple(float(v) for v in hand + [0.1, 0.2, 0.0])),))
+    out = regenerate(walk, (30, 91), "a person walks", model=pipeline, steps=3, constraints=constraints)
+    assert _error_mm(out, walk, np.r_[0:30, 91:120]) < 0.05
+    steps = np.linalg.norm(np.diff(out.positions, axis=0), axis=-1).max(-1)  # (T-1,) largest joint move per frame
+    assert np.r_[steps[27:33], steps[88:94]].max() <= 1.5 * np.percentile(steps, 95)  # no pop where the range ends
+    assert np.abs(out.positions[60, 0, [0, 2]] - (root[[0, 2]] + [0.3, 0.2])).max() < 1e-3
+    assert np.linalg.norm(out.positions[45, BANDAI_NAMCO_21.index("Hand_R")] - (hand + [0.1, 0.2, 0.0])) < 1e-3
+    with pytest.raises(ValueError, match="frame 300 is outside the take"):
+        regenerate(walk, (30, 91), "a person walks", model=pipeline, constraints=Constraints((Waypoint(1, 2, 300),)))
+    out = inbetween(walk, [20, 100], "a person walks", model=pipeline, steps=3, constraints=constraints)
+    assert _error_mm(out, walk, np.r_[0:21, 100:120]) < 0.05  # the keys and what lies outside them
+    assert np.abs(out.positions[60, 0, [0, 2]] - (root[[0, 2]] + [0.3, 0.2])).max() < 1e-3
+
+
 def test_edit_upper_keeps_the_locked_keys_inside_the_range(editor, walk):
     """Keys at 20/60/100, selection 30–90: the key at 60 keeps its whole pose, bit for bit (it moved 403 mm)."""
     out = edit_upper(walk, (30, 91), "a person waves both hands", model=editor, steps=3, locked=[20, 60, 100])

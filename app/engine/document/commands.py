@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from app.engine.constraints import Constraints
 from app.engine.document.model import (
     SCOPES,
     Command,
@@ -26,36 +27,44 @@ class _Snapshot:
     selection: tuple[int, int] | None
     frame: int
     segments: list[Segment]
+    constraints: Constraints
 
 
 class SetTake(Command):
     """Replace the whole take. A new take (import, generate, variations, a long take) starts clean: the old take's
     keys, selection and prompt segments go with it (a long take then sets its own segments in the same step).
     An edit of the take (`carry=True`: regenerate, in-between...) carries them: keys keep the pose they were
-    locked with, and keys and a selection that no longer fit are dropped. Undo brings all of it back."""
+    locked with, and keys and a selection that no longer fit are dropped. Undo brings all of it back.
+    `constraints`: those the new take was made under (a generation's waypoints and pins), which it keeps; by
+    default a new take starts without any and an edit carries the take's."""
 
-    def __init__(self, take: Take, label: str = "Set take", merge_key: object = None, carry: bool = False) -> None:
+    def __init__(self, take: Take, label: str = "Set take", merge_key: object = None, carry: bool = False,
+                 constraints: Constraints | None = None) -> None:
         self.take = take
         self.label = label
         self.merge_key = merge_key  # takes set under the same key in a row are one undo step (picking variations)
         self.carry = carry
+        self.constraints = constraints
         self._before: _Snapshot | None = None
 
     def merge_with(self, later: Command) -> bool:
         if not (isinstance(later, SetTake) and self.merge_key is not None and later.merge_key == self.merge_key):
             return False
-        self.take, self.label = later.take, later.label
+        self.take, self.label, self.constraints = later.take, later.label, later.constraints
         return True
 
     def do(self, doc: Document) -> None:
-        self._before = _Snapshot(doc.take, dict(doc._locked), doc.selection, doc.current_frame, list(doc.segments))
+        self._before = _Snapshot(doc.take, dict(doc._locked), doc.selection, doc.current_frame, list(doc.segments),
+                                 doc.constraints)
         n = self.take.n_frames
+        constraints = self.constraints if self.constraints is not None else \
+            doc.constraints if self.carry else Constraints()
         if self.carry:
             after = _Snapshot(self.take, {f: pose for f, pose in doc._locked.items() if f < n},
                               doc.selection if doc.selection and doc.selection[1] < n else None,
-                              min(doc.current_frame, n - 1), list(doc.segments))
+                              min(doc.current_frame, n - 1), list(doc.segments), constraints)
         else:
-            after = _Snapshot(self.take, {}, None, min(doc.current_frame, n - 1), [])
+            after = _Snapshot(self.take, {}, None, min(doc.current_frame, n - 1), [], constraints)
         self._apply(doc, after)
 
     def undo(self, doc: Document) -> None:
@@ -68,13 +77,16 @@ class SetTake(Command):
         selection_changed = state.selection != doc.selection
         frame_changed = state.frame != doc.current_frame
         segments_changed = state.segments != doc.segments
+        constraints_changed = state.constraints != doc.constraints
         doc.take, doc._locked, doc.selection, doc._frame = state.take, dict(state.locked), state.selection, state.frame
-        doc.segments = list(state.segments)
+        doc.segments, doc.constraints = list(state.segments), state.constraints
         doc.events.take_changed.emit(doc.take)
         if segments_changed:
             doc.events.segments_changed.emit(list(doc.segments))
         if locks_changed:
             doc.events.locks_changed.emit(doc.locked_frames)
+        if constraints_changed:
+            doc.events.constraints_changed.emit(doc.constraints)
         if selection_changed:
             doc.events.selection_changed.emit(doc.selection)
         if frame_changed:
@@ -142,6 +154,37 @@ class ToggleLock(Command):
         else:
             doc._locked[self.frame] = self._pose if self._pose is not None else doc.take.positions[self.frame].copy()
         doc.events.locks_changed.emit(doc.locked_frames)
+
+
+class MoveKey(Command):
+    """Retime a locked key: the pose it was locked with is held at another frame (a drag on the timeline's key lane,
+    one undo step however far it goes)."""
+
+    def __init__(self, frame: int, to: int) -> None:
+        self.frame, self.to = int(frame), int(to)
+        self.label = f"Move key {self.frame} to frame {self.to}"
+
+    def do(self, doc: Document) -> None:
+        if self.frame not in doc._locked:
+            raise DocumentError(f"there is no key at frame {self.frame}")
+        doc.check_frame(self.to)
+        if self.to != self.frame and self.to in doc._locked:
+            raise DocumentError(f"frame {self.to} already has a key: unlock it first (K)")
+        self._move(doc, self.frame, self.to)
+
+    def undo(self, doc: Document) -> None:
+        self._move(doc, self.to, self.frame)
+
+    @staticmethod
+    def _move(doc: Document, frame: int, to: int) -> None:
+        doc._locked[to] = doc._locked.pop(frame)
+        doc.events.locks_changed.emit(doc.locked_frames)
+
+    def merge_with(self, later: Command) -> bool:
+        if not (isinstance(later, MoveKey) and later.frame == self.to):
+            return False
+        self.to, self.label = later.to, f"Move key {self.frame} to frame {later.to}"
+        return True
 
 
 def _check_segment(segment: Segment) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.engine.constraints import constraints_from_dict, constraints_to_dict
 from app.engine.data.bandai_namco import DatasetSourceError, take_positions
 from app.engine.document.model import Document, DocumentError, Segment, Take, TakeState
 from app.engine.document.takes import take_from_positions
@@ -111,7 +112,8 @@ def take_data(state: TakeState) -> kinema_project.TakeData:
         [{"text": s.text, "start": s.start, "length": s.length} for s in state.segments],
         list(state.locked), selection, state.scope, take.positions,
         None if take.placement == Placement() else take.placement.to_dict(),
-        None if take.source is None else take.source.to_dict())
+        None if take.source is None else take.source.to_dict(),
+        constraints_to_dict(state.constraints) if state.constraints else None)
 
 
 def project_data(doc: Document, settings: dict | None = None, meta: dict | None = None) -> kinema_project.ProjectData:
@@ -142,7 +144,7 @@ def take_state(data: kinema_project.TakeData) -> TakeState:
     take = Take(np.asarray(positions, np.float32), data.fps, skeleton, data.features, placement, source)
     return TakeState(data.name, take, tuple(Segment(s["text"], s["start"], s["length"]) for s in data.segments),
                      tuple(data.locked_frames), None if data.selection is None else (data.selection[0], data.selection[1] - 1),
-                     data.scope)
+                     data.scope, constraints=constraints_from_dict(data.constraints or {}))
 
 
 def load_document(path: str | Path) -> OpenedProject:

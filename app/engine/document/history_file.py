@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.engine.constraints import constraints_from_dict, constraints_to_dict
 from app.engine.document.files import take_data, take_state
 from app.engine.document.model import Document, Segment, Snapshot, TakeState
 from app.engine.io import project as kinema_project
@@ -45,7 +46,8 @@ def history_data(captured: Captured, autosave_id: str) -> kinema_project.Project
             takes.append(take_data(TakeState(name, state.take)))
         return {"name": state.name, "take": stored.get(id(state.take)) if state.take is not None else None,
                 "segments": [[s.text, s.start, s.length] for s in state.segments], "locked": list(state.locked),
-                "selection": list(state.selection) if state.selection else None, "scope": state.scope}
+                "selection": list(state.selection) if state.selection else None, "scope": state.scope,
+                "constraints": constraints_to_dict(state.constraints)}
 
     described = [{"active": s.active, "frame": s.frame, "takes": [ref(t) for t in s.takes]} for s in states]
     meta = {"autosave_id": autosave_id, "history": {"position": position, "labels": labels, "states": described}}
@@ -60,7 +62,8 @@ def _state(entry: dict, takes: dict[str, TakeState]) -> TakeState:
     take = takes[entry["take"]].take if entry["take"] is not None else None
     selection = tuple(entry["selection"]) if entry["selection"] else None
     return TakeState(str(entry["name"]), take, tuple(Segment(str(t), int(a), int(n)) for t, a, n in entry["segments"]),
-                     tuple(int(f) for f in entry["locked"]), selection, str(entry["scope"]))
+                     tuple(int(f) for f in entry["locked"]), selection, str(entry["scope"]),
+                     constraints=constraints_from_dict(entry.get("constraints", {})))
 
 
 def load_history(path: str | Path, autosave_id: str) -> tuple[list[Snapshot], list[str], int]:

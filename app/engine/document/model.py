@@ -1,5 +1,5 @@
 """The document's state and its undo history: the takes of a project, and of the one being edited its prompt
-segments, locked keys, selection and scope.
+segments, locked keys, selection, scope and constraints (root waypoints and effector pins).
 
 The UI never mutates this state directly: it executes `Command`s, so every change is undoable and every change
 emits exactly one event (`document.events.<name>`) after it happened. Widgets and visuals listen to those events
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine.constraints import Constraints
 from app.engine.data.resample import check_fps
 from app.engine.io.onto_rig import SourceRig
 from app.engine.placement import Placement
@@ -51,6 +52,7 @@ class Events:
         self.selection_changed = Signal()
         self.scope_changed = Signal()
         self.frame_changed = Signal()
+        self.constraints_changed = Signal()  # the waypoints or pins of the edited take
         self.takes_changed = Signal()  # the take list (names, order, which one is edited) changed
         self.history_changed = Signal()
 
@@ -107,6 +109,7 @@ class TakeState:
     selection: tuple[int, int] | None = None  # inclusive
     scope: str = "full"
     poses: tuple[np.ndarray, ...] | None = None  # the keys' locked poses (J, 3), one per `locked` frame; None: the take's
+    constraints: Constraints = Constraints()  # root waypoints and effector pins that generations and edits honour
 
     def key_poses(self) -> dict[int, np.ndarray]:
         """frame -> locked pose, as the document keeps its keys (frames outside the take are dropped)."""
@@ -140,6 +143,7 @@ class Document:
         self._locked: dict[int, np.ndarray] = {}  # frame -> the pose (J, 3) it was locked with
         self.selection: tuple[int, int] | None = None  # inclusive frame range
         self.scope = "full"
+        self.constraints = Constraints()
         self._frame = 0
         self.takes: list[TakeState] = [TakeState("take", None)]
         self.active = 0
@@ -195,7 +199,7 @@ class Document:
         """The edited take as it is now (its entry in `takes` is as it was when last left)."""
         frames = self.locked_frames
         return TakeState(self.takes[self.active].name, self.take, tuple(self.segments), frames, self.selection,
-                         self.scope, tuple(self._locked[f] for f in frames))
+                         self.scope, tuple(self._locked[f] for f in frames), self.constraints)
 
     def take_states(self) -> list[TakeState]:
         """Every take as it is now, in order."""
@@ -211,12 +215,13 @@ class Document:
         self.takes, self.active = list(snapshot.takes), snapshot.active
         state = self.takes[self.active]
         self.take, self.segments, self._locked = state.take, list(state.segments), state.key_poses()
-        self.selection, self.scope = state.selection, state.scope
+        self.selection, self.scope, self.constraints = state.selection, state.scope, state.constraints
         self._frame = int(min(max(snapshot.frame, 0), max(self.n_frames - 1, 0)))
         events = self.events
         for signal, value in ((events.take_changed, self.take), (events.segments_changed, list(self.segments)),
                               (events.locks_changed, self.locked_frames), (events.selection_changed, self.selection),
-                              (events.scope_changed, self.scope), (events.frame_changed, self._frame),
+                              (events.scope_changed, self.scope), (events.constraints_changed, self.constraints),
+                              (events.frame_changed, self._frame),
                               (events.takes_changed, self.take_names)):
             signal.emit(value)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from app.engine.constraints import check_constraints, constraints_from_dict, constraints_to_dict
 from app.engine.io.onto_rig import SourceRig
 from app.engine.skeleton import skeleton_by_name
 
@@ -53,6 +54,7 @@ class TakeData:
     positions: np.ndarray | None = None  # optional (T, J, 3) float32, kept so opening needs no recomputation
     placement: dict | None = None  # optional {"yaw": radians, "offset": [x, y, z] metres}: where an import stood
     source_rig: dict | None = None  # optional: the rig an import came on (app.engine.io.onto_rig.SourceRig.to_dict)
+    constraints: dict | None = None  # optional waypoints and pins (app.engine.constraints.constraints_to_dict)
 
 
 @dataclass
@@ -160,8 +162,17 @@ def _check_take(take: TakeData) -> TakeData:
             source_rig = SourceRig.from_dict(source_rig).to_dict()
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ProjectError(f"{where}: the rig it was imported on is not readable ({exc})") from None
+    constraints = take.constraints
+    if constraints is not None:  # projects saved before paths and pins have none
+        try:
+            parsed = constraints_from_dict(constraints)
+            check_constraints(parsed, skeleton, frames)
+        except ValueError as exc:
+            raise ProjectError(f"{where}: {exc}") from None
+        constraints = constraints_to_dict(parsed) if parsed else None
     return TakeData(take.name, take.skeleton, float(take.fps), features, segments,
-                    [int(f) for f in take.locked_frames], selection, take.scope, positions, placement, source_rig)
+                    [int(f) for f in take.locked_frames], selection, take.scope, positions, placement, source_rig,
+                    constraints)
 
 
 def _check_settings(settings: Any) -> dict:
@@ -208,7 +219,8 @@ def _encode(data: ProjectData) -> bytes:
                       "selection": None if take.selection is None else list(take.selection), "scope": take.scope,
                       "has_positions": take.positions is not None,
                       **({"placement": take.placement} if take.placement is not None else {}),
-                      **({"source_rig": take.source_rig} if take.source_rig is not None else {})})
+                      **({"source_rig": take.source_rig} if take.source_rig is not None else {}),
+                      **({"constraints": take.constraints} if take.constraints is not None else {})})
     document = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "meta": meta, "settings": data.settings,
                 "takes": takes}
     try:
@@ -339,7 +351,7 @@ def _decode(archive: zipfile.ZipFile, document: dict) -> ProjectData:
                                   _field(entry, "segments", where), _field(entry, "locked_frames", where),
                                   tuple(selection) if isinstance(selection, list) else selection,
                                   _field(entry, "scope", where), positions, entry.get("placement"),
-                                  entry.get("source_rig")))
+                                  entry.get("source_rig"), entry.get("constraints")))
     return _check_project(ProjectData(_field(document, "meta", "project.json"), takes,
                                       _field(document, "settings", "project.json")))
 

@@ -32,9 +32,6 @@ class MaskedMambaConfig(MaskedTransformerConfig):
     mlp_ratio: int = 0  # 0: no MLP after the scans and the cross-attention
 
 
-PRESETS: dict[str, MaskedMambaConfig] = {"cpu": MaskedMambaConfig(codebook_size=512, width=256, depth=4, heads=4)}
-
-
 def reverse_within(keep: Tensor) -> Tensor:
     """keep (B, N) bool, True on a prefix of each row -> gather index (B, N) that reverses that prefix and leaves
     the rest in place; applying it twice gives the identity."""

@@ -62,6 +62,14 @@ class AlignmentHeads(nn.Module):
         h = F.gelu(self.motion_conv(x.transpose(1, 2))).transpose(1, 2) * real[..., None]  # (B, N, W)
         return F.normalize(self.motion(h.sum(1) / real.sum(1, keepdim=True).clamp_min(1)), dim=-1)
 
+    def forward(self, model: MaskedTransformer, text: tuple[Tensor, Tensor, Tensor], mirrored: tuple[Tensor, Tensor, Tensor],
+                has_mirror: Tensor, codes: Tensor, real: Tensor, groups: Tensor) -> Tensor:
+        """alignment_loss of a batch: its captions and their mirror images as (sentence, words, word mask), the
+        motions' codes (B, N) with `real` (B, N), label groups (B,). A forward pass, so that one
+        DistributedDataParallel over the model and these heads reduces both."""
+        return alignment_loss(self.embed_text(model, *text), self.embed_motion(model, codes, real),
+                              self.embed_text(model, *mirrored), has_mirror, groups, self.log_scale.exp())
+
 
 def alignment_loss(text: Tensor, motion: Tensor, mirrored: Tensor, has_mirror: Tensor, labels: Tensor,
                    scale: Tensor) -> Tensor:

@@ -1,12 +1,13 @@
-"""The timeline: frame ruler, playhead, prompt segments, locked keys and the frame selection, on pyqtgraph.
+"""The timeline: frame ruler, playhead, prompt segments, the frame selection, and lanes for the locked keys, the
+effector pins and the root waypoints (`constraint_lanes`), on pyqtgraph.
 
 Every change goes through a document command; the items only mirror the document (they are updated in place
 from its events, so a drag in progress is never interrupted by a rebuild). Drags execute a command per mouse
 move and seal the history on release: one drag, one undo step.
 
 Mouse: click sets the playhead, drag pans, the wheel zooms (time only), shift-drag selects frames,
-double-click adds a segment (on a segment: edits its text), right-click opens a menu; Del removes the segment
-last clicked.
+double-click adds a segment (on a segment: edits its text), right-click opens a menu; a drag on a key, pin or
+waypoint moves it in time; Del removes the segment, key, pin or waypoint last clicked.
 """
 from __future__ import annotations
 
@@ -17,15 +18,16 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QInputDialog, QMenu, QVBoxLayout, QWidget
 
+from app.engine.constraints import Constraints
 from app.engine.document import (
-    AddSegment, Command, Document, DocumentError, EditSegmentText, MoveSegment, RemoveSegment, ResizeSegment,
-    Segment, SetSelection, ToggleLock,
+    AddSegment, Command, Document, DocumentError, EditSegmentText, MoveConstraint, MoveKey, MoveSegment,
+    RemoveConstraint, RemoveSegment, ResizeSegment, Segment, SetSelection, ToggleLock,
 )
+from app.ui._qt.constraint_lanes import LaneItem, marks
 from app.ui._vispy.key_ghosts import key_colour
 
 SEGMENT_SPAN = (0.52, 0.96)  # fractions of the plot's height
 SELECTION_SPAN = (0.0, 0.44)
-LOCK_ROW = 0.22
 NEW_SEGMENT_LENGTH = 40
 MIN_HEIGHT = 110  # pixels: the segment and selection rows stay apart and readable (never squashed)
 EMPTY_FRAMES = 120  # the ruler without a take: room for the segments of a long take still to build
@@ -102,6 +104,7 @@ class Timeline(QWidget):
         self.setObjectName("timeline")
         self.document = document
         self.selected_segment: int | None = None
+        self.selected_item: tuple[str, int] | None = None  # ("key", frame), ("pin", index) or ("waypoint", index)
         # Replaced in tests: (title, current text) -> new text, or None when cancelled.
         self.ask_text: Callable[[str, str], str | None] = self._ask_text
         self._syncing = False
@@ -123,12 +126,13 @@ class Timeline(QWidget):
         self.selection_item.setVisible(False)
         self.selection_item.sigRegionChanged.connect(self._selection_dragged)
         self.selection_item.sigRegionChangeFinished.connect(lambda _: self._finish_drag())
-        self.locks = pg.ScatterPlotItem(symbol="d", size=13, brush=pg.mkBrush(255, 205, 60), pen=pg.mkPen(40, 40, 40))
+        self.locks = LaneItem(self, "key")
+        self.pins, self.waypoints = LaneItem(self, "pin"), LaneItem(self, "waypoint")
         self.playhead = pg.InfiniteLine(0, movable=True, pen=pg.mkPen(255, 80, 80, width=2),
                                         hoverPen=pg.mkPen(255, 140, 140, width=3))
         self.playhead.setZValue(100)
         self.playhead.sigPositionChanged.connect(self._playhead_dragged)
-        for item in (self.selection_item, self.locks, self.playhead):
+        for item in (self.selection_item, self.locks, self.pins, self.waypoints, self.playhead):
             self.plot.addItem(item)
         self.segment_items: list[_SegmentItem] = []
 
@@ -137,7 +141,7 @@ class Timeline(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         delete = QShortcut(QKeySequence(Qt.Key.Key_Delete), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        delete.activated.connect(self.remove_selected_segment)
+        delete.activated.connect(self.delete_selected)
 
         events = document.events
         events.take_changed.connect(lambda _: self._on_take_changed())
@@ -145,6 +149,7 @@ class Timeline(QWidget):
         events.segments_changed.connect(self._on_segments_changed)
         events.locks_changed.connect(self._on_locks_changed)
         events.selection_changed.connect(self._on_selection_changed)
+        events.constraints_changed.connect(self._on_constraints_changed)
         self._on_take_changed()
         self._on_segments_changed(document.segments)
 
@@ -173,6 +178,8 @@ class Timeline(QWidget):
 
     def select_segment(self, index: int | None) -> None:
         self.selected_segment = index
+        if index is not None and self.selected_item is not None:
+            self.select_item(None)
         for item in self.segment_items:
             item.lines[0].setPen(pg.mkPen("w" if item.index == index else PALETTE[item.index % len(PALETTE)], width=2))
             item.lines[1].setPen(item.lines[0].pen)
@@ -180,6 +187,37 @@ class Timeline(QWidget):
     def remove_selected_segment(self) -> None:
         if self.selected_segment is not None and self.run(RemoveSegment(self.selected_segment)):
             self.selected_segment = None
+
+    def select_item(self, kind: str | None, mark: int | None = None) -> None:
+        """Select a key (by frame), a pin or a waypoint (by index) on the lanes; None clears."""
+        self.selected_item = None if kind is None else (kind, mark)
+        if kind is not None and self.selected_segment is not None:
+            self.select_segment(None)
+        self._on_locks_changed(self.document.locked_frames)
+        self._on_constraints_changed(self.document.constraints)
+
+    def move_item(self, kind: str, mark: int, frame: int) -> int:
+        """Move a lane's mark to `frame` (clamped to the take); returns what identifies it now."""
+        frame = min(max(frame, 0), max(self.document.n_frames - 1, 0))
+        if kind == "key":
+            if frame != mark and self.run(MoveKey(mark, frame)):
+                self.selected_item = ("key", frame)
+                self._on_locks_changed(self.document.locked_frames)
+                return frame
+            return mark
+        items = self.document.constraints.pins if kind == "pin" else self.document.constraints.waypoints
+        if items[mark].frame != frame:
+            self.run(MoveConstraint(kind, mark, frame))
+        return mark
+
+    def delete_selected(self) -> None:
+        """Del: the key, pin or waypoint last clicked, else the selected segment."""
+        if self.selected_item is None:
+            self.remove_selected_segment()
+            return
+        kind, mark = self.selected_item
+        if self.run(ToggleLock(mark) if kind == "key" else RemoveConstraint(kind, mark)):
+            self.select_item(None)
 
     def show_menu(self, where, frame: int, segment: int | None) -> None:
         menu = QMenu(self)
@@ -189,6 +227,8 @@ class Timeline(QWidget):
             menu.addAction("Delete segment", lambda: self.run(RemoveSegment(segment)))
         if 0 <= frame < self.document.n_frames:
             menu.addAction(f"Toggle lock at frame {frame}", lambda: self.run(ToggleLock(frame)))
+        if self.selected_item is not None:
+            menu.addAction(f"Delete the selected {self.selected_item[0]}", self.delete_selected)
         if self.document.selection is not None:
             menu.addAction("Clear selection", lambda: self.run(SetSelection(None)))
         menu.popup(where)
@@ -235,6 +275,7 @@ class Timeline(QWidget):
         self.view.setLimits(xMin=-0.05 * n - 5, xMax=1.05 * n + 5, minXRange=10)
         self.plot.setXRange(0, n, padding=0.02)
         self._on_locks_changed(self.document.locked_frames)
+        self._on_constraints_changed(self.document.constraints)  # untied waypoints' frames follow the length
         self._on_frame_changed(self.document.current_frame)
 
     def set_playing(self, playing: bool) -> None:
@@ -260,7 +301,18 @@ class Timeline(QWidget):
         """Diamonds in the tint of their ghosts in the viewport (`key_colour`)."""
         n = self.document.n_frames
         brushes = [pg.mkBrush(*(round(255 * c) for c in key_colour(f, n)[:3])) for f in frames]
-        self.locks.setData(x=list(frames), y=[LOCK_ROW] * len(frames), brush=brushes)
+        if self.selected_item is not None and self.selected_item[0] == "key" and self.selected_item[1] not in frames:
+            self.selected_item = None  # unlocked, or moved by an undo
+        selected = self.selected_item[1] if self.selected_item and self.selected_item[0] == "key" else None
+        self.locks.show_marks(list(frames), list(frames), selected, brushes)
+
+    def _on_constraints_changed(self, constraints: Constraints) -> None:
+        for kind, lane in (("pin", self.pins), ("waypoint", self.waypoints)):
+            frames, ids, lane.tied = marks(constraints, kind, self.document.n_frames)
+            selected = self.selected_item[1] if self.selected_item and self.selected_item[0] == kind else None
+            if selected is not None and selected not in ids:
+                self.selected_item = selected = None
+            lane.show_marks(frames, ids, selected)
 
     def _on_selection_changed(self, selection: tuple[int, int] | None) -> None:
         self._syncing = True

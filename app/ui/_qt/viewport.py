@@ -49,7 +49,7 @@ class Viewport(QWidget):
         self.follow.setToolTip("Keep the camera centred on the character")
         self.follow.setChecked(True)
         self.follow.toggled.connect(lambda _: self._on_frame_changed(document.current_frame))
-        bar = QHBoxLayout()
+        bar = self._bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 0)
         bar.addWidget(self.follow)
         bar.addWidget(self.display)
@@ -70,6 +70,11 @@ class Viewport(QWidget):
         events.scope_changed.connect(lambda _: self._update_highlight())
         if document.take is not None:
             self._on_take_changed(document.take)
+
+    def add_tools(self, *widgets: QWidget) -> None:
+        """Put tools (app.ui._qt.constraint_tools) in the bar above the canvas, after the display choices."""
+        for widget in widgets:
+            self._bar.insertWidget(self._bar.count() - 1, widget)
 
     def _on_take_changed(self, take: Take | None) -> None:
         if take is None:

@@ -9,13 +9,16 @@ import torch
 import app.engine.train.masked as masked
 from app.engine.data.build import build_bandai_namco
 from app.engine.data.dataset import MotionFolder
-from app.engine.models.checkpoint import CheckpointError, save_checkpoint
-from app.engine.models.masked_transformer import MaskedTransformerConfig
+from app.engine.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from app.engine.models.masked_mamba import MaskedMamba
+from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
 from app.engine.models.pipeline import load_text_to_motion
 from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 from app.engine.models.upper_editor import load_upper_editor_from
 from app.engine.ops import edit_upper, generate
 from app.engine.text import get_text_encoder
+from app.engine.train.alignment import AlignmentHeads, mirror_index
+from app.engine.train.distributed import JointModel
 from app.engine.train.masked import MaskedTrainConfig, corrupt, train_masked
 
 SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/bandai-namco/sample"
@@ -78,11 +81,11 @@ def test_batches_give_root_keys_at_a_few_tokens_of_some_rows(setup):
     cfg = MaskedTransformerConfig(codebook_size=16, root_keys=True)
     rng = np.random.default_rng(0)
     idx = np.arange(len(split.codes)).repeat(40 // len(split.codes) + 1)[:40]
-    targets, real, _, _, keys = masked._batch(split, idx, cfg, rng, key_drop=0.5, max_keys=3)
-    per_row = keys[..., 4].sum(1)
-    assert keys.shape == targets.shape + (5,) and 8 < int((per_row == 0).sum()) < 32
-    assert int(per_row.max()) <= 3 and not keys[~real].any()  # keys only at codes, never at END/PAD
-    assert masked._batch(split, idx, MaskedTransformerConfig(codebook_size=16), rng)[4] is None
+    batch = masked._batch(split, idx, cfg, rng, key_drop=0.5, max_keys=3)
+    per_row = batch.keys[..., 4].sum(1)
+    assert batch.keys.shape == batch.targets.shape + (5,) and 8 < int((per_row == 0).sum()) < 32
+    assert int(per_row.max()) <= 3 and not batch.keys[~batch.real].any()  # keys only at codes, never at END/PAD
+    assert masked._batch(split, idx, MaskedTransformerConfig(codebook_size=16), rng).keys is None
 
 
 def test_trains_and_writes_a_loadable_checkpoint(setup, tmp_path):
@@ -92,7 +95,7 @@ def test_trains_and_writes_a_loadable_checkpoint(setup, tmp_path):
     losses = [r["loss"] for r in _log(log)]
     assert summary["steps"] == 30 and len(losses) == 30 and "val_loss" in summary
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.2
-    assert out.exists() and not out.with_name("masked.resume.safetensors").exists()
+    assert out.exists() and out.with_name("masked.resume.safetensors").exists()  # kept: a rerun can extend the run
     pipeline = load_text_to_motion(out, tokenizer)
     assert pipeline.transformer.config.codebook_size == 16 and pipeline.max_frames == 196
     # the full-body model reads the tokenizer's codebook (saved with it) and root keys
@@ -120,6 +123,105 @@ def test_resumes_after_an_interruption_and_refuses_another_tokenizer(setup, tmp_
         load_text_to_motion(out, tmp_path / "other.safetensors")
 
 
+def test_a_rerun_with_more_steps_extends_a_finished_run_and_fresh_starts_over(setup, tmp_path):
+    data, tokenizer = setup
+    out, log = tmp_path / "masked.safetensors", tmp_path / "log.jsonl"
+    train_masked(data, tokenizer, out, _config(steps=4, val_every=2), log_path=log, progress=False)
+    first, first_log = load_checkpoint(out)[0], _log(log)
+    # another seed: a run started afresh would train other weights from step 1
+    again = train_masked(data, tokenizer, out, _config(steps=4, val_every=2, seed=1), log_path=log, progress=False)
+    assert again["steps"] == 4 and "val_loss" in again and _log(log) == first_log  # nothing left to train
+    assert all(torch.equal(first[k], v) for k, v in load_checkpoint(out)[0].items())
+    longer = train_masked(data, tokenizer, out, _config(steps=7, val_every=2, seed=1), log_path=log, progress=False)
+    assert longer["steps"] == 7 and _log(log)[:4] == first_log and [r["step"] for r in _log(log)[4:]] == [5, 6, 7]
+    assert not torch.equal(first["head.weight"], load_checkpoint(out)[0]["head.weight"])
+    train_masked(data, tokenizer, out, _config(steps=2, val_every=2), log_path=log, resume=False, progress=False)
+    assert [r["step"] for r in _log(log)] == [1, 2]  # --fresh: a new run, a new log
+
+
+def _densest_token_masked(setup, density: bool) -> float:
+    """How often corrupt() masks each sequence's densest token, over 100 draws of 32 real windows."""
+    data, tokenizer = setup
+    folder, tok = MotionFolder(data, "train"), MotionTokenizer.load(tokenizer)
+    split = masked._encode_split(folder, tok, tok.mean, tok.std, {c: 0 for r in folder.records for c in r.captions})
+    mc = MaskedTransformerConfig(codebook_size=16)
+    batch = masked._batch(split, np.arange(32) % len(split.codes), mc, np.random.default_rng(0))
+    densest = batch.density.argmax(1)
+    gen, hits = torch.Generator().manual_seed(0), []
+    for _ in range(100):
+        inputs, _ = corrupt(batch.targets, batch.real, mc, 0.0, gen, batch.density if density else None)
+        hits.append((inputs.gather(1, densest[:, None]) == mc.mask_id).float().mean().item())
+    return float(np.mean(hits))
+
+
+def test_keyframe_masking_masks_the_densest_token_more_often_than_random_masking(setup):
+    keyframe, random = _densest_token_masked(setup, True), _densest_token_masked(setup, False)
+    assert keyframe > 0.95  # the densest token is a key token: among the first masked whatever the ratio
+    assert random < 0.8  # uniform masking hides it as often as any token: the mean masking ratio, ~2/pi
+
+
+def test_a_mamba_backbone_with_keyframe_masking_trains_saves_loads_and_generates(setup, tmp_path):
+    data, tokenizer = setup
+    out, log = tmp_path / "masked.safetensors", tmp_path / "log.jsonl"
+    summary = train_masked(data, tokenizer, out, _config(backbone="mamba", masking="keyframe"), log_path=log,
+                           progress=False)
+    losses = [r["loss"] for r in _log(log)]
+    assert summary["steps"] == 30 and np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.2
+    config, meta = load_checkpoint(out)[1], load_checkpoint(out)[3]
+    assert config["backbone"] == "mamba" and config["mlp_ratio"] == 0
+    assert (meta["train_config"]["backbone"], meta["train_config"]["masking"]) == ("mamba", "keyframe")
+    pipeline = load_text_to_motion(out, tokenizer)
+    assert type(pipeline.transformer) is MaskedMamba and pipeline.reads_root_keys
+    assert generate("someone bows", n_frames=20, model=pipeline, steps=2).features.shape == (20, 251)
+
+
+def test_contrastive_loss_trains_the_text_projection_and_nothing_it_does_not_read(setup):
+    data, tokenizer = setup
+    folder, tok = MotionFolder(data, "train"), MotionTokenizer.load(tokenizer)
+    captions = sorted({c for r in folder.records for c in r.captions})
+    table, mirror = mirror_index(captions)
+    assert (mirror >= 0).any()  # the sample's sided captions, whose mirror images are the hard negatives
+    text = masked._Text(*masked._embed_captions(table), mirror)
+    split = masked._encode_split(folder, tok, tok.mean, tok.std, {c: i for i, c in enumerate(captions)})
+    mc = MaskedTransformerConfig(codebook_size=16, width=32, depth=1, heads=4, dropout=0.0)
+    batch = masked._batch(split, np.arange(16) % len(split.codes), mc, np.random.default_rng(0))
+    torch.manual_seed(0)
+    nets = JointModel({"transformer": MaskedTransformer(mc), "align": AlignmentHeads(mc.width)})
+
+    def grads(weight: float) -> dict[str, torch.Tensor]:
+        nets.zero_grad()
+        out = masked._losses(nets, batch, text, _config(), mc, torch.Generator().manual_seed(0))
+        (out["loss"] + weight * out["align_loss"]).backward()
+        return {n: p.grad.clone() for n, p in nets["transformer"].named_parameters() if p.grad is not None}
+
+    without, with_ = grads(0.0), grads(1.0)
+    for name in ("sentence_proj.weight", "word_proj.weight", "tok_emb.weight"):  # what the alignment reads
+        assert (with_[name] - without[name]).abs().max() > 1e-4, name
+    for name in ("head.weight", "blocks.0.mlp.0.weight"):  # what it does not
+        torch.testing.assert_close(with_[name], without[name], rtol=0, atol=0)
+
+
+def test_contrastive_training_logs_its_loss_and_saves_a_plain_masked_model(setup, tmp_path):
+    data, tokenizer = setup
+    out, log = tmp_path / "masked.safetensors", tmp_path / "log.jsonl"
+    summary = train_masked(data, tokenizer, out, _config(steps=4, val_every=4, contrastive=0.5), log_path=log,
+                           progress=False)
+    assert all(r["align_loss"] > 0 for r in _log(log)) and "val_align_loss" in summary
+    state, _, _, meta = load_checkpoint(out)
+    assert meta["train_config"]["contrastive"] == 0.5 and not any(k.startswith("align") for k in state)
+    assert type(load_text_to_motion(out, tokenizer).transformer) is MaskedTransformer
+    with pytest.raises(CheckpointError, match="another model config"):  # its resume state holds the alignment heads
+        train_masked(data, tokenizer, out, _config(steps=6), progress=False)
+
+
+def test_refuses_unknown_masking_and_backbone_in_the_users_words(setup, tmp_path):
+    data, tokenizer = setup
+    for bad, message in (({"masking": "dense"}, "unknown masking 'dense'; choose from random, keyframe"),
+                         ({"backbone": "rnn"}, "unknown backbone 'rnn'"), ({"contrastive": -1.0}, "contrastive weight")):
+        with pytest.raises(ValueError, match=message):
+            train_masked(data, tokenizer, tmp_path / "x.safetensors", _config(steps=1, **bad), progress=False)
+
+
 def test_trains_the_upper_body_editor_on_part_tokenizers(setup, tmp_path):
     data, _ = setup
     _save_tokenizer(tmp_path / "tokenizer_upper.safetensors", data, seed=2, part="upper")
@@ -137,6 +239,17 @@ def test_trains_the_upper_body_editor_on_part_tokenizers(setup, tmp_path):
     edited = edit_upper(motion, (8, 32), "someone waves", model=editor, steps=2)
     lower = ~np.isin(np.arange(251), editor.upper_dims)
     np.testing.assert_array_equal(edited.features[:, lower], motion.features[:, lower])
+
+
+def test_the_upper_body_editor_can_have_the_mamba_backbone(setup, tmp_path):
+    data, _ = setup
+    _save_tokenizer(tmp_path / "tokenizer_upper.safetensors", data, seed=2, part="upper")
+    _save_tokenizer(tmp_path / "tokenizer_lower.safetensors", data, seed=3, part="lower")
+    out = tmp_path / "masked_upper.safetensors"
+    train_masked(data, tmp_path / "tokenizer_upper.safetensors", out, _config(steps=2, backbone="mamba"), progress=False,
+                 lower_tokenizer_path=tmp_path / "tokenizer_lower.safetensors")
+    editor = load_upper_editor_from(out)
+    assert type(editor.transformer) is MaskedMamba and editor.transformer.config.cond_codebook_size == 16
 
 
 def test_upper_body_editor_refuses_tokenizers_of_the_wrong_parts(setup, tmp_path):

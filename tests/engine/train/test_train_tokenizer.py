@@ -73,3 +73,23 @@ def test_truncated_resume_file_raises_a_clear_error(data, tmp_path):
     out.write_bytes(out.read_bytes()[:-10])
     with pytest.raises(CheckpointError):
         MotionTokenizer.load(out)
+
+
+def test_init_carries_encoder_and_decoder_and_reseeds_a_smaller_codebook(data, tmp_path):
+    first = tmp_path / "first.safetensors"
+    train_tokenizer(data, first, _config(steps=10), progress=False)
+    coarse = tmp_path / "coarse.safetensors"
+    train_tokenizer(data, coarse, _config(steps=2, lr=0.0, init=str(first), codebook_size=8, model=None), progress=False)
+    before, after = MotionTokenizer.load(first).state_dict(), MotionTokenizer.load(coarse).state_dict()
+    assert MotionTokenizer.load(coarse).config == TokenizerConfig(**{**TINY.__dict__, "codebook_size": 8})
+    carried = [k for k in before if not k.startswith("quantizer.") or k.startswith("quantizer.project")]
+    assert carried and all(torch.equal(before[k], after[k]) for k in carried)  # lr 0: the weights are the init's
+    codebook = after["quantizer.codebook"]
+    assert codebook.shape == (8, TINY.code_dim)
+    assert not any(torch.allclose(row, old) for row in codebook for old in before["quantizer.codebook"])  # reseeded
+
+    same = tmp_path / "same.safetensors"
+    train_tokenizer(data, same, _config(steps=1, lr=0.0, init=str(first), model=None), progress=False)
+    assert MotionTokenizer.load(same).state_dict()["quantizer.codebook"].shape == (32, TINY.code_dim)
+    with pytest.raises(ValueError, match="part"):
+        train_tokenizer(data, tmp_path / "upper.safetensors", _config(steps=1, init=str(first), part="upper"), progress=False)
