@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   kinema data build bandai-namco ../shared/data/bandai-namco --out data/bandai-namco
   kinema data info data/bandai-namco
   kinema data vocab data/bandai-namco
+  kinema data calibrate-rules data/combined
   kinema convert take.bvh take-20fps.bvh --fps 20
   kinema convert take.bvh take.fbx
   kinema generate "a person walks" -o walk.glb
@@ -158,6 +159,34 @@ def _cmd_data_vocab(args: argparse.Namespace) -> None:
           f"{vocabulary.threshold:.3f} ({how})")
     print(actions_markdown(vocabulary))
     print(f"written to {out}")
+
+
+def _cmd_data_calibrate_rules(args: argparse.Namespace) -> None:
+    from app.engine import action_rules
+    from app.engine.data.dataset import DatasetError, MotionFolder
+    from app.engine.evaluate import MAX_FRAMES
+
+    out = Path(args.out) if args.out else action_rules.THRESHOLDS_PATH
+    try:
+        folders = [MotionFolder(args.folder, split) for split in ("train", "val", "test")
+                   if (Path(args.folder) / f"{split}.txt").exists() and (Path(args.folder) / f"{split}.txt").read_text().split()]
+        if not folders or folders[0].info.skeleton is None:
+            raise DatasetError(f"{args.folder}: the rules need a dataset with a skeleton (ours, or HumanML3D)")
+        takes, labels = action_rules.real_measures([r for f in folders for r in f.records], folders[0].info.skeleton, MAX_FRAMES)
+        if not takes:
+            raise DatasetError(f"{args.folder} has no action labels: the rules are calibrated on labelled takes")
+        calibrations = action_rules.calibrate_rules(takes, labels, args.target,
+                                                    progress=lambda message: print(message, file=sys.stderr))
+    except (DatasetError, OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    if not calibrations:
+        raise CommandError(f"{args.folder} has no real takes of any action with a rule ({', '.join(action_rules.RULES)})")
+    title = (f"action rules calibrated on {len(takes)} real takes of {args.folder} (all splits, first {MAX_FRAMES} "
+             f"frames): pass = share of the action's takes (real) and of every other action's takes (others)")
+    print(action_rules.format_calibration(calibrations, title))
+    if not args.dry_run:
+        action_rules.write_rules(calibrations, out, str(args.folder), f"kinema data calibrate-rules {args.folder}")
+        print(f"written to {out}")
 
 
 def _cmd_convert(args: argparse.Namespace) -> None:
@@ -310,17 +339,25 @@ def _physical_reference(train, test, progress):
 def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
     from dataclasses import asdict
 
+    from app.engine.action_rules import THRESHOLDS_PATH, load_rules
     from app.engine.prompt_suite import format_suite, run_suite
 
     if reference is None:
         raise CommandError(f"{args.data} has no action labels: the prompt suite needs them (a Bandai Namco dataset has)")
+    rules_path = Path(args.rules) if args.rules else THRESHOLDS_PATH
+    try:
+        rules = load_rules(rules_path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise CommandError(f"cannot read the action rules' thresholds {rules_path}: {exc}") from None
     rows = []
     for name in args.model:
         if name not in ("masked", "diffusion"):
             raise CommandError(f"the prompt suite scores text-to-motion engines (masked, diffusion), not {name!r}")
         source = _motion_source(name, args.checkpoints or _shipped(), test)
-        rows.extend(run_suite(name, source.fn, reference, test.info.skeleton, seeds=args.seeds, progress=progress))
-    title = f"prompt suite on {Path(args.data).name}'s bands: {args.seeds} seeds per prompt"
+        rows.extend(run_suite(name, source.fn, reference, test.info.skeleton, seeds=args.seeds, progress=progress,
+                              rules=rules))
+    title = (f"prompt suite on {Path(args.data).name}'s bands and the action rules of {rules_path.name}: "
+             f"{args.seeds} seeds per prompt")
     print(json.dumps({"title": title, "rows": [asdict(r) for r in rows]}, indent=1) if args.json else format_suite(rows, title))
     if args.plot:
         from app.engine.plots import plot_suite
@@ -517,6 +554,17 @@ def build_parser() -> argparse.ArgumentParser:
     vocab.add_argument("--quiet", action="store_true", help="no progress bar")
     vocab.set_defaults(func=_cmd_data_vocab)
 
+    rules = data_commands.add_parser(
+        "calibrate-rules", help="calibrate the action rules (a jump leaves the floor...) on a dataset's real takes",
+        description="Measure every labelled take of a built dataset (all splits), set each action rule's thresholds "
+        "to the strictest that still pass --target of that action's real takes, print how many takes of the action "
+        "and of the other actions pass, and write the thresholds file `kinema eval --suite` reads.")
+    rules.add_argument("folder", help="dataset folder from `kinema data build` (e.g. the combined one)")
+    rules.add_argument("--out", help="the file to write (default: app/engine/action_rules.json, shipped with Kinema)")
+    rules.add_argument("--target", type=float, default=0.9, help="share of an action's real takes its rule passes")
+    rules.add_argument("--dry-run", action="store_true", help="print the table, write nothing")
+    rules.set_defaults(func=_cmd_data_calibrate_rules)
+
     info = data_commands.add_parser("info", help="summarise a dataset folder (ours, HumanML3D or KIT-ML)",
                                     description="Print the dataset's kind, skeleton, frame rate, and per split the "
                                     "number of motions, caption records and hours.")
@@ -605,8 +653,11 @@ def build_parser() -> argparse.ArgumentParser:
                             help="also write PNG charts (metrics, agreement per action, training curves) to DIR")
     evaluation.add_argument("--suite", action="store_true",
                             help="instead of the table, score the plain one-line prompt suite (one prompt per action) "
-                            "against the real takes' bands; for masked and diffusion")
+                            "against the real takes' bands and the action rules (a jump leaves the floor...); for "
+                            "masked and diffusion")
     evaluation.add_argument("--seeds", type=int, default=4, help="seeds per prompt with --suite")
+    evaluation.add_argument("--rules", help="with --suite: the action rules' thresholds (default: the shipped ones, "
+                            "from `kinema data calibrate-rules`)")
     evaluation.set_defaults(func=_cmd_eval)
 
     bench = commands.add_parser("bench", help="time every operation for one 196-frame motion",

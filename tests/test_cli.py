@@ -81,6 +81,28 @@ def test_eval_suite_refuses_rows_that_are_not_text_to_motion_engines(sample_data
     assert "Traceback" not in err
 
 
+def test_data_calibrate_rules_writes_thresholds_the_suite_reads(sample_dataset, tmp_path, capsys):
+    from app.engine.action_rules import load_rules
+
+    out = tmp_path / "rules.json"
+    assert main(["data", "calibrate-rules", str(sample_dataset), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "most passing other" in printed and f"written to {out}" in printed
+    labels = {v["content"] for v in json.loads((sample_dataset / "labels.json").read_text()).values()}
+    rules = load_rules(out)
+    assert "walk" in rules and set(rules) <= labels
+    assert main(["data", "calibrate-rules", str(sample_dataset), "--out", str(tmp_path / "dry.json"), "--dry-run"]) == 0
+    assert not (tmp_path / "dry.json").exists()
+
+
+def test_eval_suite_with_an_unreadable_rules_file_is_a_clear_error(sample_dataset, tmp_path, capsys):
+    missing = tmp_path / "nope.json"
+    assert main(["eval", "--model", "masked", "--suite", "--data", str(sample_dataset), "--split", "train",
+                 "--rules", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read the action rules' thresholds {missing}" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("fps", ["0", "-5", "nan", "inf", "1e9"])
 def test_convert_refuses_absurd_frame_rates_in_one_line(shared_data, tmp_path, capsys, fps):
     out = tmp_path / "out.bvh"

@@ -92,7 +92,7 @@ def body_joints(skeleton: Skeleton) -> BodyJoints:
     return BodyJoints(head, hands[-1], hands[0], knees, ankles)
 
 
-def _yaw(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+def facing_yaw(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """Facing angle (T,) in radians about +Y from the hips and shoulders, 0 = +Z, + = towards +X (turning left)."""
     a, b, c, d = skeleton.face_joints  # (right hip, left hip, right shoulder, left shoulder)
     across = positions[:, a] - positions[:, b] + positions[:, c] - positions[:, d]  # points to the right
@@ -127,7 +127,7 @@ def signature(positions: np.ndarray, skeleton: Skeleton, fps: float = FPS) -> di
         raise ValueError(f"need positions (T >= 2, {skeleton.n_joints}, 3), got shape {p.shape}")
     body = body_joints(skeleton)
     duration = (len(p) - 1) / fps
-    yaw = _yaw(p, skeleton)
+    yaw = facing_yaw(p, skeleton)
     travel = p[-1, 0, [0, 2]] - p[0, 0, [0, 2]]  # (x, z)
     speed = float(np.linalg.norm(travel)) / duration
     direction = np.nan

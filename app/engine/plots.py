@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -93,9 +94,12 @@ def plot_agreement(rows: list[EvalRow], out_dir: Path, title: str) -> Path | Non
 
 
 def plot_suite(rows: list, out_dir: Path) -> Path:
-    """The prompt suite's agreement per prompt (rows: app.engine.prompt_suite.SuiteRow), a bar per model."""
+    """The prompt suite's agreement and rule pass per prompt (rows: app.engine.prompt_suite.SuiteRow), bars per model."""
     prompts = list(dict.fromkeys(r.prompt for r in rows))
     series: dict[str, list[float]] = {}
     for r in rows:
-        series.setdefault(r.model, [0.0] * len(prompts))[prompts.index(r.prompt)] = r.agreement
-    return _grouped_bars(prompts, series, out_dir / "suite.png", "prompt suite: agreement with the real takes' bands", "agreement")
+        for kind, value in (("agree", r.agreement), ("rule", r.rule)):
+            if not math.isnan(value):
+                series.setdefault(f"{r.model} {kind}", [0.0] * len(prompts))[prompts.index(r.prompt)] = value
+    return _grouped_bars(prompts, series, out_dir / "suite.png",
+                         "prompt suite: agreement with the real takes' bands, and the action rule passed", "share of seeds")

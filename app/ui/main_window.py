@@ -33,6 +33,7 @@ from app.ui._qt.export_dialog import ExportDialog, ExportOptions, default_option
 from app.ui._qt.keyboard import ShortcutsDialog, leave_text_fields_with_escape
 from app.ui._qt.preferences_dialog import PreferencesDialog
 from app.ui._qt.prompt_panel import PromptPanel
+from app.ui._qt.posing import PoseTool
 from app.ui._qt.property_panel import PropertyPanel
 from app.ui._qt.take_list import TakeList
 from app.ui._qt.take_preview import VariationsStrip
@@ -129,6 +130,10 @@ class MainWindow(QMainWindow):
         self.edit_actions.message.connect(lambda text: self.show_message(text, 15000))
         self.variations_strip.picked.connect(self.edit_actions.pick_variation)
         self.rig_actions = RigActions(self)
+        self.posing = PoseTool(self.document, self.viewport, self.apply, self)  # drag a joint: IK, a locked key
+        self.posing.message.connect(self.show_message)
+        # in path mode a click near the character places a waypoint: the mouse is the path's, not posing's
+        self.constraint_tools.path_mode.toggled.connect(lambda on: setattr(self.posing, "enabled", not on))
         self.projects = ProjectController(self.document, self.prompt_panel, self, autosave_s)
         self.projects.message.connect(self.show_message)
         self.projects.error.connect(self.show_error)

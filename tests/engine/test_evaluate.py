@@ -104,6 +104,7 @@ def test_rows_report_physical_agreement_against_the_real_bands(sample_dataset, e
 
 def test_prompt_suite_scores_each_prompt_against_its_label(sample_dataset, tmp_path):
     from app.engine import physical
+    from app.engine.action_rules import load_rules
     from app.engine.plots import plot_agreement, plot_suite
     from app.engine.prompt_suite import SUITE, format_suite, run_suite
 
@@ -118,10 +119,14 @@ def test_prompt_suite_scores_each_prompt_against_its_label(sample_dataset, tmp_p
     def in_place(prompt: str, n_frames: int, seed: int) -> np.ndarray:
         return _walk_in_place(faithful(prompt, n_frames, seed))
 
-    rows = run_suite("faithful", faithful, reference, folder.info.skeleton, seeds=1)
-    rows += run_suite("in place", in_place, reference, folder.info.skeleton, seeds=1)
+    rules = {"walk": load_rules()["walk"]}  # the shipped walk rule: forward at a walking speed
+    rows = run_suite("faithful", faithful, reference, folder.info.skeleton, seeds=1, rules=rules)
+    rows += run_suite("in place", in_place, reference, folder.info.skeleton, seeds=1, rules=rules)
     walk = {r.model: r for r in rows if r.prompt == "a person walks forward"}
     assert walk["faithful"].agreement == 1.0 and walk["in place"].agreement == 0.0
+    assert walk["faithful"].rule == 1.0 and walk["in place"].rule == 0.0
+    assert walk["in place"].rule_values.startswith("forward_speed ") and " >= " in walk["in place"].rule_values
+    assert all(np.isnan(r.rule) and r.rule_values == "-" for r in rows if r.label != "walk")
     assert walk["in place"].speed < 0.05 and "speed" in walk["in place"].outside
     assert "agreement" in format_suite(rows, "t")
     assert plot_suite(rows, tmp_path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
