@@ -414,19 +414,22 @@ def _motion_source(name: str, checkpoints: str, test):
         model = (load_pipeline if name == "masked" else load_diffusion_pipeline)(checkpoints)
         return evaluate.GeneratedMotions(
             name, lambda text, n, seed: generate(text, n_frames=n, seed=seed, engine=name, model=model).features)
-    if name in ("inbetween", "edit-upper", "long"):
+    if name in ("inbetween", "edit-upper", "long"):  # each with the models of `checkpoints`, not the shipped ones
         from app.engine import evaluate_edits
+        from app.engine.models.pipeline import load_pipeline
+        from app.engine.models.upper_editor import load_upper_editor
 
         skeleton = test.info.skeleton
         if name == "edit-upper":
-            return evaluate_edits.UpperEditSource(skeleton)
+            return evaluate_edits.UpperEditSource(skeleton, model=load_upper_editor(checkpoints))
         reference = evaluate_edits.real_jerk_reference(test.records, test.info.n_joints)
         source = evaluate_edits.InbetweenSource if name == "inbetween" else evaluate_edits.LongTakeSource
-        return source(skeleton, reference)
+        return source(skeleton, reference, model=load_pipeline(checkpoints))
     if name in ("path", "pins"):
         from app.engine.evaluate_constraints import ConstrainedSource
+        from app.engine.models.pipeline import load_pipeline
 
-        return ConstrainedSource(test.info.skeleton, pins=name == "pins", name=name)
+        return ConstrainedSource(test.info.skeleton, pins=name == "pins", name=name, model=load_pipeline(checkpoints))
     raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion, inbetween, edit-upper, "
                      "long, path, pins")
 

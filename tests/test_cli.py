@@ -125,3 +125,13 @@ def test_train_masked_passes_the_kmm_options_and_other_trainers_refuse_them(tmp_
     assert (seen["config"].masking, seen["config"].backbone, seen["config"].contrastive) == ("random", "transformer", 0.3)
     assert main(["train", "vae", *common, "--backbone", "mamba"]) == 2
     assert "--backbone applies to `kinema train masked` and `masked-upper` only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("row", ["inbetween", "edit-upper", "long", "path"])
+def test_eval_edit_rows_use_the_models_of_checkpoints(sample_dataset, tmp_path, capsys, row):
+    """--checkpoints names the models every row scores; an edit row once scored the shipped ones whatever was given."""
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    assert main(["eval", "--model", row, "--data", str(sample_dataset), "--split", "train", "--repeats", "1",
+                 "--checkpoints", str(empty)]) == 2
+    assert str(empty) in capsys.readouterr().err
