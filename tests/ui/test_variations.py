@@ -27,7 +27,7 @@ def quick_model(window: MainWindow, walk_positions, monkeypatch) -> QuickModel:
     """ops.generate as a seeded walk (seed s: the walk shifted s metres sideways)."""
     model = QuickModel()
 
-    def generate(text, n_frames, seed, guidance, engine="masked", model=model, cleanup=True):
+    def generate(text, n_frames, seed, guidance, engine="masked", model=model, cleanup=True, constraints=None):
         model.asked.append(seed)
         if model.stop_after == len(model.asked):
             window.worker.cancel()  # what the Cancel button does, while this variation is being made
