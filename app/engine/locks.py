@@ -33,24 +33,31 @@ def lock_correction(offsets: np.ndarray, keys: np.ndarray, n_frames: int, blend_
     root = offsets[:, :1]  # (K, 1, 3)
     pose = offsets - root  # (K, J, 3)
     t = np.arange(n_frames, dtype=np.float64)
-    root_weight = np.zeros((n_frames, len(keys)))  # (T, K)
-    pose_weight = np.zeros((n_frames, len(keys)))
+    # every frame blends at most two keys: a (at or before it) and b (after it); before the first key both are
+    # the first, from the last key on both are the last, with b's weights zero there
+    left = np.searchsorted(keys, t, side="right") - 1  # (T,) -1 before the first key
+    a_index = np.clip(left, 0, len(keys) - 1)
+    b_index = np.clip(left + 1, 0, len(keys) - 1)
+    a, b = keys[a_index].astype(np.float64), keys[b_index].astype(np.float64)
+    between = (left >= 0) & (left < len(keys) - 1)
+    before, after = left < 0, left == len(keys) - 1
+    first, last = float(keys[0]), float(keys[-1])
 
-    first, last = keys[0], keys[-1]
-    before = t < first
-    root_weight[before, 0] = _smoothstep(t[before] / first) if first > 0 else 1.0
-    pose_weight[before, 0] = 1.0 - _smoothstep((first - t[before]) / min(blend_frames, first))
-    after = t >= last
-    root_weight[after, -1] = 1.0
-    pose_weight[after, -1] = 1.0 - _smoothstep((t[after] - last) / blend_frames)
-    for k, (a, b) in enumerate(zip(keys[:-1], keys[1:])):
-        span = (t >= a) & (t < b)
-        u = (t[span] - a) / (b - a)
-        root_weight[span, k], root_weight[span, k + 1] = 1.0 - _smoothstep(u), _smoothstep(u)
-        radius = min(blend_frames, b - a)
-        pose_weight[span, k] = 1.0 - _smoothstep((t[span] - a) / radius)
-        pose_weight[span, k + 1] = 1.0 - _smoothstep((b - t[span]) / radius)
-    return np.einsum("tk,kjc->tjc", root_weight, np.broadcast_to(root, pose.shape)) + np.einsum("tk,kjc->tjc", pose_weight, pose)
+    gap = np.where(between, b - a, 1.0)
+    radius = np.minimum(blend_frames, gap)
+    u = _smoothstep((t - a) / gap)
+    root_a = np.where(between, 1.0 - u, 0.0)
+    root_b = np.where(between, u, 0.0)
+    pose_a = np.where(between, 1.0 - _smoothstep((t - a) / radius), 0.0)
+    pose_b = np.where(between, 1.0 - _smoothstep((b - t) / radius), 0.0)
+    if first > 0:
+        root_a[before] = _smoothstep(t[before] / first)
+        pose_a[before] = 1.0 - _smoothstep((first - t[before]) / min(blend_frames, first))
+    root_a[after] = 1.0
+    pose_a[after] = 1.0 - _smoothstep((t[after] - last) / blend_frames)
+
+    w = lambda x: x[:, None, None]  # (T,) -> (T, 1, 1)
+    return (w(root_a) * root[a_index] + w(root_b) * root[b_index]) + (w(pose_a) * pose[a_index] + w(pose_b) * pose[b_index])
 
 
 def impose_locks(generated: np.ndarray, locked: np.ndarray, keys: np.ndarray, blend_frames: int = 10) -> np.ndarray:
