@@ -25,6 +25,7 @@ import numpy as np
 
 from app.engine.data.dataset import MotionRecord
 from app.engine.features import positions_from_features
+from app.engine.io.atomic import write_atomic
 from app.engine.metrics import FPS
 from app.engine.physical import action_label, body_joints, facing_yaw
 from app.engine.skeleton import Skeleton
@@ -324,10 +325,7 @@ def write_rules(calibrations: list[Calibration], path: str | Path, source: str, 
                                  "other_pass": round(c.other_pass, 3), "most_passing_other": c.most_passing_other}
                   for c in calibrations},
     }
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
+    write_atomic(path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
 
 
 def format_calibration(calibrations: list[Calibration], title: str) -> str:

@@ -7,6 +7,29 @@ import tempfile
 from pathlib import Path
 
 
+def temp_file_beside(path: Path) -> tuple[int, str, int]:
+    """A new temp file in `path`'s folder -> (fd, its path, the mode the result should have: that of the file it
+    replaces, since mkstemp's 0600 would hide it from others)."""
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    return fd, tmp, mode
+
+
+def replace_from_temp(fd: int, tmp: str, mode: int, path: Path, data: bytes) -> None:
+    """Write `data` to the temp file of `temp_file_beside`, fsync, then os.replace it over `path`; on any failure
+    (an interrupt too) the temp file is removed and the error raised as it came."""
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then os.replace over `path`.
 
@@ -21,22 +44,12 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
     try:
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp, mode = temp_file_beside(path)
     except OSError as exc:  # e.g. a folder that takes no new files (/proc), or no permission
         reason = "the folder does not accept new files" if isinstance(exc, FileNotFoundError) else \
             (exc.strerror or str(exc)).lower()
         raise type(exc)(f"cannot write {path}: {reason}") from None
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        replace_from_temp(fd, tmp, mode, path, data)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise type(exc)(f"cannot write {path}: {(exc.strerror or str(exc)).lower()}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -12,9 +12,7 @@ import io
 import json
 import math
 import os
-import stat
 import struct
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from app.engine.constraints import check_constraints, constraints_from_dict, constraints_to_dict
+from app.engine.io.atomic import replace_from_temp, temp_file_beside
 from app.engine.io.onto_rig import SourceRig
 from app.engine.skeleton import skeleton_by_name
 
@@ -237,7 +236,7 @@ def _encode(data: ProjectData) -> bytes:
 
 
 def save_project(path: str | os.PathLike, data: ProjectData) -> None:
-    """Validate, then write atomically: a temp file in the same folder, fsync, os.replace over `path`.
+    """Validate, then write atomically (app.engine.io.atomic: a temp file in the same folder, fsync, os.replace).
 
     Any failure leaves the previous file untouched and no temp file behind.
     """
@@ -246,22 +245,10 @@ def save_project(path: str | os.PathLike, data: ProjectData) -> None:
         payload = _encode(_check_project(data))
     except ProjectError as exc:
         raise ProjectError(f"cannot save {path.name}: {exc}") from None
-    tmp = None
     try:
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ProjectError(f"cannot save {path.name}: {exc.strerror or exc}") from exc
-        raise
+        replace_from_temp(*temp_file_beside(path), path, payload)
+    except OSError as exc:
+        raise ProjectError(f"cannot save {path.name}: {exc.strerror or exc}") from exc
 
 
 # ----------------------------------------------------------------------------- loading
