@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from app.engine.data.dataset import MotionFolder
 from app.engine.features import positions_from_features
-from app.engine.models.checkpoint import load_checkpoint, save_checkpoint
+from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from app.engine.train.loop import LoopConfig, TrainingRun
 
@@ -53,10 +53,12 @@ class TokenizerTrainConfig:
     init: str | None = None  # start from this tokenizer's encoder and decoder (its codebook too, if the sizes match)
 
 
-def _model_config(cfg: TokenizerTrainConfig, folder: MotionFolder, init: dict | None = None) -> TokenizerConfig:
+def _model_config(cfg: TokenizerTrainConfig, folder: MotionFolder, init: TokenizerConfig | None = None) -> TokenizerConfig:
     if cfg.model is None and init is None and cfg.preset not in PRESETS:
         raise ValueError(f"unknown preset {cfg.preset!r}; choose from {', '.join(PRESETS)}")
-    base = TokenizerConfig(**init) if init is not None else cfg.model or PRESETS[cfg.preset]
+    if cfg.codebook_size is not None and cfg.codebook_size < 2:
+        raise ValueError(f"a codebook needs at least 2 codes, got {cfg.codebook_size}")
+    base = init or cfg.model or PRESETS[cfg.preset]
     skeleton = folder.info.skeleton.name if folder.info.skeleton else base.skeleton
     size = cfg.codebook_size or base.codebook_size
     if init is not None and (base.input_dim, base.part, base.skeleton) != (folder.info.feature_dim, cfg.part, skeleton):
@@ -166,15 +168,15 @@ def train_tokenizer(
     data_dir, out_path = Path(data_dir), Path(out_path)
 
     train_folder, val_folder = MotionFolder(data_dir, "train"), MotionFolder(data_dir, "val")
-    init_state, init_config = (load_checkpoint(cfg.init)[:2]) if cfg.init else (None, None)
-    mc = _model_config(cfg, train_folder, init_config)
+    init = MotionTokenizer.load(cfg.init) if cfg.init else None  # a checked load: a damaged file is a clear error
+    mc = _model_config(cfg, train_folder, init.config if init else None)
     if cfg.window % mc.unit:
         raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per token")
     motions = [train_folder.normalize(r.features) for r in train_folder.records if len(r.features) >= mc.unit]
 
     model = MotionTokenizer(mc)
-    if init_state is not None:
-        _initial_weights(model, init_state)
+    if init is not None:
+        _initial_weights(model, init.state_dict())
     model = model.to(run.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)

@@ -93,3 +93,13 @@ def test_init_carries_encoder_and_decoder_and_reseeds_a_smaller_codebook(data, t
     assert MotionTokenizer.load(same).state_dict()["quantizer.codebook"].shape == (32, TINY.code_dim)
     with pytest.raises(ValueError, match="part"):
         train_tokenizer(data, tmp_path / "upper.safetensors", _config(steps=1, init=str(first), part="upper"), progress=False)
+
+
+def test_init_from_a_file_that_is_no_tokenizer_or_a_one_code_codebook_is_refused(data, tmp_path):
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
+    with pytest.raises(CheckpointError, match="damaged.safetensors"):
+        train_tokenizer(data, tmp_path / "a.safetensors", _config(steps=1, init=str(damaged), model=None), progress=False)
+    with pytest.raises(ValueError, match="at least 2 codes, got 1"):
+        train_tokenizer(data, tmp_path / "b.safetensors", _config(steps=1, codebook_size=1), progress=False)
+    assert not (tmp_path / "a.safetensors").exists() and not (tmp_path / "b.safetensors").exists()
