@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QScrollArea, QVBoxLayout, QWidget,
 )
 
-from app.engine.document import Command, Document, DocumentError, SetTake, Take, ToggleLock
+from app.engine.document import Command, Document, SetTake, Take, ToggleLock
 from app.engine.document.files import export_take
 from app.engine.io.formats import file_filter
 from app.engine.smpl_body import (
@@ -266,10 +266,9 @@ class MainWindow(QMainWindow):
         self.edit_actions.forget_variations()
 
     def toggle_lock(self) -> None:
-        try:
-            self.document.execute(ToggleLock(self.document.current_frame))
-        except DocumentError as exc:
-            self.show_message(str(exc))
+        refusal = self.document.try_execute(ToggleLock(self.document.current_frame))
+        if refusal is not None:
+            self.show_message(refusal)
 
     def _update_undo_actions(self) -> None:
         doc = self.document

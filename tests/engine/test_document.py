@@ -185,6 +185,13 @@ def test_errors_say_why_and_leave_state_unchanged(doc: Document, command, messag
     assert _state(doc) == before and doc.history.undo_stack == stack and not seen
 
 
+def test_try_execute_returns_the_refusal_instead_of_raising(doc: Document) -> None:
+    before = _state(doc)
+    assert doc.try_execute(ToggleLock(250)) == "frame 250 is outside the take (0–199)"
+    assert _state(doc) == before and not doc.can_undo
+    assert doc.try_execute(ToggleLock(120)) is None and doc.undo_label == "Toggle lock at frame 120"
+
+
 def test_commands_need_a_take() -> None:
     with pytest.raises(DocumentError, match="no take yet"):
         Document().execute(ToggleLock(0))

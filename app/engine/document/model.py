@@ -236,6 +236,15 @@ class Document:
     def execute(self, command: Command) -> None:
         self.history.execute(command)
 
+    def try_execute(self, command: Command) -> str | None:
+        """Execute `command`; None when it was done, else why it was refused (nothing changed). Views show the
+        reason as a message instead of catching DocumentError each on their own."""
+        try:
+            self.history.execute(command)
+        except DocumentError as exc:
+            return str(exc)
+        return None
+
     def undo(self) -> None:
         self.history.undo()
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QToolButton
 
 from app.engine.constraints import Constraints, effector_chains
-from app.engine.document import AddPin, AddWaypoint, Command, Document, DocumentError, PlaceWaypoint, SetConstraints
+from app.engine.document import AddPin, AddWaypoint, Command, Document, PlaceWaypoint, SetConstraints
 from app.ui._qt.viewport import Viewport
 from app.ui._vispy.constraints_visual import ConstraintsVisual, ground_point
 
@@ -64,12 +64,10 @@ class ConstraintTools(QObject):
     # -- commands ----------------------------------------------------------------------------------------
 
     def run(self, command: Command) -> bool:
-        try:
-            self.document.execute(command)
-        except DocumentError as exc:
-            self.message.emit(str(exc))
-            return False
-        return True
+        refusal = self.document.try_execute(command)
+        if refusal is not None:
+            self.message.emit(refusal)
+        return refusal is None
 
     def place_waypoint(self, x: float, z: float) -> bool:
         doc = self.document

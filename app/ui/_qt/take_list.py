@@ -10,7 +10,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QListWidget, QPushButton, QVBoxLayout, QWidget
 
-from app.engine.document import Command, DeleteTake, Document, DocumentError, DuplicateTake, RenameTake, SwitchTake
+from app.engine.document import Command, DeleteTake, Document, DuplicateTake, RenameTake, SwitchTake
 
 
 class TakeList(QWidget):
@@ -53,12 +53,10 @@ class TakeList(QWidget):
         self.refresh()
 
     def run(self, command: Command) -> bool:
-        try:
-            self.document.execute(command)
-        except DocumentError as exc:
-            self.message.emit(str(exc))
-            return False
-        return True
+        refusal = self.document.try_execute(command)
+        if refusal is not None:
+            self.message.emit(refusal)
+        return refusal is None
 
     def rename(self) -> None:
         name = self.ask_name(self.document.take_names[self.document.active])

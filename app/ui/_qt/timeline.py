@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QVBoxLayout, QWidget
 
 from app.engine.constraints import Constraints
 from app.engine.document import (
-    AddSegment, Command, Document, DocumentError, EditSegmentText, MoveConstraint, MoveKey, MoveSegment,
+    AddSegment, Command, Document, EditSegmentText, MoveConstraint, MoveKey, MoveSegment,
     RemoveConstraint, RemoveSegment, ResizeSegment, Segment, SetSelection, ToggleLock,
 )
 from app.ui._qt.constraint_lanes import LaneItem, marks
@@ -157,13 +157,11 @@ class Timeline(QWidget):
 
     def run(self, command: Command) -> bool:
         """Execute a command; a refused one becomes a status message, not an exception."""
-        try:
-            self.document.execute(command)
-        except DocumentError as exc:
-            self.message.emit(str(exc))
+        refusal = self.document.try_execute(command)
+        if refusal is not None:
+            self.message.emit(refusal)
             self._on_segments_changed(self.document.segments)  # put a refused drag back
-            return False
-        return True
+        return refusal is None
 
     def add_segment_at(self, frame: int) -> None:
         text = self.ask_text("New prompt segment", "a person walks forward")
