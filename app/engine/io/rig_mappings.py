@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from app.engine.io.atomic import write_atomic
 
 
 def mappings_folder() -> Path:
@@ -38,15 +39,8 @@ def load_mapping(names: tuple[str, ...] | list[str]) -> dict[str, str] | None:
 
 
 def save_mapping(names: tuple[str, ...] | list[str], mapping: dict[str, str]) -> Path:
-    """Save atomically (a temp file renamed over the old one); returns where."""
+    """Save atomically (app.engine.io.atomic: the old file or the whole new one); returns where."""
     path = mapping_path(names)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"joints": list(names), "mapping": mapping}, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps({"joints": list(names), "mapping": mapping}, indent=1).encode("utf-8"))
     return path
