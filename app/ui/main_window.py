@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         self.rig_actions = RigActions(self)
         self.posing = PoseTool(self.document, self.viewport, self.apply, self)  # drag a joint: IK, a locked key
         self.posing.message.connect(self.show_message)
+        self.posing.joint_grabbed.connect(self.constraint_tools.choose_effector)  # Pin holds the joint just posed
         # in path mode a click near the character places a waypoint: the mouse is the path's, not posing's
         self.constraint_tools.path_mode.toggled.connect(lambda on: setattr(self.posing, "enabled", not on))
         self.projects = ProjectController(self.document, self.prompt_panel, self, autosave_s)

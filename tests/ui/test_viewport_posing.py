@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QPushButton
 
 from app.engine.skeleton import BANDAI_NAMCO_21 as SKELETON
 from app.ui.main_window import MainWindow
@@ -174,3 +175,21 @@ def test_path_mode_takes_the_mouse_from_posing(window: MainWindow, qtbot, walk_p
     start = tool.screen_position(HAND_R)  # (the drag in path mode orbited the camera)
     _drag(window, qtbot, start, [(start[0], start[1] - 40), (start[0], start[1] - 80)])
     assert doc.locked_frames == (50,) and doc.take.positions[50, HAND_R, 1] > walk_positions[50, HAND_R, 1] + 0.1
+
+
+def test_pin_holds_the_effector_just_posed_where_the_drag_left_it(window: MainWindow, qtbot, walk_positions) -> None:
+    doc, tool, tools = window.document, window.posing, window.constraint_tools
+    _go_to(window, 40)
+    assert tools.effector.currentText() == "Hand_R"
+    start = tool.screen_position(FOOT_L)
+    _drag(window, qtbot, start, [(start[0] + 10, start[1] - 20 * i) for i in range(1, 4)])
+    assert tools.effector.currentText() == "Foot_L"
+    window.findChild(QPushButton, "pinButton").click()
+    (pin,) = doc.constraints.pins
+    assert (pin.joint, pin.frame) == ("Foot_L", 40)
+    np.testing.assert_allclose(pin.position, doc.take.positions[40, FOOT_L])
+    assert doc.take.positions[40, FOOT_L, 1] > walk_positions[40, FOOT_L, 1] + 0.05  # the posed place, not the old
+    spine = SKELETON.index("Spine")  # a joint that is no effector leaves the choice as it was
+    start = tool.screen_position(spine)
+    _drag(window, qtbot, start, [(start[0] + 5, start[1] - 10)])
+    assert tools.effector.currentText() == "Foot_L"

@@ -87,6 +87,11 @@ class ConstraintTools(QObject):
             return True
         return False
 
+    def choose_effector(self, joint: str) -> None:
+        """Make `joint` the one Pin holds, when it is a hand, foot or the head (posing picks the joint it grabs)."""
+        if self.effector.findText(joint) >= 0:
+            self.effector.setCurrentText(joint)
+
     def clear(self) -> None:
         if self.document.constraints:
             self.run(SetConstraints(Constraints(), "Clear path and pins"))

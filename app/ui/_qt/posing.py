@@ -83,6 +83,7 @@ class PoseTool(QObject):
     pauses playback). `enabled` off leaves the mouse to the camera (another viewport mode may want it)."""
 
     message = Signal(str)
+    joint_grabbed = Signal(str)  # the name of a joint a drag starts on: Pin then holds it if it is an effector
 
     def __init__(self, document: Document, viewport: Viewport, apply: Callable[[Command], None],
                  parent: QObject | None = None) -> None:
@@ -161,6 +162,7 @@ class PoseTool(QObject):
         kind, joint = hit
         if kind == "joint":
             self.message.emit(f"Posing frame {frame} — {drag_kind(self.document.take.skeleton, joint)} · {HINT}")
+            self.joint_grabbed.emit(self.document.take.skeleton.joint_names[joint])
         else:
             self.handles.set_ring_hot(True)
             self.message.emit(f"Turning the heading at frame {frame} · Esc: cancel")
