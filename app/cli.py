@@ -236,7 +236,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     for flag, value in (("--part", args.part), ("--init", args.init), ("--codebook-size", args.codebook_size)):
         if value and args.what != "tokenizer":
             raise CommandError(f"{flag} applies to `kinema train tokenizer` only")
-    for flag, value in (("--masking", args.masking), ("--backbone", args.backbone), ("--contrastive", args.contrastive)):
+    for flag, value in (("--masking", args.masking), ("--backbone", args.backbone), ("--contrastive", args.contrastive),
+                        ("--rotary", args.rotary or None)):
         if value is not None and args.what not in ("masked", "masked-upper"):
             raise CommandError(f"{flag} applies to `kinema train masked` and `masked-upper` only")
     name = f"tokenizer_{args.part}" if args.part else args.what.replace("-", "_")
@@ -271,7 +272,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
             from app.engine.train.masked import MaskedTrainConfig, train_masked
 
             kmm = {k: v for k, v in (("masking", args.masking), ("backbone", args.backbone),
-                                     ("contrastive", args.contrastive)) if v is not None}
+                                     ("contrastive", args.contrastive), ("rotary", args.rotary or None))
+                   if v is not None}
             config = dataclasses.replace(MaskedTrainConfig(preset=args.preset, **kmm), **overrides)
             upper = args.what == "masked-upper"
             tokenizer = args.tokenizer or _shipped(f"{'tokenizer_upper' if upper else 'tokenizer'}.safetensors")
@@ -624,6 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--contrastive", type=float, nargs="?", const=0.1, metavar="WEIGHT",
                        help="masked, masked-upper: add KMM's text-motion contrastive loss, left/right-swapped captions "
                        "as hard negatives, with this weight (0.1 when none is given)")
+    train.add_argument("--rotary", action="store_true",
+                       help="masked, masked-upper: rotary position embedding in self-attention, so attention sees "
+                       "offsets between tokens (a gait's phase order) from the first step")
     train.add_argument("--steps", type=int, help="training steps (default: the preset's)")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--threads", type=int, help="CPU threads per process (default 2; 1 when sharing the cores)")

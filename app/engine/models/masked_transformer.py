@@ -47,6 +47,7 @@ class MaskedTransformerConfig:
     cond_codebook_size: int = 0  # > 0: an aligned conditioning code sequence (lower-body codes) is read too
     code_dim: int = 0  # > 0: the tokenizer's codebook (K, code_dim) shapes the input embeddings and the logits
     root_keys: bool = False  # read per-token root keys (x, z, sin, cos, present); see the module docstring
+    rotary: bool = False  # rotary position embedding in self-attention (relative offsets), beside pos_emb
 
     @property
     def cond_none_id(self) -> int:
@@ -98,6 +99,22 @@ def _heads(x: Tensor, heads: int) -> Tensor:
     return x.view(b, n, heads, w // heads).transpose(1, 2)
 
 
+def rotary_tables(n: int, head_dim: int, base: float = 10000.0) -> tuple[Tensor, Tensor]:
+    """cos, sin (n, head_dim) of RoPE (Su et al. 2021) for positions 0..n-1: channel pairs (i, i + d/2) turn by
+    position × base^(-2i/d), so a query-key product depends on their offset, not on where they sit."""
+    inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)  # (d/2,)
+    angles = torch.arange(n, dtype=torch.float32)[:, None] * inv_freq[None]  # (n, d/2)
+    angles = torch.cat([angles, angles], dim=-1)  # (n, d)
+    return angles.cos(), angles.sin()
+
+
+def _rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """x (B, H, N, d) turned by the tables' first N rows."""
+    n, half = x.shape[2], x.shape[-1] // 2
+    turned = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos[:n].to(x.dtype) + turned * sin[:n].to(x.dtype)
+
+
 def _merge(x: Tensor) -> Tensor:
     """(B, H, N, W/H) -> (B, N, W)."""
     b, h, n, d = x.shape
@@ -123,9 +140,12 @@ class Block(nn.Module):
         k, v = self.kv_cross(words).chunk(2, dim=-1)
         return _heads(k, self.heads), _heads(v, self.heads)
 
-    def forward(self, x: Tensor, self_mask: Tensor, memory: tuple[Tensor, Tensor], memory_mask: Tensor) -> Tensor:
+    def forward(self, x: Tensor, self_mask: Tensor, memory: tuple[Tensor, Tensor], memory_mask: Tensor,
+                rotary: tuple[Tensor, Tensor] | None = None) -> Tensor:
         p = self.dropout if self.training else 0.0
         q, k, v = (_heads(t, self.heads) for t in self.qkv(self.ln_self(x)).chunk(3, dim=-1))
+        if rotary is not None:
+            q, k = _rotate(q, *rotary), _rotate(k, *rotary)
         x = x + self.drop(self.proj_self(_merge(F.scaled_dot_product_attention(q, k, v, self_mask, p))))
         q = _heads(self.q_cross(self.ln_cross(x)), self.heads)
         x = x + self.drop(self.proj_cross(_merge(F.scaled_dot_product_attention(q, *memory, memory_mask, p))))
@@ -145,6 +165,10 @@ class MaskedTransformer(nn.Module):
             self.code_out = nn.Linear(w, cfg.code_dim, bias=False)
         self.key_proj = nn.Linear(ROOT_KEY_DIM, w, bias=False) if cfg.root_keys else None
         self.pos_emb = nn.Parameter(torch.zeros(1, cfg.max_tokens + 1, w))  # +1: the sentence prefix
+        if cfg.rotary:  # derived from the config, not saved
+            cos, sin = rotary_tables(cfg.max_tokens + 1, w // cfg.heads)
+            self.register_buffer("rotary_cos", cos, persistent=False)
+            self.register_buffer("rotary_sin", sin, persistent=False)
         self.sentence_proj = nn.Linear(cfg.text_dim, w)
         self.null_sentence = nn.Parameter(torch.zeros(cfg.text_dim))
         self.word_proj = nn.Linear(cfg.text_dim, w)
@@ -200,8 +224,9 @@ class MaskedTransformer(nn.Module):
         x = self.drop(x)
         keep = torch.cat([torch.ones_like(tokens[:, :1], dtype=torch.bool), tokens != self.config.pad_id], dim=1)
         self_mask = keep[:, None, None, :]  # (B, 1, 1, N+1): PAD is never attended
+        rotary = ((self.rotary_cos, self.rotary_sin),) if cfg.rotary else ()  # Mamba blocks take none
         for blk, memory in zip(self.blocks, text.memory):
-            x = blk(x, self_mask, memory, text.memory_mask)
+            x = blk(x, self_mask, memory, text.memory_mask, *rotary)
         h = self.ln_f(x[:, 1:])  # (B, N, W)
         if cfg.code_dim:
             return self.head(h) + self.code_out(h) @ self.codebook.T  # (B, N, K)

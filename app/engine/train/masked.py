@@ -100,6 +100,7 @@ class MaskedTrainConfig:
     key_share: float = 0.5  # keyframe masking: share of the masked tokens that are key tokens
     backbone: str = "transformer"  # "mamba": bidirectional Mamba layers (app.engine.models.masked_mamba)
     contrastive: float = 0.0  # weight of the text-motion contrastive loss (0: none)
+    rotary: bool = False  # transformer backbone: rotary position embedding in self-attention
 
 
 @dataclass
@@ -323,10 +324,13 @@ def _model_config(cfg: MaskedTrainConfig, tokenizer: nn.Module, lower: nn.Module
         base = mamba_config(base)
     elif cfg.backbone == "transformer" and isinstance(base, MaskedMambaConfig):
         raise ValueError("the model config given is a Mamba one; train it with backbone 'mamba'")
+    if cfg.rotary and cfg.backbone == "mamba":
+        raise ValueError("rotary positions are for the transformer backbone; the Mamba scans are ordered already")
     full_body = lower is None
     return replace(base, codebook_size=tokenizer.config.codebook_size,
                    cond_codebook_size=lower.config.codebook_size if lower is not None else 0,
-                   code_dim=tokenizer.config.code_dim if full_body else 0, root_keys=full_body)
+                   code_dim=tokenizer.config.code_dim if full_body else 0, root_keys=full_body,
+                   rotary=cfg.rotary or base.rotary)
 
 
 def train_masked(

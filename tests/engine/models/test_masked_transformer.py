@@ -123,3 +123,36 @@ def test_codes_with_the_same_codebook_vector_start_with_nearly_the_same_embeddin
     torch.testing.assert_close(out[0], out[1])
     assert (out[0] - out[2]).abs().max() > 1e-4
     torch.testing.assert_close(out[0][..., 3], out[0][..., 7])  # same codebook vector, same logit
+
+
+def test_rotary_attention_scores_depend_on_the_offset_between_tokens_only():
+    from app.engine.models.masked_transformer import _rotate, rotary_tables
+
+    cos, sin = rotary_tables(20, 8)
+    q, k = torch.randn(8), torch.randn(8)
+
+    def placed(x: torch.Tensor, at: int) -> torch.Tensor:
+        seq = torch.zeros(1, 1, 20, 8)
+        seq[0, 0, at] = x
+        return _rotate(seq, cos, sin)[0, 0, at]
+
+    near = placed(q, 2) @ placed(k, 5)
+    torch.testing.assert_close(placed(q, 11) @ placed(k, 14), near)  # same offset, same score
+    assert not torch.allclose(placed(q, 11) @ placed(k, 15), near)  # another offset, another score
+
+
+def test_rotary_model_sees_order_where_the_plain_one_needs_learnt_positions():
+    torch.manual_seed(0)
+    rotary = MaskedTransformer(dataclasses.replace(TINY, rotary=True)).eval()
+    with torch.no_grad():
+        rotary.pos_emb.zero_()  # no absolute positions: only the rotary offsets can tell the order
+    text, keep = _text(1), torch.zeros(1, dtype=torch.bool)
+    seq = torch.tensor([[1, 2, TINY.mask_id, 3, 4, TINY.end_id]])
+    swapped = torch.tensor([[2, 1, TINY.mask_id, 3, 4, TINY.end_id]])
+    assert not torch.allclose(rotary(seq, *text, keep)[0, 2], rotary(swapped, *text, keep)[0, 2])
+    assert not rotary.state_dict().keys() & {"rotary_cos", "rotary_sin"}  # derived, never saved
+    plain = MaskedTransformer(TINY).eval()
+    assert plain.state_dict().keys() == rotary.state_dict().keys()  # old checkpoints load into either
+    with torch.no_grad():
+        plain.pos_emb.zero_()
+    torch.testing.assert_close(plain(seq, *text, keep)[0, 2], plain(swapped, *text, keep)[0, 2])

@@ -214,10 +214,19 @@ def test_contrastive_training_logs_its_loss_and_saves_a_plain_masked_model(setup
         train_masked(data, tokenizer, out, _config(steps=6), progress=False)
 
 
+def test_rotary_training_saves_a_model_that_loads_with_rotary_positions(setup, tmp_path):
+    data, tokenizer = setup
+    out = tmp_path / "masked.safetensors"
+    train_masked(data, tokenizer, out, _config(steps=2, rotary=True), progress=False, log_path=tmp_path / "log.jsonl")
+    model = load_text_to_motion(out, tokenizer).transformer
+    assert model.config.rotary and load_checkpoint(out)[3]["train_config"]["rotary"]
+
+
 def test_refuses_unknown_masking_and_backbone_in_the_users_words(setup, tmp_path):
     data, tokenizer = setup
     for bad, message in (({"masking": "dense"}, "unknown masking 'dense'; choose from random, keyframe"),
-                         ({"backbone": "rnn"}, "unknown backbone 'rnn'"), ({"contrastive": -1.0}, "contrastive weight")):
+                         ({"backbone": "rnn"}, "unknown backbone 'rnn'"), ({"contrastive": -1.0}, "contrastive weight"),
+                         ({"backbone": "mamba", "rotary": True}, "rotary positions are for the transformer")):
         with pytest.raises(ValueError, match=message):
             train_masked(data, tokenizer, tmp_path / "x.safetensors", _config(steps=1, **bad), progress=False)
 
