@@ -10,7 +10,7 @@ Both are applied to the engine's result as exact corrections, so they hold whate
 - the feet: then the foot clean-up (app.engine.cleanup) holds the planted feet the correction made slide;
 - pins: last, each limb is re-solved by two-bone IK (the head by a short chain) so the effector is exactly at its
   pin, the change blended over `PIN_BLEND_FRAMES` frames on each side; a pin out of the limb's reach moves the body
-  towards it first. A foot pinned over several frames to one place stays there: it does not slide.
+  towards it first, one nearer the limb's root than the folded limb reaches (a hand at its own shoulder) away. A foot pinned over several frames to one place stays there: it does not slide.
 """
 from __future__ import annotations
 
@@ -267,11 +267,16 @@ def apply_pins(positions: np.ndarray, skeleton: Skeleton, pins: tuple[Pin, ...],
         joints, effector = chains[joint]
         carried = out[frames, joint] - out[frames, effector]  # a toe is placed by its ankle
         wanted = np.array([frame_of[f] for f in frames]) - carried
-        # a pin beyond the limb's reach: the whole body comes towards it first, blended as the pin is
-        reach = np.linalg.norm(np.diff(out[frames][:, list(joints)], axis=1), axis=-1).sum(-1, keepdims=True)
+        # a pin beyond the limb's reach, or nearer its root than the folded limb gets (a hand pinned at its own
+        # shoulder): the whole body first comes towards it or steps away from it, blended as the pin is
+        bones = np.linalg.norm(np.diff(out[frames][:, list(joints)], axis=1), axis=-1)  # (K, chain bones)
+        reach = bones.sum(-1, keepdims=True)
+        fold = np.maximum(2.0 * bones.max(-1, keepdims=True) - reach, 0.0)  # longest bone less the others
         gap = wanted - out[frames, joints[0]]
         distance = np.linalg.norm(gap, axis=-1, keepdims=True)
-        shift = gap * np.clip(1.0 - 0.99 * reach / np.maximum(distance, 1e-9), 0.0, None)
+        along = np.where(distance > 1e-9, gap, out[frames, joints[1]] - out[frames, joints[0]])  # pin at the root
+        along /= np.maximum(np.linalg.norm(along, axis=-1, keepdims=True), 1e-12)
+        shift = gap - along * np.clip(distance, 1.01 * fold, 0.99 * reach)  # the root ends within reach
         if np.abs(shift).max() > 0:
             still = np.setdiff1d(np.asarray(root_frames, dtype=np.int64), frames)
             keys = np.concatenate([frames, still])

@@ -78,6 +78,17 @@ def test_a_pin_out_of_reach_brings_the_body_and_the_head_pin_bends_the_spine(wal
     assert out[50, 0, 2] - walk[50, 0, 2] > 0.2  # the body came forward
 
 
+def test_a_pin_nearer_the_shoulder_than_the_folded_arm_reaches_moves_the_body_away_and_is_exact(walk):
+    upper, fore, hand = SK.index("UpperArm_R"), SK.index("LowerArm_R"), SK.index("Hand_R")
+    l1, l2 = (np.linalg.norm(walk[50, a] - walk[50, b]) for a, b in ((upper, fore), (fore, hand)))
+    near = walk[50, upper] + [0.0, 0.0, 0.5 * abs(l1 - l2)]  # closer than the folded arm gets
+    out = apply_pins(walk, SK, (Pin("Hand_R", 50, tuple(near)),))
+    assert np.linalg.norm(out[50, hand] - near) < 1e-6
+    assert np.linalg.norm(out[50, upper] - near) >= abs(l1 - l2)  # the shoulder stepped back from the pin
+    at_shoulder = apply_pins(walk, SK, (Pin("Hand_R", 50, tuple(walk[50, upper])),))  # no direction to go: still exact
+    assert np.linalg.norm(at_shoulder[50, hand] - walk[50, upper]) < 1e-6
+
+
 def test_a_pin_out_of_reach_wins_over_a_waypoint_at_its_frame_and_the_other_waypoints_hold(walk):
     """The documented priority (apply_pins): the root stays at its waypoints, except where a pin at the very same
     frame is out of reach: the body comes towards the pin there, and the pin is exact."""
