@@ -14,7 +14,9 @@ DECODING_HELP = "decoding: --seed, --guidance (classifier-free scale), --steps, 
 
 def _decoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same motion")
-    parser.add_argument("--guidance", type=float, default=4.0, help="how closely to follow the text (0 = ignore it)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="how closely to follow the text (0 = ignore it; default: the engine's measured one, "
+                        "2 for masked, 4 for diffusion and edit-upper)")
     parser.add_argument("--steps", type=int, default=8, help="decoding steps")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
     parser.add_argument("--top-k", type=int, help="sample only among the k likeliest codes")

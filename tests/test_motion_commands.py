@@ -27,17 +27,26 @@ def test_generate_is_deterministic_for_a_seed(wave, tmp_path):
     assert again.read_text() == wave.read_text()
 
 
-def test_no_cleanup_leaves_the_feet_sliding_that_the_default_holds(tmp_path):
-    from app.engine import metrics
-    from app.engine.skeleton import BANDAI_NAMCO_21
+def test_no_cleanup_leaves_the_planted_feet_creeping_that_the_default_holds_still(tmp_path):
+    from app.engine.cleanup import foot_contacts
+    from app.engine.skeleton import BANDAI_NAMCO_21 as SKELETON
 
-    skating = {0: 0.0, 1: 0.0}  # share of contact frames that skate, summed over three seeds' exported walks
-    for seed in ("0", "1", "2"):
-        for flag in ([], ["--no-cleanup"]):
-            out = tmp_path / f"walk{seed}-{len(flag)}.bvh"
-            assert main(["generate", "a person walks forward", "--frames", "120", "--seed", seed, "-o", str(out), *flag]) == 0
-            skating[len(flag)] += metrics.foot_skating(read_take(out).positions, BANDAI_NAMCO_21)["skate_ratio"]
-    assert skating[0] < 0.8 * skating[1]
+    def planted_toe_speed(positions: np.ndarray) -> float:
+        """Mean horizontal toe speed (cm/s) over steps where the clean-up's own contacts hold a foot down."""
+        down = foot_contacts(positions, SKELETON)  # (T, 2)
+        speeds = []
+        for foot, (_, toe) in enumerate((SKELETON.foot_left, SKELETON.foot_right)):
+            step = np.linalg.norm(np.diff(positions[:, toe][:, [0, 2]], axis=0), axis=-1) * 20 * 100
+            speeds.append(step[down[1:, foot] & down[:-1, foot]])
+        return float(np.concatenate(speeds).mean())
+
+    speed = {}
+    for flag in ([], ["--no-cleanup"]):
+        out = tmp_path / f"walk-{len(flag)}.bvh"
+        assert main(["generate", "a person walks forward", "--frames", "120", "-o", str(out), *flag]) == 0
+        speed[len(flag)] = planted_toe_speed(read_take(out).positions)
+    # the engine holds them to ~0 cm/s; read back from the BVH the rig's own bone lengths leave some creep (model card)
+    assert speed[0] < 0.6 * speed[1]
 
 
 def test_generate_follows_waypoints_and_pins(tmp_path):

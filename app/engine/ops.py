@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from app.engine.models.diffusion_pipeline import DiffusionPipeline
 
 ENGINES = ("masked", "diffusion")
+# Classifier-free guidance when the caller gives none, per engine, measured with `kinema eval` (model card,
+# "Rotary positions and guidance"): past ~2 the masked model's guided logits keep what the text adds but cancel what
+# the visible codes say in both passes, so a walk's phases stop following each other and it walks in place.
+# The upper-body editor (its lower-body codes are the context) and the diffusion engine do best at 4.
+DEFAULT_GUIDANCE = {"masked": 2.0, "diffusion": 4.0}
+EDIT_UPPER_GUIDANCE = 4.0
 MAX_STEPS = 1000  # decoding or denoising iterations: past this a call only burns time
 
 
@@ -32,7 +38,7 @@ def generate(
     text: str,
     n_frames: int | None = None,
     seed: int = 0,
-    guidance: float = 4.0,
+    guidance: float | None = None,
     steps: int = 8,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -49,7 +55,8 @@ def generate(
     (196 frames) are made window by window, joined by generated transitions (app.engine.any_length). None: the
     length predictor's choice (at most one window).
     guidance: classifier-free guidance scale (0 = ignore the text, 1 = plain conditional, larger = follow the
-    text more closely at some cost in diversity); 4 is MoMask/MMM's usual setting.
+    text more closely at some cost in diversity); None: the engine's measured default (DEFAULT_GUIDANCE: masked 2,
+    diffusion 4; MoMask/MMM use 4, which makes our masked model walk in place).
     steps: parallel decoding iterations (more = slower, slightly better). temperature 0 decodes greedily.
     engine: "masked" (MMM: tokens decoded in parallel) or "diffusion" (Motion Mamba: latent DDIM, `steps` denoising
     steps; temperature and top_k do not apply to it).
@@ -61,6 +68,7 @@ def generate(
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; available: {', '.join(map(repr, ENGINES))}")
+    guidance = default_guidance(engine) if guidance is None else guidance
     _check_decoding(text, guidance, steps, temperature, top_k)
     if engine == "diffusion":
         from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
@@ -95,7 +103,7 @@ def inbetween(
     locked_frames: Sequence[int],
     text: str,
     seed: int = 0,
-    guidance: float = 4.0,
+    guidance: float | None = None,
     steps: int = 8,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -122,6 +130,7 @@ def inbetween(
     `extend` (nothing lies between), an empty prompt, constraints `generate` would refuse; takes longer than the model's window (196 frames) are fine as long as no unlocked
     stretch is longer than 164 frames.
     """
+    guidance = default_guidance(engine) if guidance is None else guidance
     _check_decoding(text, guidance, steps, temperature, top_k)
     keep = np.zeros(_check_motion(motion), bool)
     keys = _check_frames(locked_frames, motion.n_frames)
@@ -157,7 +166,7 @@ def regenerate(
     frame_range: tuple[int, int],
     text: str,
     seed: int = 0,
-    guidance: float = 4.0,
+    guidance: float | None = None,
     steps: int = 8,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -176,6 +185,7 @@ def regenerate(
     range or one outside the take, a key outside the take, a range whose every frame is locked, constraints
     `generate` would refuse, and ranges longer than 164 frames (between keys) in takes longer than 196 frames.
     """
+    guidance = default_guidance("masked") if guidance is None else guidance
     _check_decoding(text, guidance, steps, temperature, top_k)
     start, end = _check_range(frame_range, _check_motion(motion))
     if constraints:
@@ -198,7 +208,7 @@ def edit_upper(
     frame_range: tuple[int, int],
     text: str,
     seed: int = 0,
-    guidance: float = 4.0,
+    guidance: float | None = None,
     steps: int = 8,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -214,6 +224,7 @@ def edit_upper(
     key. Refuses an empty range, one outside the take, a key outside the take, or a range longer than 164 frames
     in a long take.
     """
+    guidance = EDIT_UPPER_GUIDANCE if guidance is None else guidance
     _check_decoding(text, guidance, steps, temperature, top_k)
     start, end = _check_range(frame_range, _check_motion(motion))
     keys = _check_frames(locked, motion.n_frames) if len(locked) else None
@@ -227,7 +238,7 @@ def edit_upper(
 def long_sequence(
     segments: Sequence[tuple[str, int]],
     seed: int = 0,
-    guidance: float = 4.0,
+    guidance: float | None = None,
     steps: int = 8,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -245,6 +256,7 @@ def long_sequence(
     """
     if not segments:
         raise ValueError("no segments: give at least one (prompt, frames) pair")
+    guidance = default_guidance("masked") if guidance is None else guidance
     for text, _ in segments:
         _check_decoding(text, guidance, steps, temperature, top_k)
     pipeline = model if model is not None else load_pipeline(device=device)
@@ -276,6 +288,11 @@ def _kept(motion: Motion, cleanup: bool, keep: np.ndarray, constraints: Constrai
         return _cleaned(motion, cleanup, keep)
     features = constrain_kept(motion.features, motion.skeleton, constraints, keep, cleanup, motion.fps)
     return Motion(features, motion.fps, motion.skeleton_name)
+
+
+def default_guidance(engine: str) -> float:
+    """The guidance `engine` uses when none is given (DEFAULT_GUIDANCE; an unknown engine is refused elsewhere)."""
+    return DEFAULT_GUIDANCE.get(engine, DEFAULT_GUIDANCE["diffusion"])
 
 
 def _check_decoding(text: str, guidance: float, steps: int, temperature: float, top_k: int | None) -> None:

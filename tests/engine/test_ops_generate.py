@@ -42,6 +42,18 @@ def test_deterministic_for_a_seed(tiny):
     assert not np.array_equal(a.features, c.features)
 
 
+def test_no_guidance_means_the_engines_measured_default(tiny, monkeypatch):
+    from app.engine.ops import DEFAULT_GUIDANCE
+
+    assert DEFAULT_GUIDANCE == {"masked": 2.0, "diffusion": 4.0}
+    used = []
+    real = TextToMotion.generate
+    monkeypatch.setattr(TextToMotion, "generate", lambda self, *a: used.append(a[3]) or real(self, *a))
+    generate("someone waves", n_frames=40, seed=3, model=tiny)
+    generate("someone waves", n_frames=40, seed=3, guidance=4.5, model=tiny)
+    assert used == [2.0, 4.5]
+
+
 def test_does_not_touch_the_global_rng(tiny):
     torch.manual_seed(123)
     expected = torch.rand(1)

@@ -26,7 +26,7 @@ def test_generate_replaces_the_take_and_undo_brings_back_the_old_one(window: Mai
     assert window.progress.isVisible() and window.cancel_button.isVisible()
     _finish(window, qtbot)
     doc = window.document
-    expected = ops.generate("a person jumps in place", 60, 7, 4.0, model=window.edit_actions.model())
+    expected = ops.generate("a person jumps in place", 60, 7, model=window.edit_actions.model())
     assert doc.take.n_frames == 60 and doc.take.features.shape == (60, 251)
     np.testing.assert_allclose(doc.take.features, expected.features, atol=1e-5)  # same seed, same motion
     np.testing.assert_allclose(doc.take.positions, expected.positions, atol=1e-5)
@@ -138,8 +138,8 @@ def test_the_feet_clean_up_toggle_reaches_the_engine_and_is_remembered(window: M
     panel.buttons["generateButton"].click()
     _finish(window, qtbot)
     model = window.edit_actions.model()
-    raw = ops.generate("a person walks forward", 60, 3, 4.0, model=model, cleanup=False)
-    cleaned = ops.generate("a person walks forward", 60, 3, 4.0, model=model)
+    raw = ops.generate("a person walks forward", 60, 3, model=model, cleanup=False)
+    cleaned = ops.generate("a person walks forward", 60, 3, model=model)
     np.testing.assert_allclose(window.document.take.features, raw.features, atol=1e-5)
     assert np.abs(raw.positions - cleaned.positions).max() > 1e-3  # the toggle makes a difference on this walk
     assert panel.settings()["cleanup"] is False

@@ -172,3 +172,17 @@ def test_while_playing_the_playhead_and_readout_follow_at_20_hz(window: MainWind
     assert window.timeline.playhead.value() == frame
     assert window.transport_bar.frame_label.text().startswith(f"frame {frame} / {window.document.n_frames - 1}")
     np.testing.assert_array_equal(window.viewport.skeleton.pose, window.document.take.positions[frame])
+
+
+def test_guidance_starts_at_each_engines_default_and_keeps_a_value_the_user_chose(window: MainWindow) -> None:
+    panel = window.prompt_panel
+    assert (panel.engine.currentText(), panel.guidance.value()) == ("masked", 2.0)
+    panel.engine.setCurrentText("diffusion")
+    assert panel.guidance.value() == 4.0
+    panel.guidance.setValue(6.5)  # the user's own value survives switching engines
+    panel.engine.setCurrentText("masked")
+    assert panel.guidance.value() == 6.5
+    panel.apply_settings({"engine": "diffusion", "guidance": 3.0})  # a project's engine and guidance, both kept
+    assert (panel.engine.currentText(), panel.guidance.value()) == ("diffusion", 3.0)
+    panel.apply_settings({"engine": "masked"})  # no guidance saved: a value the user chose stays
+    assert panel.guidance.value() == 3.0
