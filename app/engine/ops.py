@@ -121,7 +121,7 @@ def inbetween(
 
     Exact: the joint positions of every locked frame (to float precision, far under 1 mm), and without `extend`
     every frame before the first key and after the last. Changes: the frames between the keys. A masked model
-    trained with root keys (what `kinema train masked` trains now; the shipped checkpoint predates them) is told
+    trained with root keys (what `kinema train masked` trains, the shipped one of 2026-12-03 included) is told
     where the root stands and faces at each key, so its sample travels towards the next key. Around each key a
     smooth correction (largest at the key, fading over ~10 frames; the remaining root offset spread over the whole
     gap) removes the model's error at the key without a pop. Keys may be at the first or last frame, adjacent, or
