@@ -304,7 +304,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         settings = evaluate.EvalSettings(repeats=args.repeats, seed=args.seed)
         rows = []
         for name in args.model:
-            source = _motion_source(name, args.checkpoints or _shipped(), test)
+            source = _motion_source(name, args.checkpoints or _shipped(), test, args.guidance)
             rows.append(evaluate.evaluate_source(source, test, evaluator, settings, progress=progress, reference=reference))
             if name == "real":
                 rows.append(evaluate.train_test_fid(train, test, evaluator))
@@ -317,7 +317,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     else:
         print(evaluate.format_table(rows, title))
     if args.left_right:
-        _left_right(args.model, args.checkpoints or _shipped())
+        _left_right(args.model, args.checkpoints or _shipped(), args.guidance)
     if args.plot:
         from app.engine.plots import plot_agreement, plot_metrics, plot_training_curves
 
@@ -355,7 +355,7 @@ def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
     for name in args.model:
         if name not in ("masked", "diffusion"):
             raise CommandError(f"the prompt suite scores text-to-motion engines (masked, diffusion), not {name!r}")
-        source = _motion_source(name, args.checkpoints or _shipped(), test)
+        source = _motion_source(name, args.checkpoints or _shipped(), test, args.guidance)
         rows.extend(run_suite(name, source.fn, reference, test.info.skeleton, seeds=args.seeds, progress=progress,
                               rules=rules))
     title = (f"prompt suite on {Path(args.data).name}'s bands and the action rules of {rules_path.name}: "
@@ -369,7 +369,7 @@ def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
         print(f"charts: {plot_suite(rows, out)}", file=sys.stderr)
 
 
-def _left_right(models: list[str], checkpoints: str) -> None:
+def _left_right(models: list[str], checkpoints: str, guidance: float | None) -> None:
     """The left/right test (app.engine.left_right) of each generative model in `models`."""
     from app.engine import ops
     from app.engine.left_right import PROMPTS, left_right_accuracy
@@ -379,13 +379,15 @@ def _left_right(models: list[str], checkpoints: str) -> None:
 
     for name in (m for m in models if m in ("masked", "diffusion")):
         model = load_pipeline(checkpoints) if name == "masked" else load_diffusion_pipeline(checkpoints)
-        scores = left_right_accuracy(lambda text, seed: ops.generate(text, seed=seed, engine=name, model=model).features,
+        scores = left_right_accuracy(lambda text, seed: ops.generate(text, seed=seed, guidance=guidance, engine=name,
+                                                                     model=model).features,
                                      skeleton_by_name(model.skeleton_name))
         parts = ", ".join(f"{k!r} {v:.2f}" for k, v in scores.items() if k != "all")
         print(f"left/right test ({name}, {len(PROMPTS)} prompt pairs x 5 seeds): {scores['all']:.2f} ({parts})")
 
 
-def _motion_source(name: str, checkpoints: str, test):
+def _motion_source(name: str, checkpoints: str, test, guidance: float | None = None):
+    """The rows' motion source; `guidance` None: each verb's default (app.engine.ops.DEFAULT_GUIDANCE)."""
     from app.engine import evaluate
 
     if name == "real":
@@ -415,7 +417,8 @@ def _motion_source(name: str, checkpoints: str, test):
 
         model = (load_pipeline if name == "masked" else load_diffusion_pipeline)(checkpoints)
         return evaluate.GeneratedMotions(
-            name, lambda text, n, seed: generate(text, n_frames=n, seed=seed, engine=name, model=model).features)
+            name, lambda text, n, seed: generate(text, n_frames=n, seed=seed, guidance=guidance, engine=name,
+                                                 model=model).features)
     if name in ("inbetween", "edit-upper", "long"):  # each with the models of `checkpoints`, not the shipped ones
         from app.engine import evaluate_edits
         from app.engine.models.pipeline import load_pipeline
@@ -423,15 +426,16 @@ def _motion_source(name: str, checkpoints: str, test):
 
         skeleton = test.info.skeleton
         if name == "edit-upper":
-            return evaluate_edits.UpperEditSource(skeleton, model=load_upper_editor(checkpoints))
+            return evaluate_edits.UpperEditSource(skeleton, model=load_upper_editor(checkpoints), guidance=guidance)
         reference = evaluate_edits.real_jerk_reference(test.records, test.info.n_joints)
         source = evaluate_edits.InbetweenSource if name == "inbetween" else evaluate_edits.LongTakeSource
-        return source(skeleton, reference, model=load_pipeline(checkpoints))
+        return source(skeleton, reference, model=load_pipeline(checkpoints), guidance=guidance)
     if name in ("path", "pins"):
         from app.engine.evaluate_constraints import ConstrainedSource
         from app.engine.models.pipeline import load_pipeline
 
-        return ConstrainedSource(test.info.skeleton, pins=name == "pins", name=name, model=load_pipeline(checkpoints))
+        return ConstrainedSource(test.info.skeleton, pins=name == "pins", name=name, model=load_pipeline(checkpoints),
+                                 guidance=guidance)
     raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion, inbetween, edit-upper, "
                      "long, path, pins")
 
@@ -654,6 +658,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="folder holding the models to evaluate (default: the shipped checkpoints)")
     evaluation.add_argument("--runs", default="runs", help="training logs to chart with --plot")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluation.add_argument("--guidance", type=float, help="classifier-free guidance for every generated row, edit, "
+                            "suite and left/right prompt (default: each verb's own, as `kinema generate` uses)")
     evaluation.add_argument("--left-right", action="store_true", help="also the left/right test of the generative "
                             "models: prompts that differ only in left/right, judged by which hand moves or where "
                             "the root goes")

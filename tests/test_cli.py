@@ -135,3 +135,37 @@ def test_eval_edit_rows_use_the_models_of_checkpoints(sample_dataset, tmp_path, 
     assert main(["eval", "--model", row, "--data", str(sample_dataset), "--split", "train", "--repeats", "1",
                  "--checkpoints", str(empty)]) == 2
     assert str(empty) in capsys.readouterr().err
+
+
+def test_train_masked_passes_rotary_and_other_trainers_refuse_it(tmp_path, monkeypatch, capsys):
+    import app.engine.train.masked as masked
+
+    seen = {}
+    monkeypatch.setattr(masked, "train_masked", lambda *args, **kwargs: seen.update(config=args[3]) or {})
+    common = ["--data", str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--runs", str(tmp_path / "runs")]
+    assert main(["train", "masked", *common]) == 0 and seen["config"].rotary is False
+    assert main(["train", "masked", *common, "--rotary"]) == 0 and seen["config"].rotary is True
+    assert main(["train", "tokenizer", *common, "--rotary"]) == 2
+    assert "--rotary applies to `kinema train masked` and `masked-upper` only" in capsys.readouterr().err
+
+
+def test_eval_guidance_reaches_every_row_and_none_leaves_each_verbs_default(sample_dataset, monkeypatch):
+    import app.engine.ops as ops
+    from app.cli import _motion_source
+    from app.engine.data.dataset import MotionFolder
+
+    test = MotionFolder(sample_dataset, "train")
+    used = []
+    monkeypatch.setattr(ops, "generate", lambda *args, **kwargs: used.append(kwargs["guidance"]) or ops.Motion(
+        np.zeros((kwargs["n_frames"], 251), np.float32)))
+    for guidance in (3.0, None):
+        _motion_source("masked", _shipped_dir(), test, guidance).fn("a person walks", 8, 0)
+        for row in ("inbetween", "edit-upper", "long", "path"):
+            assert _motion_source(row, _shipped_dir(), test, guidance).guidance == guidance
+    assert used == [3.0, None]
+
+
+def _shipped_dir() -> str:
+    from app.engine.models.checkpoint import SHIPPED
+
+    return str(SHIPPED)

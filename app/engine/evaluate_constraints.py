@@ -49,6 +49,7 @@ class ConstrainedSource:
     stochastic: bool = False  # scored on obeying the constraints; MultiModality is generation's
     extra: dict[str, float] = field(default_factory=dict)
     model: object | None = None  # a loaded pipeline (tests); default: the shipped checkpoints
+    guidance: float | None = None  # None: the verb's default (app.engine.ops)
 
     def __call__(self, records: list[MotionRecord], captions: list[str], seed: int) -> list[np.ndarray]:
         from app.engine.ops import generate
@@ -57,7 +58,8 @@ class ConstrainedSource:
         for i, (r, c) in enumerate(zip(records, captions)):
             real = positions_from_features(r.features[:MAX_FRAMES].astype(np.float64), self.skeleton.n_joints)
             constraints = real_constraints(real, self.skeleton, self.spacing, self.pins)
-            motion = generate(c, len(real), seed=seed + i, engine=self.engine, model=self.model, constraints=constraints)
+            motion = generate(c, len(real), seed=seed + i, guidance=self.guidance, engine=self.engine, model=self.model,
+                              constraints=constraints)
             got = motion.positions
             path.append(np.linalg.norm(got[:, 0, [0, 2]] - real[:, 0, [0, 2]], axis=-1).mean())
             frames = [w.frame for w in constraints.waypoints]

@@ -41,6 +41,7 @@ class InbetweenSource:
     stochastic: bool = False  # MultiModality is a generation metric; edits are scored on their contracts
     extra: dict[str, float] = field(default_factory=dict)
     model: object | None = None  # a loaded pipeline (tests); default: the shipped checkpoints
+    guidance: float | None = None  # None: the verb's default (app.engine.ops)
 
     def __call__(self, records: list[MotionRecord], captions: list[str], seed: int) -> list[np.ndarray]:
         from app.engine.ops import inbetween
@@ -50,7 +51,7 @@ class InbetweenSource:
             motion = Motion(r.features[:MAX_FRAMES], skeleton_name=self.skeleton.name)
             t = motion.n_frames
             keys = sorted({0, t // 2, t - 1})
-            edited = inbetween(motion, keys, c, seed=seed + i, model=self.model)
+            edited = inbetween(motion, keys, c, seed=seed + i, guidance=self.guidance, model=self.model)
             positions = edited.positions
             errors.append(metrics.keyframe_error(positions, motion.positions, keys))
             inner = [k for k in keys if JERK_WINDOW + 2 <= k <= t - JERK_WINDOW - 2]  # keys with room on both sides
@@ -71,6 +72,7 @@ class UpperEditSource:
     stochastic: bool = False  # MultiModality is a generation metric; edits are scored on their contracts
     extra: dict[str, float] = field(default_factory=dict)
     model: object | None = None  # a loaded pipeline (tests); default: the shipped checkpoints
+    guidance: float | None = None  # None: the verb's default (app.engine.ops)
 
     def __call__(self, records: list[MotionRecord], captions: list[str], seed: int) -> list[np.ndarray]:
         from app.engine.ops import edit_upper
@@ -78,7 +80,8 @@ class UpperEditSource:
         out, drift = [], []
         for i, (r, c) in enumerate(zip(records, captions)):
             motion = Motion(r.features[:MAX_FRAMES], skeleton_name=self.skeleton.name)
-            edited = edit_upper(motion, (0, motion.n_frames), c, seed=seed + i, model=self.model)
+            edited = edit_upper(motion, (0, motion.n_frames), c, seed=seed + i, guidance=self.guidance,
+                                model=self.model)
             drift.append(metrics.lower_body_drift(motion.positions, edited.positions, self.skeleton))
             out.append(edited.features)
         self.extra = {"lower_drift_mm": 1000.0 * float(np.max(drift))}
@@ -96,6 +99,7 @@ class LongTakeSource:
     stochastic: bool = False  # MultiModality is a generation metric; edits are scored on their contracts
     extra: dict[str, float] = field(default_factory=dict)
     model: object | None = None  # a loaded pipeline (tests); default: the shipped checkpoints
+    guidance: float | None = None  # None: the verb's default (app.engine.ops)
 
     def __call__(self, records: list[MotionRecord], captions: list[str], seed: int) -> list[np.ndarray]:
         from app.engine.ops import long_sequence
@@ -104,7 +108,8 @@ class LongTakeSource:
         for g in range(0, len(records), self.prompts):
             group = list(zip(records[g : g + self.prompts], captions[g : g + self.prompts]))
             lengths = [max(8, min(len(r.features), self.segment_frames)) for r, _ in group]
-            take = long_sequence([(c, n) for (_, c), n in zip(group, lengths)], seed=seed + g, model=self.model)
+            take = long_sequence([(c, n) for (_, c), n in zip(group, lengths)], seed=seed + g,
+                                 guidance=self.guidance, model=self.model)
             starts = np.cumsum([0] + lengths)
             out.extend(take.features[a:b] for a, b in zip(starts[:-1], starts[1:]))
             if len(group) > 1:
