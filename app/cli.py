@@ -233,7 +233,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     from app.engine.data.dataset import DatasetError
 
-    for flag, value in (("--part", args.part), ("--init", args.init), ("--codebook-size", args.codebook_size)):
+    if args.init and args.what == "evaluator":
+        raise CommandError("--init applies to the tokenizer, vae, diffusion, masked and masked-upper trainers")
+    for flag, value in (("--part", args.part), ("--codebook-size", args.codebook_size)):
         if value and args.what != "tokenizer":
             raise CommandError(f"{flag} applies to `kinema train tokenizer` only")
     for flag, value in (("--masking", args.masking), ("--backbone", args.backbone), ("--contrastive", args.contrastive),
@@ -260,12 +262,12 @@ def _cmd_train(args: argparse.Namespace) -> None:
         elif args.what == "vae":
             from app.engine.train.vae import VAETrainConfig, train_vae
 
-            config = dataclasses.replace(VAETrainConfig(preset=args.preset), **overrides)
+            config = dataclasses.replace(VAETrainConfig(preset=args.preset, init=args.init), **overrides)
             result = train_vae(args.data, out, config, log_path=log_path, resume=not args.fresh)
         elif args.what == "diffusion":
             from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
 
-            config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation), **overrides)
+            config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation, init=args.init), **overrides)
             result = train_diffusion(args.data, args.vae or _shipped("vae.safetensors"), out, config,
                                      log_path=log_path, resume=not args.fresh)
         else:
@@ -274,7 +276,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
             kmm = {k: v for k, v in (("masking", args.masking), ("backbone", args.backbone),
                                      ("contrastive", args.contrastive), ("rotary", args.rotary or None))
                    if v is not None}
-            config = dataclasses.replace(MaskedTrainConfig(preset=args.preset, **kmm), **overrides)
+            config = dataclasses.replace(MaskedTrainConfig(preset=args.preset, init=args.init, **kmm), **overrides)
             upper = args.what == "masked-upper"
             tokenizer = args.tokenizer or _shipped(f"{'tokenizer_upper' if upper else 'tokenizer'}.safetensors")
             lower = (args.lower_tokenizer or _shipped("tokenizer_lower.safetensors")) if upper else None
@@ -611,8 +613,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--part", choices=["upper", "lower"],
                        help="tokenizer: a body-part tokenizer (for upper-body edits); default output "
                        "checkpoints/tokenizer_<part>.safetensors")
-    train.add_argument("--init", help="tokenizer: start from this tokenizer's weights (its encoder and decoder; its "
-                       "codebook too unless --codebook-size differs)")
+    train.add_argument("--init", help="start from this checkpoint's weights, to fine-tune it on new data: a tokenizer "
+                       "(its encoder and decoder; its codebook too unless --codebook-size differs), or a VAE, "
+                       "denoiser or masked model of the same config (masked: pass the flags it was trained with, "
+                       "e.g. --rotary)")
     train.add_argument("--codebook-size", type=int, help="tokenizer: number of codes (default: the preset's, or --init's)")
     train.add_argument("--tokenizer", help="masked: its tokenizer (default: the shipped checkpoints/tokenizer.safetensors); "
                        "masked-upper: the upper-body one (default: the shipped checkpoints/tokenizer_upper.safetensors)")

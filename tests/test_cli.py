@@ -149,6 +149,24 @@ def test_train_masked_passes_rotary_and_other_trainers_refuse_it(tmp_path, monke
     assert "--rotary applies to `kinema train masked` and `masked-upper` only" in capsys.readouterr().err
 
 
+def test_train_init_reaches_the_masked_vae_and_diffusion_trainers_and_the_evaluator_refuses_it(tmp_path, monkeypatch,
+                                                                                              capsys):
+    import app.engine.train.diffusion as diffusion
+    import app.engine.train.masked as masked
+    import app.engine.train.vae as vae
+
+    seen = {}
+    monkeypatch.setattr(masked, "train_masked", lambda *args, **kwargs: seen.update(masked=args[3]) or {})
+    monkeypatch.setattr(vae, "train_vae", lambda *args, **kwargs: seen.update(vae=args[2]) or {})
+    monkeypatch.setattr(diffusion, "train_diffusion", lambda *args, **kwargs: seen.update(diffusion=args[3]) or {})
+    common = ["--data", str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--runs", str(tmp_path / "runs"),
+              "--init", "start.safetensors"]
+    for what in ("masked", "vae", "diffusion"):
+        assert main(["train", what, *common]) == 0 and seen[what].init == "start.safetensors"
+    assert main(["train", "evaluator", *common]) == 2
+    assert "--init applies to the tokenizer, vae, diffusion, masked and masked-upper trainers" in capsys.readouterr().err
+
+
 def test_eval_guidance_reaches_every_row_and_none_leaves_each_verbs_default(sample_dataset, monkeypatch):
     import app.engine.ops as ops
     from app.cli import _motion_source

@@ -37,6 +37,7 @@ from app.engine.models.length_predictor import LengthPredictor, LengthPredictorC
 from app.engine.models.motion_mamba import PRESETS, DenoiserConfig, MotionMambaDenoiser
 from app.engine.models.vae import MotionVAE
 from app.engine.train.distributed import JointModel
+from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
 from app.engine.train.masked import file_sha256
 
@@ -61,6 +62,7 @@ class DiffusionTrainConfig:
     device: str | None = None
     model: DenoiserConfig | None = None  # overrides the preset (tests: a tiny model)
     ablation: str | None = None  # "no-hierarchy" (one scan per level) or "no-backward-bsm" (BSM forward only)
+    init: str | None = None  # start from this denoiser's weights (same config; app.engine.train.init)
 
 
 @dataclass
@@ -173,6 +175,8 @@ def train_diffusion(
     scheduler = DDIMScheduler(ScheduleConfig(prediction=cfg.prediction))
     denoiser = MotionMambaDenoiser(mc)
     length = LengthPredictor(LengthPredictorConfig(max_tokens=cfg.max_latents))
+    if cfg.init:
+        load_initial_weights(denoiser, cfg.init, asdict(mc), "denoiser", {"length": length})
     nets = JointModel({"denoiser": denoiser, "length": length}).to(device)
     opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     resume_config = {"model": asdict(mc), "vae_sha256": vae_sha, "prediction": cfg.prediction}

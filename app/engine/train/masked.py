@@ -62,6 +62,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from app.engine.data.dataset import MotionFolder
+from app.engine.train.init import load_initial_weights
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.keyframe_masking import keyframe_mask, keyframe_scores, token_density
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
@@ -101,6 +102,7 @@ class MaskedTrainConfig:
     backbone: str = "transformer"  # "mamba": bidirectional Mamba layers (app.engine.models.masked_mamba)
     contrastive: float = 0.0  # weight of the text-motion contrastive loss (0: none)
     rotary: bool = False  # transformer backbone: rotary position embedding in self-attention
+    init: str | None = None  # start from this masked checkpoint's weights (same model config; app.engine.train.init)
 
 
 @dataclass
@@ -378,11 +380,14 @@ def train_masked(
     setup_s = time.perf_counter() - started
 
     transformer = MaskedMamba(mc) if isinstance(mc, MaskedMambaConfig) else MaskedTransformer(mc)
-    if mc.code_dim:
-        transformer.codebook.copy_(tokenizer.quantizer.codebook)
     length = None
     if lower is None:
         length = LengthPredictor(LengthPredictorConfig(text_dim=mc.text_dim, max_tokens=mc.max_tokens - 1))
+    if cfg.init:
+        load_initial_weights(transformer, cfg.init, asdict(mc), "masked model",
+                             {"length": length} if length is not None else {})
+    if mc.code_dim:  # after --init: the codes' vectors are this tokenizer's, not the initial model's
+        transformer.codebook.copy_(tokenizer.quantizer.codebook)
     nets = JointModel({"transformer": transformer} | ({"length": length} if length is not None else {}) |
                       ({"align": AlignmentHeads(mc.width)} if cfg.contrastive else {})).to(run.device)
     opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))

@@ -23,6 +23,7 @@ from torch import nn
 from app.engine.data.dataset import MotionFolder
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
+from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
 from app.engine.train.tokenizer import _batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm
 
@@ -43,6 +44,7 @@ class VAETrainConfig:
     threads: int = 2  # per process
     device: str | None = None  # None: CUDA when there is one, else CPU
     model: VAEConfig | None = None  # None: PRESETS[preset]; either way with the dataset's feature width
+    init: str | None = None  # start from this VAE's weights (same config; app.engine.train.init)
 
 
 def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETrainConfig,
@@ -84,7 +86,10 @@ def train_vae(
         raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per latent")
     motions = [train_folder.normalize(r.features) for r in train_folder.records if len(r.features) >= mc.unit]
 
-    model = MotionVAE(mc).to(run.device)
+    model = MotionVAE(mc)
+    if cfg.init:
+        load_initial_weights(model, cfg.init, asdict(mc), "VAE")
+    model = model.to(run.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
     rng = np.random.default_rng([cfg.seed, run.step, run.rank])  # each rank (and a resumed run) draws its own batches

@@ -1,0 +1,36 @@
+"""`--init`: start a run from a trained checkpoint of the same model config, to fine-tune it on new data.
+
+Retraining on a widened dataset (a second corpus beside Bandai Namco) need not start from random weights: the
+tokenizer, VAE, masked model and denoiser each start from the shipped file and learn the new takes in a fraction of
+the steps. Only the weights carry over (optimizer moments and the step count start afresh, so the warmup-cosine
+schedule runs again in full); a resume file of the same output still wins over `--init`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from torch import nn
+
+from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+
+
+def load_initial_weights(model: nn.Module, path: str | Path, config: dict, what: str,
+                         extras: dict[str, nn.Module] | None = None) -> dict:
+    """Load `path`'s weights into `model` (and into each of `extras`, from the checkpoint's `<name>.*` extra
+    tensors, e.g. {"length": length_predictor}); -> the checkpoint's metadata. CheckpointError when the file holds
+    a model of another config than `config` (this run's), naming the fields that differ."""
+    state, saved, extra, meta = load_checkpoint(path)
+    wanted = json.loads(json.dumps(config))
+    if saved != wanted:
+        differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+        raise CheckpointError(f"--init {path} is a {what} of another config ({', '.join(differ)} differ: "
+                              + "; ".join(f"{k} {saved.get(k)!r} there, {wanted.get(k)!r} here" for k in differ[:4])
+                              + ")")
+    try:
+        model.load_state_dict(state)
+        for name, net in (extras or {}).items():
+            net.load_state_dict({k[len(name) + 1:]: v for k, v in extra.items() if k.startswith(name + ".")})
+    except RuntimeError as exc:
+        raise CheckpointError(f"--init {path}: weights do not match its config: {exc}") from None
+    return meta
