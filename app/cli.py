@@ -318,6 +318,9 @@ def _cmd_eval(args: argparse.Namespace) -> None:
                                                    for r in rows]}, indent=1))
     else:
         print(evaluate.format_table(rows, title))
+        by_source = evaluate.format_by_source(rows)
+        if by_source:
+            print(by_source)
     if args.left_right:
         _left_right(args.model, args.checkpoints or _shipped(), args.guidance)
     if args.plot:

@@ -111,9 +111,20 @@ def _motion_quality(positions: list[np.ndarray], skeleton: Skeleton | None) -> d
 
 def _physical(positions: list[np.ndarray], records: list[MotionRecord], skeleton: Skeleton,
               reference: physical.PhysicalReference) -> dict[str, float]:
+    """Physical scores of the takes; on a dataset of several sources (a combined build) also `agreement@<source>`
+    per source (the record's `dataset` label), so a widened corpus shows what each part of it gets."""
     usable = [i for i, p in enumerate(positions) if len(p) >= 2]
-    return reference.score([physical.signature(positions[i], skeleton) for i in usable],
-                           [physical.action_label(records[i]) for i in usable])
+    signatures = [physical.signature(positions[i], skeleton) for i in usable]
+    labels = [physical.action_label(records[i]) for i in usable]
+    scores = reference.score(signatures, labels)
+    sources = [str(records[i].label.get("dataset", "")) for i in usable]
+    if len(set(sources)) > 1:
+        for source in sorted(set(sources)):
+            part = reference.score([s for s, o in zip(signatures, sources) if o == source],
+                                   [lab for lab, o in zip(labels, sources) if o == source])
+            if part:
+                scores[f"agreement@{source}"] = part["physical_agreement"]
+    return scores
 
 
 def _mpjpe_mm(motions: list[np.ndarray], records: list[MotionRecord], n_joints: int) -> dict[str, float]:
@@ -193,4 +204,14 @@ def format_table(rows: list[EvalRow], title: str) -> str:
             mean, half = row.metrics[key]
             cells.append(f"{mean:>9.3f} ±{half:<6.3f}" if half else f"{mean:>9.3f}        ")
         lines.append(f"{row.model:<{width}}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def format_by_source(rows: list[EvalRow]) -> str:
+    """Physical agreement per source of a combined dataset, a line per row; "" on a single-source dataset."""
+    lines = []
+    for row in rows:
+        parts = [f"{k.split('@', 1)[1]} {row.metrics[k][0]:.3f}" for k in sorted(row.metrics) if k.startswith("agreement@")]
+        if parts:
+            lines.append(f"physical agreement per source ({row.model}): " + ", ".join(parts))
     return "\n".join(lines)

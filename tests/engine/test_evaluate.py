@@ -100,6 +100,16 @@ def test_rows_report_physical_agreement_against_the_real_bands(sample_dataset, e
     for label in reference.locomotion:
         assert row.metrics[f"agreement:{label}"][0] == 0.0
     assert "phys agree" in evaluate.format_table([real, row], "t")
+    # the sample has takes of Bandai Namco's two datasets: agreement per source, where the in-place walks lose it
+    sources = {r.label["dataset"] for r in folder.records}
+    assert sources == {"dataset-1", "dataset-2"}
+    for source in sources:
+        assert real.metrics[f"agreement@{source}"][0] >= 0.75  # dataset-1: 10 takes, a 5-95 % band leaves one out
+    walks_in = {r.label["dataset"] for r in folder.records if physical.action_label(r) in reference.locomotion}
+    assert all(row.metrics[f"agreement@{s}"][0] < real.metrics[f"agreement@{s}"][0] for s in walks_in)
+    listed = evaluate.format_by_source([real, row])
+    assert "physical agreement per source (in place): dataset-1 " in listed and "dataset-2 " in listed
+    assert evaluate.format_by_source([evaluate.EvalRow("one source", {"physical_agreement": (1.0, 0.0)})]) == ""
 
 
 def test_prompt_suite_scores_each_prompt_against_its_label(sample_dataset, tmp_path):
