@@ -10,7 +10,9 @@ Up front every train/val motion is encoded once, whole, to its latent means (nor
 Mean/Std), the latents are scaled to zero mean and unit variance per channel (statistics of the train split, saved
 with the weights), and every caption is embedded once by MiniLM. A batch has one length: a motion is drawn, its
 length (capped at `max_latents`) is the batch's, and the batch is filled with random windows of that length from
-motions at least that long. No padding ever enters a scan (a backward scan would carry it into real frames), and
+motions at least that long. Motions are drawn with the masked trainer's weights per content label
+(`label_balance`, app.engine.train.masked.label_weights), so an action with a few takes (dataset 1's, or a second
+corpus's jumps and kicks) is not drowned by dataset 2's hundreds. No padding ever enters a scan (a backward scan would carry it into real frames), and
 the model sees short and long motions as often as the data has them. DDPM loss: MSE between the model's output
 and the scheduler's target (v or epsilon) at t ~ U{0..999}; the text is dropped for `text_drop` of the rows
 (classifier-free guidance). A length predictor (app.engine.models.length_predictor) learns the motion's latent
@@ -39,7 +41,7 @@ from app.engine.models.vae import MotionVAE
 from app.engine.train.distributed import JointModel
 from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
-from app.engine.train.masked import file_sha256
+from app.engine.train.masked import file_sha256, label_weights
 
 FORMAT = "kinema-diffusion-1"
 ABLATIONS = {"no-hierarchy": {"hierarchy": False}, "no-backward-bsm": {"backward_spatial": False}}
@@ -55,6 +57,7 @@ class DiffusionTrainConfig:
     weight_decay: float = 0.0
     warmup: int = 100
     text_drop: float = 0.1
+    label_balance: float = 0.75  # a label's draw weight is n_motions ** (1 - label_balance), as the masked trainer's
     prediction: str = "v"
     val_every: int = 250
     seed: int = 0
@@ -69,12 +72,13 @@ class DiffusionTrainConfig:
 class _Split:
     latents: list[Tensor]  # per motion (N_i, latent_dim), normalised
     captions: list[list[int]]  # per motion, indices into the caption table
+    labels: list[str]  # per motion, its content label ("" where it has none)
 
 
 @torch.no_grad()
 def _encode_split(folder: MotionFolder, vae: MotionVAE, caption_index: dict[str, int]) -> _Split:
     unit = vae.config.unit
-    latents, captions = [], []
+    latents, captions, labels = [], [], []
     for r in folder.records:
         n = len(r.features) // unit * unit
         if n == 0:
@@ -82,7 +86,8 @@ def _encode_split(folder: MotionFolder, vae: MotionVAE, caption_index: dict[str,
         x = torch.from_numpy((r.features[:n] - vae.mean) / vae.std)[None]  # (1, T, D)
         latents.append(vae.encode(x)[0][0])
         captions.append([caption_index[c] for c in r.captions])
-    return _Split(latents, captions)
+        labels.append(str(r.label.get("content", "")))
+    return _Split(latents, captions, labels)
 
 
 def _embed_sentences(captions: list[str], chunk: int = 256) -> Tensor:
@@ -92,12 +97,15 @@ def _embed_sentences(captions: list[str], chunk: int = 256) -> Tensor:
     return torch.cat([encoder.encode(captions[i : i + chunk]).sentence for i in range(0, len(captions), chunk)])
 
 
-def _batch(split: _Split, size: int, max_latents: int, rng: np.random.Generator) -> tuple[Tensor, Tensor, Tensor]:
-    """-> latents (B, L, C) of one length L, the motions' whole lengths (B,) (capped), caption indices (B,)."""
+def _batch(split: _Split, size: int, max_latents: int, rng: np.random.Generator, draw: np.ndarray | None = None
+           ) -> tuple[Tensor, Tensor, Tensor]:
+    """-> latents (B, L, C) of one length L, the motions' whole lengths (B,) (capped), caption indices (B,).
+    `draw`: each motion's draw probability (None: uniform)."""
     lengths = np.array([len(z) for z in split.latents])
-    length = min(int(lengths[rng.integers(len(lengths))]), max_latents)
+    length = min(int(lengths[rng.choice(len(lengths), p=draw)]), max_latents)
     candidates = np.flatnonzero(lengths >= length)
-    idx = rng.choice(candidates, size, replace=len(candidates) < size)
+    p = None if draw is None else draw[candidates] / draw[candidates].sum()
+    idx = rng.choice(candidates, size, replace=len(candidates) < size, p=p)
     windows = []
     for i in idx:
         start = int(rng.integers(lengths[i] - length + 1))
@@ -184,10 +192,11 @@ def train_diffusion(
     rng = np.random.default_rng([cfg.seed, run.rank, run.step])  # a resumed run draws fresh (but reproducible) batches
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     per_rank = max(1, cfg.batch_size // run.world)
+    draw = label_weights(train.labels, cfg.label_balance) if cfg.label_balance else None  # 0: the uniform draws of old
     last: dict[str, float] = {}
 
     def step() -> tuple[Tensor, dict[str, float]]:
-        z0, n, caption = (t.to(device) for t in _batch(train, per_rank, cfg.max_latents, rng))
+        z0, n, caption = (t.to(device) for t in _batch(train, per_rank, cfg.max_latents, rng, draw))
         out = _losses(fwd, scheduler, z0, n, sentences[caption], cfg.text_drop, gen)
         last.update(loss=out["loss"].item(), length_loss=out["length_loss"].item(), latents=z0.shape[1])
         return out["loss"] + out["length_loss"], dict(last)

@@ -152,3 +152,20 @@ def test_unknown_ablation_is_refused_before_any_work(sample_dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown ablation 'no-mamba'; choose from no-hierarchy, no-backward-bsm"):
         train_diffusion(sample_dataset, tmp_path / "missing-vae.safetensors", tmp_path / "d.safetensors",
                         DiffusionTrainConfig(ablation="no-mamba"), progress=False)
+
+
+def test_batches_draw_each_label_by_its_weight_not_by_its_number_of_motions():
+    from app.engine.train.diffusion import _batch, _Split
+    from app.engine.train.masked import label_weights
+
+    # 900 motions of "walk", 100 of "kick", all 8 latents long (a batch holds a motion once: enough of each)
+    split = _Split([torch.zeros(8, 4)] * 1000, [[i] for i in range(1000)], ["walk"] * 900 + ["kick"] * 100)
+    rng = np.random.default_rng(0)
+
+    def kick_share(draw):
+        caps = torch.cat([_batch(split, 16, 49, rng, draw)[2] for _ in range(200)])
+        return float((caps >= 900).float().mean())
+
+    assert kick_share(None) == pytest.approx(0.10, abs=0.03)  # uniform: as many as there are
+    assert kick_share(label_weights(split.labels, 1.0)) == pytest.approx(0.5, abs=0.05)  # each label alike
+    assert 0.2 < kick_share(label_weights(split.labels, 0.75)) < 0.45  # the default: in between (10^.25 vs 90^.25)
