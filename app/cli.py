@@ -233,6 +233,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     from app.engine.data.dataset import DatasetError
 
+    if args.label_balance is not None and (args.what == "evaluator" or not 0 <= args.label_balance <= 1):
+        raise CommandError("--label-balance is a number from 0 (motions drawn uniformly) to 1 (every action alike) "
+                           "for the tokenizer, vae, diffusion, masked and masked-upper trainers")
     if args.init and args.what == "evaluator":
         raise CommandError("--init applies to the tokenizer, vae, diffusion, masked and masked-upper trainers")
     for flag, value in (("--part", args.part), ("--codebook-size", args.codebook_size)):
@@ -245,8 +248,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     name = f"tokenizer_{args.part}" if args.part else args.what.replace("-", "_")
     log_path = Path(args.runs) / name / "log.jsonl"
     out = args.out or f"checkpoints/{name}.safetensors"
-    overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("threads", args.threads))
-                 if v is not None}
+    overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("threads", args.threads),
+                                   ("label_balance", args.label_balance)) if v is not None}
     try:
         if args.what == "evaluator":
             from app.engine.train.evaluator import EvaluatorTrainConfig, train_evaluator
@@ -620,6 +623,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(its encoder and decoder; its codebook too unless --codebook-size differs), or a VAE, "
                        "denoiser or masked model of the same config (masked: pass the flags it was trained with, "
                        "e.g. --rotary)")
+    train.add_argument("--label-balance", type=float, help="how much each action counts whatever its number of takes: "
+                       "0 draws motions uniformly, 1 every action alike (default 0.75; app.engine.train.sampling)")
     train.add_argument("--codebook-size", type=int, help="tokenizer: number of codes (default: the preset's, or --init's)")
     train.add_argument("--tokenizer", help="masked: its tokenizer (default: the shipped checkpoints/tokenizer.safetensors); "
                        "masked-upper: the upper-body one (default: the shipped checkpoints/tokenizer_upper.safetensors)")

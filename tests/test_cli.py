@@ -165,6 +165,9 @@ def test_train_init_reaches_the_masked_vae_and_diffusion_trainers_and_the_evalua
         assert main(["train", what, *common]) == 0 and seen[what].init == "start.safetensors"
     assert main(["train", "evaluator", *common]) == 2
     assert "--init applies to the tokenizer, vae, diffusion, masked and masked-upper trainers" in capsys.readouterr().err
+    assert main(["train", "vae", *common, "--label-balance", "0"]) == 0 and seen["vae"].label_balance == 0.0
+    assert main(["train", "diffusion", *common, "--label-balance", "1.5"]) == 2
+    assert "--label-balance is a number from 0" in capsys.readouterr().err
 
 
 def test_eval_guidance_reaches_every_row_and_none_leaves_each_verbs_default(sample_dataset, monkeypatch):

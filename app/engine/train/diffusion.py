@@ -11,7 +11,7 @@ Mean/Std), the latents are scaled to zero mean and unit variance per channel (st
 with the weights), and every caption is embedded once by MiniLM. A batch has one length: a motion is drawn, its
 length (capped at `max_latents`) is the batch's, and the batch is filled with random windows of that length from
 motions at least that long. Motions are drawn with the masked trainer's weights per content label
-(`label_balance`, app.engine.train.masked.label_weights), so an action with a few takes (dataset 1's, or a second
+(`label_balance`, app.engine.train.sampling), so an action with a few takes (dataset 1's, or a second
 corpus's jumps and kicks) is not drowned by dataset 2's hundreds. No padding ever enters a scan (a backward scan would carry it into real frames), and
 the model sees short and long motions as often as the data has them. DDPM loss: MSE between the model's output
 and the scheduler's target (v or epsilon) at t ~ U{0..999}; the text is dropped for `text_drop` of the rows
@@ -41,7 +41,8 @@ from app.engine.models.vae import MotionVAE
 from app.engine.train.distributed import JointModel
 from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
-from app.engine.train.masked import file_sha256, label_weights
+from app.engine.train.masked import file_sha256
+from app.engine.train.sampling import draw_weights
 
 FORMAT = "kinema-diffusion-1"
 ABLATIONS = {"no-hierarchy": {"hierarchy": False}, "no-backward-bsm": {"backward_spatial": False}}
@@ -192,7 +193,7 @@ def train_diffusion(
     rng = np.random.default_rng([cfg.seed, run.rank, run.step])  # a resumed run draws fresh (but reproducible) batches
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     per_rank = max(1, cfg.batch_size // run.world)
-    draw = label_weights(train.labels, cfg.label_balance) if cfg.label_balance else None  # 0: the uniform draws of old
+    draw = draw_weights(train.labels, cfg.label_balance)
     last: dict[str, float] = {}
 
     def step() -> tuple[Tensor, dict[str, float]]:

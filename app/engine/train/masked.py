@@ -14,10 +14,9 @@ The cross-entropy covers the masked and the replaced positions: both are inputs 
 (replacement teaches it that committed tokens may be wrong, as its own samples will be at inference).
 The text is dropped for `text_drop` of the sequences (classifier-free guidance).
 
-Motions are drawn with weights per content label (the dataset's labels.json): a label with n training motions is
-drawn in proportion to n ** (1 - label_balance), so at 0.75 dataset 1's actions (~30 motions each, mirrored) are
-drawn about a third as often as dataset 2's (300-800) instead of a twentieth; 0 draws motions uniformly, 1 labels
-uniformly. Datasets without labels are drawn uniformly.
+Motions are drawn with weights per content label (the dataset's labels.json; app.engine.train.sampling): at
+`label_balance` 0.75 dataset 1's actions (~30 motions each, mirrored) are drawn about a third as often as dataset
+2's (300-800) instead of a twentieth.
 
 The full-body model reads the tokenizer's codebook (`code_dim`, see app.engine.models.masked_transformer) and
 root keys: for `1 - key_drop` of the sequences, 1 to `max_keys` random tokens get where the root stands at their
@@ -63,6 +62,7 @@ from torch import Tensor, nn
 
 from app.engine.data.dataset import MotionFolder
 from app.engine.train.init import load_initial_weights
+from app.engine.train.sampling import label_weights
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.keyframe_masking import keyframe_mask, keyframe_scores, token_density
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
@@ -159,16 +159,6 @@ def _encode_split(folder: MotionFolder, tokenizer: nn.Module, mean: np.ndarray, 
         groups.append(f"{labels[-1]}|{r.label.get('style', '')}" if labels[-1] else f"#{len(groups)}")
     group_ids = torch.from_numpy(np.unique(np.asarray(groups, dtype=str), return_inverse=True)[1].astype(np.int64))
     return _Split(codes, captions, cond if cond_tokenizer is not None else None, labels, roots, unit, density, group_ids)
-
-
-def label_weights(labels: list[str], balance: float) -> np.ndarray:
-    """Draw probability per motion (sums to 1): a label with n motions gets n ** (1 - balance) of the total,
-    shared equally among its motions."""
-    _, index, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True,
-                                 return_counts=True)
-    weights = counts.astype(np.float64) ** -balance
-    per_motion = weights[index]
-    return per_motion / per_motion.sum()
 
 
 def _embed_captions(captions: list[str], chunk: int = 256) -> tuple[Tensor, Tensor, Tensor]:

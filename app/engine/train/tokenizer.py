@@ -5,7 +5,9 @@ The CLI (`kinema train tokenizer --data <dir> --preset cpu|paper [--steps N]`) c
     train_tokenizer(data_dir, "checkpoints/tokenizer.safetensors", TokenizerTrainConfig(preset=...),
                     log_path="runs/tokenizer/log.jsonl")
 
-Batches are `window`-frame crops of motions drawn uniformly (T2M-GPT). Half of Bandai Namco's motions are shorter
+Batches are `window`-frame crops of motions (T2M-GPT's), drawn with per-label weights (`label_balance`,
+app.engine.train.sampling) so that an action with few takes is reconstructed too; 0 draws uniformly, as the
+tokenizers shipped before 2026-12-03 were trained. Half of Bandai Namco's motions are shorter
 than 64 frames, so rather than being skipped they are zero-padded (the normalised mean) and the padded frames
 and tokens are masked out of every loss and of the codebook's EMA. Loss: smooth-L1 reconstruction +
 weight_vel * smooth-L1 on the temporal difference (what makes jitter costly) + weight_commit * commitment.
@@ -30,6 +32,7 @@ from app.engine.features import positions_from_features
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from app.engine.train.loop import LoopConfig, TrainingRun
+from app.engine.train.sampling import draw_weights
 
 
 @dataclass
@@ -43,6 +46,7 @@ class TokenizerTrainConfig:
     warmup: int = 300
     weight_vel: float = 0.5
     weight_commit: float = 0.02
+    label_balance: float = 0.75  # app.engine.train.sampling; 0: motions drawn uniformly
     seed: int = 0
     val_every: int = 500
     part: str | None = None  # "upper" / "lower": a body-part tokenizer (MMM's upper-body editing)
@@ -79,11 +83,13 @@ def _initial_weights(model: MotionTokenizer, state: dict[str, torch.Tensor]) -> 
     model.load_state_dict(state)
 
 
-def _batch(motions: list[np.ndarray], size: int, window: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """`size` random windows (B, window, D), zero-padded past short motions' ends, and their mask (B, window)."""
+def _batch(motions: list[np.ndarray], size: int, window: int, rng: np.random.Generator, draw: np.ndarray | None = None
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """`size` random windows (B, window, D), zero-padded past short motions' ends, and their mask (B, window);
+    motions drawn with probabilities `draw` (None: uniformly)."""
     x = np.zeros((size, window, motions[0].shape[1]), dtype=np.float32)
     mask = np.zeros((size, window), dtype=bool)
-    for b, i in enumerate(rng.integers(len(motions), size=size)):
+    for b, i in enumerate(rng.integers(len(motions), size=size) if draw is None else rng.choice(len(motions), size, p=draw)):
         m = motions[i]
         start = int(rng.integers(len(m) - window + 1)) if len(m) > window else 0
         clip = m[start : start + window]
@@ -172,7 +178,9 @@ def train_tokenizer(
     mc = _model_config(cfg, train_folder, init.config if init else None)
     if cfg.window % mc.unit:
         raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per token")
-    motions = [train_folder.normalize(r.features) for r in train_folder.records if len(r.features) >= mc.unit]
+    kept = [r for r in train_folder.records if len(r.features) >= mc.unit]
+    motions = [train_folder.normalize(r.features) for r in kept]
+    draw = draw_weights([str(r.label.get("content", "")) for r in kept], cfg.label_balance)
 
     model = MotionTokenizer(mc)
     if init is not None:
@@ -184,7 +192,7 @@ def train_tokenizer(
     per_rank = max(1, cfg.batch_size // run.world)
 
     def step() -> tuple[torch.Tensor, dict[str, float]]:
-        x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng))
+        x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng, draw))
         loss, parts = tokenizer_losses(net, x, mask, model.feature_index, cfg)
         return loss, {"loss": loss.item(), **parts}
 

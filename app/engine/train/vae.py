@@ -25,6 +25,7 @@ from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
 from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
+from app.engine.train.sampling import draw_weights
 from app.engine.train.tokenizer import _batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm
 
 
@@ -39,6 +40,7 @@ class VAETrainConfig:
     warmup: int = 200
     weight_vel: float = 0.5
     weight_kl: float = 1e-4
+    label_balance: float = 0.75  # app.engine.train.sampling; 0: motions drawn uniformly
     seed: int = 0
     val_every: int = 250
     threads: int = 2  # per process
@@ -84,7 +86,9 @@ def train_vae(
     mc = dataclasses.replace(cfg.model or PRESETS[cfg.preset], input_dim=train_folder.info.feature_dim)
     if cfg.window % mc.unit:
         raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per latent")
-    motions = [train_folder.normalize(r.features) for r in train_folder.records if len(r.features) >= mc.unit]
+    kept = [r for r in train_folder.records if len(r.features) >= mc.unit]
+    motions = [train_folder.normalize(r.features) for r in kept]
+    draw = draw_weights([str(r.label.get("content", "")) for r in kept], cfg.label_balance)
 
     model = MotionVAE(mc)
     if cfg.init:
@@ -97,7 +101,7 @@ def train_vae(
     per_rank = max(1, cfg.batch_size // run.world)
 
     def step() -> tuple[torch.Tensor, dict[str, float]]:
-        x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng))
+        x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng, draw))
         loss, parts = vae_losses(net, x, mask, cfg, gen)
         return loss, {"loss": loss.item(), **parts}
 

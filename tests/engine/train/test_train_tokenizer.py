@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,7 +23,9 @@ def data(tmp_path_factory) -> Path:
 
 
 def _config(**kw) -> TokenizerTrainConfig:
-    base = dict(steps=20, batch_size=8, window=32, lr=2e-3, warmup=2, val_every=10, model=TINY, threads=2)
+    # uniform draws: the loss-trend checks below were calibrated on them (balanced draws are tested on their own)
+    base = dict(steps=20, batch_size=8, window=32, lr=2e-3, warmup=2, val_every=10, model=TINY, threads=2,
+                label_balance=0.0)
     return TokenizerTrainConfig(**{**base, **kw})
 
 
@@ -103,3 +106,20 @@ def test_init_from_a_file_that_is_no_tokenizer_or_a_one_code_codebook_is_refused
     with pytest.raises(ValueError, match="at least 2 codes, got 1"):
         train_tokenizer(data, tmp_path / "b.safetensors", _config(steps=1, codebook_size=1), progress=False)
     assert not (tmp_path / "a.safetensors").exists() and not (tmp_path / "b.safetensors").exists()
+
+
+def test_windows_are_drawn_by_label_weight_so_a_rare_action_is_seen():
+    from app.engine.train.sampling import draw_weights
+    from app.engine.train.tokenizer import _batch
+
+    motions = [np.full((40, 3), 0.0, np.float32)] * 95 + [np.full((40, 3), 1.0, np.float32)] * 5  # 5 % "kick"
+    labels = ["walk"] * 95 + ["kick"] * 5
+    rng = np.random.default_rng(0)
+
+    def kick_share(balance):
+        x = torch.cat([_batch(motions, 32, 16, rng, draw_weights(labels, balance))[0] for _ in range(100)])
+        return float(x[:, 0, 0].mean())
+
+    assert draw_weights(labels, 0.0) is None and kick_share(0.0) == pytest.approx(0.05, abs=0.02)
+    assert kick_share(1.0) == pytest.approx(0.5, abs=0.04)
+    assert 0.2 < kick_share(0.75) < 0.4  # 5^.25 / (5^.25 + 95^.25) = 0.32
