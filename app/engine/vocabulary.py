@@ -4,7 +4,8 @@ all of them ("a person swims" against a corpus of walks and waves), with the nea
 The captions' MiniLM embeddings are computed once by `kinema data vocab DATASET` and shipped as
 checkpoints/vocabulary.safetensors: a few hundred captions per action (near-duplicates dropped) in float16, the
 dataset's caption hash and the text encoder's identity in the header, so the studio and the CLI never re-embed the
-corpus at start-up. The threshold is calibrated at build time on CALIBRATION_KNOWN / CALIBRATION_ABSENT.
+corpus at start-up. The threshold is calibrated at build time on CALIBRATION_KNOWN and the CALIBRATION_ABSENT prompts whose
+activity the corpus has no action for.
 """
 from __future__ import annotations
 
@@ -36,12 +37,23 @@ CALIBRATION_KNOWN = (
     "a person dashes forward", "a tired man walks", "a person waves both hands happily",
     "a character kicks", "a person punches", "someone points the way",
 )
-CALIBRATION_ABSENT = (
-    "a person swims", "a person rides a bicycle", "a person juggles", "a person plays the guitar",
-    "a person drives a car", "a person types on a keyboard", "a person eats a sandwich", "a person reads a book",
-    "a person brushes their teeth", "a person skis down a slope", "a person lies down and sleeps",
-    "a person drinks a cup of coffee", "a person paints a wall", "a person climbs a rope",
+CALIBRATION_ABSENT = (  # (prompt, stems of action names that would make it known in a corpus)
+    ("a person swims", ("swim",)), ("a person rides a bicycle", ("bicycl", "bike", "cycling")),
+    ("a person juggles", ("juggl",)), ("a person plays the guitar", ("guitar",)),
+    ("a person drives a car", ("driv",)), ("a person types on a keyboard", ("typ", "keyboard")),
+    ("a person eats a sandwich", ("eat", "consum")), ("a person reads a book", ("read",)),
+    ("a person brushes their teeth", ("brush",)), ("a person skis down a slope", ("ski",)),
+    ("a person lies down and sleeps", ("sleep", "lie", "lying")),
+    ("a person drinks a cup of coffee", ("drink", "consum")), ("a person paints a wall", ("paint",)),
+    ("a person climbs a rope", ("climb",)),
 )
+
+
+def absent_prompts(action_names: list[str]) -> list[str]:
+    """The calibration prompts about activities this corpus has no action for (a corpus with swimming takes must
+    not calibrate "a person swims" as absent)."""
+    names = " ".join(a.lower() for a in action_names)
+    return [prompt for prompt, stems in CALIBRATION_ABSENT if not any(stem in names for stem in stems)]
 
 
 # Every training caption names who moves ("a person", "someone", "the man"...); a bare "run" or "waves goodbye"
@@ -196,12 +208,16 @@ class Vocabulary:
     def calibrate(self, encoder: TextEncoder) -> dict[str, float]:
         """Put the threshold midway between the least similar known paraphrase and the most similar absent
         action; refuse when they overlap (the corpus does not separate them, and a warning would mislead)."""
+        absent_list = absent_prompts(list(self.actions))
+        if len(absent_list) < 4:
+            raise ValueError(f"cannot calibrate: the corpus has actions for all but {len(absent_list)} of the built-in "
+                             "prompts about absent activities; give --threshold")
         known = self.similarities([as_caption(p) for p in CALIBRATION_KNOWN], encoder).max(1).values
-        absent = self.similarities([as_caption(p) for p in CALIBRATION_ABSENT], encoder).max(1).values
+        absent = self.similarities([as_caption(p) for p in absent_list], encoder).max(1).values
         low_known, high_absent = float(known.min()), float(absent.max())
         if low_known <= high_absent:
             worst_k = CALIBRATION_KNOWN[int(known.argmin())]
-            worst_a = CALIBRATION_ABSENT[int(absent.argmax())]
+            worst_a = absent_list[int(absent.argmax())]
             raise ValueError(f"cannot calibrate: the known paraphrase “{worst_k}” ({low_known:.3f}) is no closer to "
                              f"the captions than the absent action “{worst_a}” ({high_absent:.3f})")
         self.threshold = round((low_known + high_absent) / 2, 3)

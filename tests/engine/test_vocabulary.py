@@ -13,6 +13,7 @@ from app.engine.vocabulary import (
     Action,
     Vocabulary,
     VocabularyMismatch,
+    absent_prompts,
     actions_markdown,
     load_vocabulary,
     text_encoder_identity,
@@ -37,7 +38,15 @@ def encoder():
 
 
 def test_held_out_prompts_are_not_calibration_prompts():
-    assert not set(ABSENT + PARAPHRASES) & set(CALIBRATION_KNOWN + CALIBRATION_ABSENT)
+    assert not set(ABSENT + PARAPHRASES) & set(CALIBRATION_KNOWN + tuple(p for p, _ in CALIBRATION_ABSENT))
+
+
+def test_calibration_leaves_out_absent_prompts_whose_activity_the_corpus_has():
+    every = [p for p, _ in CALIBRATION_ABSENT]
+    assert absent_prompts(["walk", "run", "bow"]) == every
+    kept = absent_prompts(["walk", "swim", "climb", "consume", "sleeping"])
+    assert {"a person swims", "a person climbs a rope", "a person eats a sandwich", "a person drinks a cup of coffee",
+            "a person lies down and sleeps"}.isdisjoint(kept) and "a person juggles" in kept
 
 
 @pytest.mark.parametrize("prompt", ABSENT + ["a person swims", "a person rides a bicycle", "a person juggles"])
