@@ -16,6 +16,7 @@ ACTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("backflip", r"backflip|back flip", ("does a backflip", "flips backward", "performs a back flip")),
     ("jumping jacks", r"jumping jack", ("does jumping jacks", "jumps with arms and legs spreading and closing")),
     ("push-up", r"push ?up", ("does push-ups", "lowers {pos} chest to the floor and pushes up")),
+    ("push", r"\bpush", ("pushes something", "pushes forward with both hands", "pushes")),
     ("ballet", r"arabesque|jete|pirouette|glissade|coupe|rond de jambe|plie|pointe|tendue|retire|cou de pied|tiptoe",
      ("does a ballet move", "dances ballet", "performs ballet steps")),
     ("dribble", r"dribbl", ("dribbles a basketball", "dribbles a ball", "bounces a basketball")),
@@ -47,6 +48,22 @@ ACTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("hit reaction", r"\bhit\b|death|die", ("reels from a hit", "is struck and staggers", "reacts to being hit")),
     ("throw", r"throw", ("throws something", "throws an object", "makes a throwing motion")),
     ("pick up", r"pick ?up|lift", ("picks something up", "bends down and picks up an object")),
+    ("nod", r"\bnod", ("nods {pos} head", "nods", "nods yes")),
+    ("twist", r"rotat|twist", ("twists {pos} upper body", "rotates {pos} torso", "turns {pos} upper body from side to side")),
+    ("confused", r"confus", ("looks confused", "scratches {pos} head, confused", "looks around in confusion")),
+    ("dizzy", r"dizz", ("sways, dizzy", "staggers dizzily", "wobbles as if dizzy")),
+    ("tired", r"tired|exhaust", ("stands hunched and tired", "slumps, exhausted", "droops with fatigue")),
+    ("angry", r"angr", ("stomps angrily", "gestures angrily", "acts angry")),
+    ("drive", r"\bdriv", ("mimes driving a car", "steers a car", "drives a car")),
+    ("consume", r"consum|\beat|drink", ("drinks from a bottle", "eats and drinks something", "consumes an item")),
+    ("levitate", r"levitat", ("levitates", "floats up off the ground", "rises into the air, levitating")),
+    ("meditate", r"meditat", ("meditates", "sits and meditates", "meditates calmly")),
+    ("sleep", r"sleep", ("lies asleep", "sleeps", "lies down and sleeps")),
+    ("defend", r"defend|block", ("raises {pos} arms to defend", "blocks an attack", "defends")),
+    ("reject", r"reject", ("shakes {pos} head no", "waves something away, rejecting it", "rejects something")),
+    ("interact", r"interact", ("reaches out and interacts with something", "handles an object in front of them",
+                               "interacts with something")),
+    ("expressive", r"expressive", ("gestures expressively with {pos} arms", "moves {pos} arms expressively")),
     ("idle", r"idle|rest|stand|wait", ("stands still", "stands idle", "waits in place")),
 )
 _MOVES = {"forward", "backward", "sideways", "around", "down", "up"}
@@ -71,9 +88,21 @@ def action_of(text: str) -> str:
     return words[0] if words else "move"
 
 
+_NOUN_STARTS = {"arms", "arm", "hands", "hand", "legs", "leg", "head", "body", "upper", "torso", "feet", "foot"}
+
+
+def _verb_phrase(words: list[str]) -> str:
+    """An unknown description read as a verb phrase: "dangle legs" -> "dangles legs", "driving" -> "is driving",
+    "arms held high" -> "moves with arms held high" (a phrase that starts with a body part names no verb)."""
+    first, rest = words[0], words[1:]
+    if first in _NOUN_STARTS:
+        return " ".join(["moves with", *words])
+    if first.endswith("ing") and len(first) > 4:
+        return " ".join(["is", *words])
+    return " ".join([_third_person(first), *rest])
+
+
 def _third_person(word: str) -> str:
-    if word.endswith("ing") and len(word) > 5:
-        word = word[:-3]
     if word.endswith(("s", "x", "ch", "sh")):
         return word + "es" if not word.endswith("s") else word
     if word.endswith("y") and word[-2:-1] not in "aeiou":
@@ -86,8 +115,10 @@ def verb_phrases(part: str) -> list[str]:
     text = clean(part)
     words = text.split()
     for label, pattern, phrases in ACTIONS:
-        if re.search(pattern, text):
-            extra = ["in place"] if "place" in words else [d for d in words if d in _MOVES][:1]
+        found = re.search(pattern, text)
+        if found:
+            named = set(found.group(0).split())  # "push up", "stand up": the direction is the action's own word
+            extra = ["in place"] if "place" in words else [d for d in words if d in _MOVES and d not in named][:1]
             for side in ("left", "right"):
                 if side in words:
                     limb = {"kick": "leg", "jab": "hand", "punch": "hand", "wave": "hand"}.get(label)
@@ -97,7 +128,7 @@ def verb_phrases(part: str) -> list[str]:
             if "place" in words:
                 phrases = tuple(" ".join(w for w in p.split() if w not in _MOVES) for p in phrases)
             return [" ".join([p, *(e for e in extra if e.split()[0] not in p.split())]) for p in dict.fromkeys(phrases)]
-    return [" ".join([_third_person(words[0])] + words[1:])] if words else ["moves"]
+    return [_verb_phrase(words)] if words else ["moves"]
 
 
 def captions(parts: list[str], n: int, rng: random.Random) -> list[str]:

@@ -120,6 +120,15 @@ def test_captions_from_descriptions_and_names_and_their_mirror_images():
     two = captions(["forward jumps", "turn around"], 3, rng)
     assert all(", then " in c and "forward" in c and "around" in c for c in two)
     assert captions(["dangle legs"], 1, rng)[0].endswith("dangles legs")  # unknown: read as a verb phrase
+    # names that are no verb read as sentences, not "a person confuseds" or "a person drivs"
+    assert captions(["Driving"], 1, rng)[0].split(" ", 2)[-1] not in ("drivs", "drives")
+    assert all(c.endswith(" is skating") for c in captions(["skating"], 2, rng))  # an unknown -ing word
+    assert all(" moves with arms held high" in c for c in captions(["arms held high"], 2, rng))
+    for name, label in (("Confused", "confused"), ("Dizzy", "dizzy"), ("Tired hunched", "tired"), ("Head Nod", "nod"),
+                        ("Upper body rotation", "twist"), ("Expressive arms", "expressive"), ("Sleeping", "sleep")):
+        assert action_of(name) == label
+        assert not any(w.endswith(("eds", "izzies", "ives")) for c in captions([name], 3, rng) for w in c.split())
+    assert not any(c.endswith("up up") or c.endswith("push-ups up") for c in captions(["push up"], 3, rng))
     assert all(c.endswith("in place") and "forward" not in c for c in captions(["Jog_Fwd_Loop in place"], 3, rng))
 
 
