@@ -18,7 +18,7 @@ EXAMPLES = """examples:
   kinema long "a person walks forward" 80 "a person waves the right hand" 60 -o long.bvh
   kinema data build bandai-namco ../shared/data/bandai-namco --out data/bandai-namco
   kinema data info data/bandai-namco
-  kinema data vocab data/bandai-namco
+  kinema data vocab data/combined
   kinema data calibrate-rules data/combined
   kinema convert take.bvh take-20fps.bvh --fps 20
   kinema convert take.bvh take.fbx

@@ -19,12 +19,15 @@ from app.engine.vocabulary import (
     text_encoder_identity,
 )
 
+# activities absent from Bandai Namco, CMU and Mesh2Motion alike (the shipped file is built on their combination)
 ABSENT = ["a person knits a scarf", "a person rows a boat", "someone shovels snow", "a man flies a kite",
-          "a woman plays the piano", "a person washes the dishes", "a person surfs", "a person milks a cow",
-          "a person sits down"]
+          "a woman plays the piano", "a person milks a cow", "a person plays tennis", "a person rides a horse",
+          "a person skateboards", "a person chops wood", "a person ties their shoes"]
 PARAPHRASES = ["a woman walks ahead", "someone runs quickly", "a man waves his right hand",
                "the person lifts both hands up", "a person takes a bow", "a person walks back", "someone turns right while walking",
                "a guy waves bye", "a person jogs"]
+NEW_ACTIONS = ["a person jumps up high", "someone sits on a chair", "a man punches", "someone kicks with the right leg",
+               "a person climbs a ladder", "a person does jumping jacks"]  # the second corpus's, few takes each
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ def encoder():
 
 
 def test_held_out_prompts_are_not_calibration_prompts():
-    assert not set(ABSENT + PARAPHRASES) & set(CALIBRATION_KNOWN + tuple(p for p, _ in CALIBRATION_ABSENT))
+    assert not set(ABSENT + PARAPHRASES + NEW_ACTIONS) & set(CALIBRATION_KNOWN + tuple(p for p, _ in CALIBRATION_ABSENT))
 
 
 def test_calibration_leaves_out_absent_prompts_whose_activity_the_corpus_has():
@@ -49,7 +52,7 @@ def test_calibration_leaves_out_absent_prompts_whose_activity_the_corpus_has():
             "a person lies down and sleeps"}.isdisjoint(kept) and "a person juggles" in kept
 
 
-@pytest.mark.parametrize("prompt", ABSENT + ["a person swims", "a person rides a bicycle", "a person juggles"])
+@pytest.mark.parametrize("prompt", ABSENT + ["a person rides a bicycle", "a person juggles"])
 def test_the_check_fires_for_actions_absent_from_the_data(vocabulary, encoder, prompt):
     check = vocabulary.check(prompt, encoder)
     assert not check.known, f"{prompt!r}: similarity {check.similarity:.3f} >= {check.threshold:.3f}"
@@ -65,8 +68,16 @@ def test_the_check_is_quiet_for_paraphrases_of_known_actions(vocabulary, encoder
     assert check.message() == ""
 
 
+@pytest.mark.parametrize("prompt", NEW_ACTIONS)
+def test_the_second_corpus_actions_are_known_with_a_note_that_they_have_few_takes(vocabulary, encoder, prompt):
+    check = vocabulary.check(prompt, encoder)
+    assert check.known, f"{prompt!r}: similarity {check.similarity:.3f} < {check.threshold:.3f}"
+    assert "far from everything" not in check.message()
+    assert check.rare is None or check.message().startswith("The models saw only")
+
+
 @pytest.mark.parametrize(("prompt", "known"), [("run", True), ("waves goodbye", True), ("bow", True),
-                                               ("swim", False), ("ride a bike", False), ("sits down", False)])
+                                               ("sits down", True), ("ride a bike", False), ("play tennis", False)])
 def test_a_prompt_without_a_subject_is_read_as_the_captions_are(vocabulary, encoder, prompt, known):
     """Captions all name who moves: a bare "run" is compared as "a person run", not flagged for lacking a subject."""
     assert vocabulary.check(prompt, encoder).known is known
@@ -84,7 +95,7 @@ def test_a_rare_action_is_said_to_have_few_examples(vocabulary, encoder):
 
 
 def test_the_file_names_its_dataset_and_text_encoder(vocabulary):
-    assert vocabulary.meta["dataset"] == "bandai-namco" and len(vocabulary.meta["dataset_hash"]) == 64
+    assert vocabulary.meta["dataset"] == "combined" and len(vocabulary.meta["dataset_hash"]) == 64
     assert vocabulary.meta["text_encoder"] == text_encoder_identity()
     calibration = json.loads(vocabulary.meta["calibration"])
     assert calibration["lowest_known"] > vocabulary.threshold > calibration["highest_absent"]
@@ -93,7 +104,7 @@ def test_the_file_names_its_dataset_and_text_encoder(vocabulary):
 
 def test_the_known_actions_list_comes_from_the_training_labels(vocabulary):
     names = [a.name for a in vocabulary.known_actions()]
-    assert {"walk", "run", "wave-right-hand", "bow", "raise-up-both-hands"} <= set(names)
+    assert {"walk", "run", "wave-right-hand", "bow", "raise-up-both-hands", "jump", "sit", "punch", "salsa"} <= set(names)
     table = actions_markdown(vocabulary)
     assert table.count("\n") == len(names) + 1 and "| kick (few examples) | 1 |" in table
 
