@@ -270,7 +270,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         elif args.what == "diffusion":
             from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
 
-            config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation, init=args.init), **overrides)
+            config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation, init=args.init),
+                                         **overrides)
             result = train_diffusion(args.data, args.vae or _shipped("vae.safetensors"), out, config,
                                      log_path=log_path, resume=not args.fresh)
         else:

@@ -211,7 +211,8 @@ def format_by_source(rows: list[EvalRow]) -> str:
     """Physical agreement per source of a combined dataset, a line per row; "" on a single-source dataset."""
     lines = []
     for row in rows:
-        parts = [f"{k.split('@', 1)[1]} {row.metrics[k][0]:.3f}" for k in sorted(row.metrics) if k.startswith("agreement@")]
+        parts = [f"{k.split('@', 1)[1]} {row.metrics[k][0]:.3f}"
+                 for k in sorted(row.metrics) if k.startswith("agreement@")]
         if parts:
             lines.append(f"physical agreement per source ({row.model}): " + ", ".join(parts))
     return "\n".join(lines)

@@ -4,8 +4,8 @@ all of them ("a person swims" against a corpus of walks and waves), with the nea
 The captions' MiniLM embeddings are computed once by `kinema data vocab DATASET` and shipped as
 checkpoints/vocabulary.safetensors: a few hundred captions per action (near-duplicates dropped) in float16, the
 dataset's caption hash and the text encoder's identity in the header, so the studio and the CLI never re-embed the
-corpus at start-up. The threshold is calibrated at build time on CALIBRATION_KNOWN and the CALIBRATION_ABSENT prompts whose
-activity the corpus has no action for.
+corpus at start-up. The threshold is calibrated at build time on CALIBRATION_KNOWN and the CALIBRATION_ABSENT
+prompts whose activity the corpus has no action for.
 """
 from __future__ import annotations
 

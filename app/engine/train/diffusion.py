@@ -11,8 +11,9 @@ Mean/Std), the latents are scaled to zero mean and unit variance per channel (st
 with the weights), and every caption is embedded once by MiniLM. A batch has one length: a motion is drawn, its
 length (capped at `max_latents`) is the batch's, and the batch is filled with random windows of that length from
 motions at least that long. Motions are drawn with the masked trainer's weights per content label
-(`label_balance`, app.engine.train.sampling), so an action with a few takes (dataset 1's, or a second
-corpus's jumps and kicks) is not drowned by dataset 2's hundreds. No padding ever enters a scan (a backward scan would carry it into real frames), and
+(`label_balance`, app.engine.train.sampling), so an action with a few takes (dataset 1's, or a second corpus's
+jumps and kicks) is not drowned by dataset 2's hundreds. No padding ever enters a scan (a backward scan would carry
+it into real frames), and
 the model sees short and long motions as often as the data has them. DDPM loss: MSE between the model's output
 and the scheduler's target (v or epsilon) at t ~ U{0..999}; the text is dropped for `text_drop` of the rows
 (classifier-free guidance). A length predictor (app.engine.models.length_predictor) learns the motion's latent
@@ -38,6 +39,7 @@ from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.motion_mamba import PRESETS, DenoiserConfig, MotionMambaDenoiser
 from app.engine.models.vae import MotionVAE
+from app.engine.physical import action_label
 from app.engine.train.distributed import JointModel
 from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
@@ -87,7 +89,7 @@ def _encode_split(folder: MotionFolder, vae: MotionVAE, caption_index: dict[str,
         x = torch.from_numpy((r.features[:n] - vae.mean) / vae.std)[None]  # (1, T, D)
         latents.append(vae.encode(x)[0][0])
         captions.append([caption_index[c] for c in r.captions])
-        labels.append(str(r.label.get("content", "")))
+        labels.append(action_label(r))
     return _Split(latents, captions, labels)
 
 

@@ -61,17 +61,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.train.init import load_initial_weights
-from app.engine.train.sampling import label_weights
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.keyframe_masking import keyframe_mask, keyframe_scores, token_density
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_mamba import MaskedMamba, MaskedMambaConfig, mamba_config
 from app.engine.models.masked_transformer import PRESETS, ROOT_KEY_DIM, MaskedTransformer, MaskedTransformerConfig
 from app.engine.models.root_keys import root_keys
+from app.engine.physical import action_label
 from app.engine.train.alignment import AlignmentHeads, mirror_index
 from app.engine.train.distributed import JointModel
+from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
+from app.engine.train.sampling import label_weights
 
 FORMAT = "kinema-masked-1"
 MASKINGS = ("random", "keyframe")
@@ -153,7 +154,7 @@ def _encode_split(folder: MotionFolder, tokenizer: nn.Module, mean: np.ndarray, 
         if cond_tokenizer is not None:
             cond.append(cond_tokenizer.encode(x)[0].long())
         captions.append([caption_index[c] for c in r.captions])
-        labels.append(str(r.label.get("content", "")))
+        labels.append(action_label(r))
         roots.append(torch.from_numpy(r.features[:n, :4].copy()))
         density.append(torch.from_numpy(token_density(norm[:, dims], unit)))
         groups.append(f"{labels[-1]}|{r.label.get('style', '')}" if labels[-1] else f"#{len(groups)}")

@@ -31,6 +31,7 @@ from app.engine.data.dataset import MotionFolder
 from app.engine.features import positions_from_features
 from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
+from app.engine.physical import action_label
 from app.engine.train.loop import LoopConfig, TrainingRun
 from app.engine.train.sampling import draw_weights
 
@@ -89,12 +90,20 @@ def _batch(motions: list[np.ndarray], size: int, window: int, rng: np.random.Gen
     motions drawn with probabilities `draw` (None: uniformly)."""
     x = np.zeros((size, window, motions[0].shape[1]), dtype=np.float32)
     mask = np.zeros((size, window), dtype=bool)
-    for b, i in enumerate(rng.integers(len(motions), size=size) if draw is None else rng.choice(len(motions), size, p=draw)):
+    picks = rng.integers(len(motions), size=size) if draw is None else rng.choice(len(motions), size, p=draw)
+    for b, i in enumerate(picks):
         m = motions[i]
         start = int(rng.integers(len(m) - window + 1)) if len(m) > window else 0
         clip = m[start : start + window]
         x[b, : len(clip)], mask[b, : len(clip)] = clip, True
     return torch.from_numpy(x), torch.from_numpy(mask)
+
+
+def training_motions(folder: MotionFolder, unit: int, balance: float) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """The split's normalised motions of at least one token (`unit` frames) and their draw probabilities
+    (app.engine.train.sampling; None: uniform), for the autoencoders' window batches."""
+    kept = [r for r in folder.records if len(r.features) >= unit]
+    return [folder.normalize(r.features) for r in kept], draw_weights([action_label(r) for r in kept], balance)
 
 
 def _masked_smooth_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -178,9 +187,7 @@ def train_tokenizer(
     mc = _model_config(cfg, train_folder, init.config if init else None)
     if cfg.window % mc.unit:
         raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per token")
-    kept = [r for r in train_folder.records if len(r.features) >= mc.unit]
-    motions = [train_folder.normalize(r.features) for r in kept]
-    draw = draw_weights([str(r.label.get("content", "")) for r in kept], cfg.label_balance)
+    motions, draw = training_motions(train_folder, mc.unit, cfg.label_balance)
 
     model = MotionTokenizer(mc)
     if init is not None:

@@ -25,8 +25,7 @@ from app.engine.models.checkpoint import save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
 from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
-from app.engine.train.sampling import draw_weights
-from app.engine.train.tokenizer import _batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm
+from app.engine.train.tokenizer import _batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm, training_motions
 
 
 @dataclass
@@ -86,9 +85,7 @@ def train_vae(
     mc = dataclasses.replace(cfg.model or PRESETS[cfg.preset], input_dim=train_folder.info.feature_dim)
     if cfg.window % mc.unit:
         raise ValueError(f"window {cfg.window} is not a multiple of {mc.unit} frames per latent")
-    kept = [r for r in train_folder.records if len(r.features) >= mc.unit]
-    motions = [train_folder.normalize(r.features) for r in kept]
-    draw = draw_weights([str(r.label.get("content", "")) for r in kept], cfg.label_balance)
+    motions, draw = training_motions(train_folder, mc.unit, cfg.label_balance)
 
     model = MotionVAE(mc)
     if cfg.init:
