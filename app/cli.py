@@ -241,6 +241,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     for flag, value in (("--part", args.part), ("--codebook-size", args.codebook_size)):
         if value and args.what != "tokenizer":
             raise CommandError(f"{flag} applies to `kinema train tokenizer` only")
+    if args.decoder_only and (args.what not in ("tokenizer", "vae") or not args.init):
+        raise CommandError("--decoder-only fine-tunes the decoder of the tokenizer or VAE given with --init")
     for flag, value in (("--masking", args.masking), ("--backbone", args.backbone), ("--contrastive", args.contrastive),
                         ("--rotary", args.rotary or None)):
         if value is not None and args.what not in ("masked", "masked-upper"):
@@ -260,12 +262,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
             from app.engine.train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
             config = dataclasses.replace(TokenizerTrainConfig(preset=args.preset, part=args.part, init=args.init,
-                                                              codebook_size=args.codebook_size), **overrides)
+                                                              codebook_size=args.codebook_size,
+                                                              decoder_only=args.decoder_only), **overrides)
             result = train_tokenizer(args.data, out, config, log_path=log_path, resume=not args.fresh)
         elif args.what == "vae":
             from app.engine.train.vae import VAETrainConfig, train_vae
 
-            config = dataclasses.replace(VAETrainConfig(preset=args.preset, init=args.init), **overrides)
+            config = dataclasses.replace(VAETrainConfig(preset=args.preset, init=args.init, decoder_only=args.decoder_only),
+                                         **overrides)
             result = train_vae(args.data, out, config, log_path=log_path, resume=not args.fresh)
         elif args.what == "diffusion":
             from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
@@ -627,6 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--label-balance", type=float, help="how much each action counts whatever its number of takes: "
                        "0 draws motions uniformly, 1 every action alike (default 0.75; app.engine.train.sampling)")
     train.add_argument("--codebook-size", type=int, help="tokenizer: number of codes (default: the preset's, or --init's)")
+    train.add_argument("--decoder-only", action="store_true",
+                       help="tokenizer, vae: fine-tune only the decoder of --init; every motion keeps its codes (its "
+                       "latents), so the masked models (denoisers) trained on them keep working")
     train.add_argument("--tokenizer", help="masked: its tokenizer (default: the shipped checkpoints/tokenizer.safetensors); "
                        "masked-upper: the upper-body one (default: the shipped checkpoints/tokenizer_upper.safetensors)")
     train.add_argument("--vae", help="diffusion: its motion VAE (default: the shipped checkpoints/vae.safetensors)")

@@ -159,7 +159,7 @@ def features_from_positions(positions: Tensor, skeleton: Skeleton, contact_thres
     return feats.reshape(batch_shape + (n, feats.shape[-1]))
 
 
-def _root_from_features(features: Tensor) -> tuple[Tensor, Tensor]:
+def root_from_features(features: Tensor) -> tuple[Tensor, Tensor]:
     """Integrate root heading and ground velocity: (heading quats (..., T, 4), root positions (..., T, 3))."""
     angular = features[..., 0]
     angle = torch.zeros_like(angular)
@@ -187,7 +187,7 @@ def positions_from_features(features: Tensor, n_joints: int, append_last: bool =
     layout = FeatureLayout(n_joints)
     if features.shape[-1] < layout.ric.stop:
         raise ValueError(f"features of width {features.shape[-1]} are too narrow for {n_joints} joints")
-    quat, root = _root_from_features(features)
+    quat, root = root_from_features(features)
     local = features[..., layout.ric].reshape(features.shape[:-1] + (n_joints - 1, 3))
     world = qrot(qinv(quat)[..., None, :].expand(local.shape[:-1] + (4,)), local)
     world = torch.cat([world[..., :1] + root[..., None, 0:1], world[..., 1:2], world[..., 2:3] + root[..., None, 2:3]], dim=-1)

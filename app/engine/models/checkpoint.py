@@ -3,6 +3,7 @@ config and free-form metadata (both JSON in the header). Written atomically; nev
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -87,6 +88,23 @@ def read_header(path: str | Path) -> dict[str, str]:
     """The header metadata alone (config, training summary), without reading any tensor."""
     with _opened(Path(path)) as f:
         return dict(f.metadata() or {})
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def kept_encoder_sha256(path: str | Path) -> str | None:
+    """The sha256 of the autoencoder file whose encoder (and codebook) `path`, a decoder-only fine-tune, kept: models
+    trained on that file's codes or latents read this one too. None for any other file."""
+    try:
+        return json.loads(read_header(path).get("metadata", "{}")).get("encoder_sha256")
+    except (json.JSONDecodeError, AttributeError):
+        return None
 
 
 def config_from(cls: type[C], values: dict, source: str | Path = "checkpoint") -> C:

@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 
 from app.engine.arrays import normalised_batch, pad_to_multiple
-from app.engine.models.checkpoint import SHIPPED, CheckpointError, config_from, load_checkpoint
+from app.engine.models.checkpoint import (SHIPPED, CheckpointError, config_from, file_sha256, kept_encoder_sha256,
+                                         load_checkpoint)
 from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.motion_mamba import MotionMambaDenoiser, config_from_dict
@@ -129,9 +130,8 @@ class DiffusionPipeline:
 
 
 def load_diffusion(path: str | Path, vae_path: str | Path | None = None, device: str = "cpu") -> DiffusionPipeline:
-    """The pipeline from a diffusion checkpoint and the VAE it names (beside it unless given)."""
-    from app.engine.train.masked import file_sha256
-
+    """The pipeline from a diffusion checkpoint and the VAE it names (beside it unless given, and refused unless it is
+    the VAE recorded at training or a decoder-only fine-tune of it: other latents would decode to garbage)."""
     path = Path(path)
     state, config, extra, meta = load_checkpoint(path)
     if "vae_sha256" not in meta or "schedule" not in meta:
@@ -139,7 +139,7 @@ def load_diffusion(path: str | Path, vae_path: str | Path | None = None, device:
     vae_path = Path(vae_path) if vae_path else path.parent / meta["vae_file"]
     if not vae_path.is_file():
         raise CheckpointError(f"{path} needs its VAE {vae_path}, which is missing")
-    if file_sha256(vae_path) != meta["vae_sha256"]:
+    if meta["vae_sha256"] not in (file_sha256(vae_path), kept_encoder_sha256(vae_path)):
         raise CheckpointError(f"{path} was trained on another VAE than {vae_path} (sha256 differs): "
                               "retrain the diffusion model on this VAE")
     denoiser = MotionMambaDenoiser(config_from_dict(config, path))

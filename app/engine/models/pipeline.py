@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from app.engine.arrays import normalised_batch
-from app.engine.models.checkpoint import SHIPPED, CheckpointError, config_from, load_checkpoint
+from app.engine.models.checkpoint import (SHIPPED, CheckpointError, config_from, file_sha256, kept_encoder_sha256,
+                                         load_checkpoint)
 from app.engine.models.int8 import for_inference
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_decoding import decode_tokens, empty_canvas
@@ -104,13 +105,13 @@ class TextToMotion:
 
 def checked_tokenizer_path(model_path: Path, meta: dict, key: str, path: str | Path | None = None) -> Path:
     """The tokenizer a transformer checkpoint names under `<key>_file` (beside it unless `path` is given), refused
-    unless its sha256 is the one recorded at training (`<key>_sha256`): other codes would decode to garbage."""
-    from app.engine.train.masked import file_sha256
-
+    unless its sha256 is the one recorded at training (`<key>_sha256`), or it is a decoder-only fine-tune of that
+    tokenizer (app.engine.models.checkpoint.kept_encoder_sha256: the same encoder and codebook, so the same codes):
+    other codes would decode to garbage."""
     path = Path(path) if path else model_path.parent / meta[f"{key}_file"]
     if not path.is_file():
         raise CheckpointError(f"{model_path} needs its tokenizer {path}, which is missing")
-    if file_sha256(path) != meta[f"{key}_sha256"]:
+    if meta[f"{key}_sha256"] not in (file_sha256(path), kept_encoder_sha256(path)):
         raise CheckpointError(f"{model_path} was trained on another tokenizer than {path} (sha256 differs): "
                               "retrain it on this tokenizer")
     return path

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from app.engine.features import _root_from_features
+from app.engine.features import root_from_features
 from app.engine.models.masked_transformer import ROOT_KEY_SCALE
 from app.engine.rotations import qinv, qrot
 
@@ -23,7 +23,7 @@ def root_keys(features: Tensor | np.ndarray, unit: int, at: Tensor | np.ndarray)
     is what counts)."""
     f = torch.as_tensor(np.asarray(features, np.float64) if isinstance(features, np.ndarray) else features.double())
     at = torch.as_tensor(at, dtype=torch.bool)
-    quat, root = _root_from_features(f)  # (T, 4), (T, 3)
+    quat, root = root_from_features(f)  # (T, 4), (T, 3)
     first = torch.arange(len(at)) * unit
     if len(at) and int(first[-1]) >= len(f):
         raise ValueError(f"{len(at)} tokens of {unit} frames need at least {int(first[-1]) + 1} frames, got {len(f)}")

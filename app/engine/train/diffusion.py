@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.models.checkpoint import save_checkpoint
+from app.engine.models.checkpoint import file_sha256, save_checkpoint
 from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.motion_mamba import PRESETS, DenoiserConfig, MotionMambaDenoiser
@@ -43,7 +43,6 @@ from app.engine.physical import action_label
 from app.engine.train.distributed import JointModel
 from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
-from app.engine.train.masked import file_sha256
 from app.engine.train.sampling import draw_weights
 
 FORMAT = "kinema-diffusion-1"

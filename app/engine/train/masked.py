@@ -48,7 +48,6 @@ The log's elapsed_s tells after a few dozen steps whether a run fits its budget 
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass, replace
@@ -61,7 +60,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.models.checkpoint import save_checkpoint
+from app.engine.models.checkpoint import file_sha256, save_checkpoint
 from app.engine.models.keyframe_masking import keyframe_mask, keyframe_scores, token_density
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
 from app.engine.models.masked_mamba import MaskedMamba, MaskedMambaConfig, mamba_config
@@ -126,14 +125,6 @@ class _Batch(NamedTuple):
     keys: Tensor | None  # (B, N, ROOT_KEY_DIM) root keys, models that read them
     density: Tensor  # (B, N) token density (0 past the codes)
     group: Tensor  # (B,) label groups (alignment: same group, not a negative)
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @torch.no_grad()

@@ -10,7 +10,12 @@ app.engine.train.sampling) so that an action with few takes is reconstructed too
 tokenizers shipped before 2026-12-03 were trained. Half of Bandai Namco's motions are shorter
 than 64 frames, so rather than being skipped they are zero-padded (the normalised mean) and the padded frames
 and tokens are masked out of every loss and of the codebook's EMA. Loss: smooth-L1 reconstruction +
-weight_vel * smooth-L1 on the temporal difference (what makes jitter costly) + weight_commit * commitment.
+weight_vel * smooth-L1 on the temporal difference (what makes jitter costly) + weight_commit * commitment +
+weight_drift * root drift (`root_drift`: how far the root path integrated from the reconstruction strays from the
+real one's; per-frame errors in the root's velocity channels are small, but a bias adds up over a take: without it
+the shipped tokenizer of 2026-12-03 turned real walks by 14° over 196 frames and under-turned 90° turns by 12–18°).
+`decoder_only` fine-tunes the decoder of `init` alone: the codes of every motion stay what they were, so a masked
+model trained on them needs no retraining.
 Every `val_every` steps the reconstruction MPJPE of whole val motions is measured (global joint positions from
 positions_from_features on de-normalised features, as app.engine.evaluate does). Steps, resume state, logging and
 torchrun are app.engine.train.loop's; the resume state is kept after the run, so that a rerun with more `steps`
@@ -28,10 +33,11 @@ import torch
 import torch.nn.functional as F
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.features import positions_from_features
-from app.engine.models.checkpoint import save_checkpoint
+from app.engine.features import positions_from_features, root_from_features
+from app.engine.models.checkpoint import file_sha256, save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from app.engine.physical import action_label
+from app.engine.rotations import qinv, qrot
 from app.engine.train.loop import LoopConfig, TrainingRun
 from app.engine.train.sampling import draw_weights
 
@@ -47,6 +53,7 @@ class TokenizerTrainConfig:
     warmup: int = 300
     weight_vel: float = 0.5
     weight_commit: float = 0.02
+    weight_drift: float = 1.0  # 0 for the tokenizers shipped before 2026-12-03's drift fix
     label_balance: float = 0.75  # app.engine.train.sampling; 0: motions drawn uniformly
     seed: int = 0
     val_every: int = 500
@@ -56,6 +63,7 @@ class TokenizerTrainConfig:
     model: TokenizerConfig | None = None  # None: PRESETS[preset]; either way with the dataset's width, skeleton and `part`
     codebook_size: int | None = None  # None: the preset's (or `init`'s); fewer codes make sequences easier to predict
     init: str | None = None  # start from this tokenizer's encoder and decoder (its codebook too, if the sizes match)
+    decoder_only: bool = False  # train init's decoder alone; its encoder and codebook (so every motion's codes) stay
 
 
 def _model_config(cfg: TokenizerTrainConfig, folder: MotionFolder, init: TokenizerConfig | None = None) -> TokenizerConfig:
@@ -112,9 +120,25 @@ def _masked_smooth_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     return (per_frame * mask).sum() / mask.sum().clamp_min(1)
 
 
+def root_drift(recon: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+               ) -> torch.Tensor:
+    """Mean over the real frames (mask (B, T)) of the ground distance (m) between the root paths integrated from
+    normalised features recon and target (B, T, >= 4), plus the chord between their facing directions (about the
+    heading error in radians); mean and std: the first 4 channels' (root angular velocity, ground velocity, height)."""
+    def path(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        quat, root = root_from_features(x[..., :4] * std + mean)  # (B, T, 4), (B, T, 3)
+        facing = qrot(qinv(quat), torch.tensor([0.0, 0.0, 1.0], dtype=x.dtype).expand(quat.shape[:-1] + (3,)))
+        return root[..., [0, 2]], facing[..., [0, 2]]
+    (root_pred, facing_pred), (root_true, facing_true) = path(recon), path(target)
+    per_frame = (root_pred - root_true).norm(dim=-1) + (facing_pred - facing_true).norm(dim=-1)  # (B, T)
+    return (per_frame * mask).sum() / mask.sum().clamp_min(1)
+
+
 def tokenizer_losses(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, index: torch.Tensor,
-                     cfg: TokenizerTrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its parts (plus the quantiser's statistics) for a batch x (B, T, D) with mask (B, T)."""
+                     cfg: TokenizerTrainConfig, root_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+                     ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts (plus the quantiser's statistics) for a batch x (B, T, D) with mask (B, T);
+    root_stats: the mean and std of the 4 root channels, for the drift loss (None: a part without the root)."""
     recon, _, commit, stats = model(x, mask)
     target = x[..., index]
     rec = _masked_smooth_l1(recon, target, mask)
@@ -122,6 +146,10 @@ def tokenizer_losses(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor
     loss = rec + cfg.weight_vel * vel + cfg.weight_commit * commit
     parts = {"recon": rec.item(), "vel": vel.item(), "commit": commit.item(),
              "perplexity": stats["perplexity"].item(), "dead_codes": int(stats["dead_codes"])}
+    if root_stats is not None and cfg.weight_drift:
+        drift = root_drift(recon, target, mask, *root_stats)
+        loss = loss + cfg.weight_drift * drift
+        parts["drift"] = drift.item()
     return loss, parts
 
 
@@ -192,15 +220,28 @@ def train_tokenizer(
     model = MotionTokenizer(mc)
     if init is not None:
         _initial_weights(model, init.state_dict())
+    if cfg.decoder_only:
+        if init is None or init.config.codebook_size != mc.codebook_size:
+            raise ValueError("decoder-only training fine-tunes the decoder of a trained tokenizer: give --init, "
+                             "with its own codebook size")
+        for frozen in (model.encoder, model.quantizer):
+            frozen.requires_grad_(False)
     model = model.to(run.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    root_stats = None
+    if model.feature_index[:4].tolist() == [0, 1, 2, 3]:  # the whole body or the lower part: the root is there
+        root_stats = tuple(torch.from_numpy(a[:4]).float().to(run.device) for a in (train_folder.mean, train_folder.std))
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
     rng = np.random.default_rng([cfg.seed, run.step, run.rank])  # each rank (and a resumed run) draws its own batches
     per_rank = max(1, cfg.batch_size // run.world)
 
     def step() -> tuple[torch.Tensor, dict[str, float]]:
+        if cfg.decoder_only:  # eval mode: the quantiser's EMA would move the codes (validation sets train mode back)
+            model.encoder.eval()
+            model.quantizer.eval()
         x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng, draw))
-        loss, parts = tokenizer_losses(net, x, mask, model.feature_index, cfg)
+        loss, parts = tokenizer_losses(net, x, mask, model.feature_index, cfg, root_stats)
         return loss, {"loss": loss.item(), **parts}
 
     def validate() -> dict[str, float]:
@@ -212,6 +253,8 @@ def train_tokenizer(
     if run.main and not metrics:  # a rerun of a finished run
         metrics = validate()
     summary = autoencoder_summary(run, data_dir, train_folder, metrics, cfg)
+    if cfg.decoder_only:  # the codes are init's: masked models trained on init's codes accept this tokenizer
+        summary["encoder_sha256"] = init.metadata.get("encoder_sha256") or file_sha256(cfg.init)
     extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
     run.finish(lambda: save_checkpoint(out_path, model, asdict(mc), extra, summary), keep_resume=True)
     return summary

@@ -7,7 +7,9 @@ The CLI (`kinema train vae --data <dir> --preset cpu|paper [--steps N]`) calls
 Batches, padding masks, the learning-rate schedule and DDP setup are the tokenizer's (app.engine.train.tokenizer):
 the two models see the same data the same way. Loss: smooth-L1 reconstruction + weight_vel * smooth-L1 on the
 temporal difference + weight_kl * KL to N(0, I) per latent value (MLD uses 1e-4: a nearly deterministic latent,
-scaled to unit variance later by the diffusion trainer). Every `val_every` steps: MPJPE of whole val motions
+scaled to unit variance later by the diffusion trainer) + weight_drift * the tokenizer's root drift (a take's root
+path integrated from the decoded velocities; app.engine.train.tokenizer.root_drift). `decoder_only` fine-tunes the
+decoder of `init` alone: every motion's latents stay what they were, so a denoiser trained on them keeps working. Every `val_every` steps: MPJPE of whole val motions
 decoded from their latent means. Steps, resume state, logging and torchrun are app.engine.train.loop's.
 """
 from __future__ import annotations
@@ -21,11 +23,12 @@ import torch
 from torch import nn
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.models.checkpoint import save_checkpoint
+from app.engine.models.checkpoint import file_sha256, save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
 from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
-from app.engine.train.tokenizer import _batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm, training_motions
+from app.engine.train.tokenizer import (_batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm, root_drift,
+                                        training_motions)
 
 
 @dataclass
@@ -39,6 +42,7 @@ class VAETrainConfig:
     warmup: int = 200
     weight_vel: float = 0.5
     weight_kl: float = 1e-4
+    weight_drift: float = 1.0  # 0 for the VAEs shipped before 2026-12-03's drift fix
     label_balance: float = 0.75  # app.engine.train.sampling; 0: motions drawn uniformly
     seed: int = 0
     val_every: int = 250
@@ -46,11 +50,14 @@ class VAETrainConfig:
     device: str | None = None  # None: CUDA when there is one, else CPU
     model: VAEConfig | None = None  # None: PRESETS[preset]; either way with the dataset's feature width
     init: str | None = None  # start from this VAE's weights (same config; app.engine.train.init)
+    decoder_only: bool = False  # train init's decoder alone; its encoder (so every motion's latents) stays
 
 
 def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETrainConfig,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its parts for a batch x (B, T, D) with mask (B, T) True on real frames."""
+               generator: torch.Generator | None = None, root_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+               ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts for a batch x (B, T, D) with mask (B, T) True on real frames; root_stats: the mean
+    and std of the 4 root channels, for the drift loss."""
     recon, mu, logvar = model(x, generator)
     rec = _masked_smooth_l1(recon, x, mask)
     vel = _masked_smooth_l1(recon[:, 1:] - recon[:, :-1], x[:, 1:] - x[:, :-1], mask[:, 1:] & mask[:, :-1])
@@ -58,7 +65,12 @@ def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETr
     kl_per = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean(-1)  # (B, N)
     kl = (kl_per * latent_mask).sum() / latent_mask.sum().clamp_min(1)
     loss = rec + cfg.weight_vel * vel + cfg.weight_kl * kl
-    return loss, {"recon": rec.item(), "vel": vel.item(), "kl": kl.item()}
+    parts = {"recon": rec.item(), "vel": vel.item(), "kl": kl.item()}
+    if root_stats is not None and cfg.weight_drift:
+        drift = root_drift(recon, x, mask, *root_stats)
+        loss = loss + cfg.weight_drift * drift
+        parts["drift"] = drift.item()
+    return loss, parts
 
 
 def vae_mpjpe(model: MotionVAE, folder: MotionFolder, device: str | torch.device = "cpu", limit: int = 200) -> float:
@@ -88,10 +100,16 @@ def train_vae(
     motions, draw = training_motions(train_folder, mc.unit, cfg.label_balance)
 
     model = MotionVAE(mc)
-    if cfg.init:
-        load_initial_weights(model, cfg.init, asdict(mc), "VAE")
+    init_meta = load_initial_weights(model, cfg.init, asdict(mc), "VAE") if cfg.init else None
+    if cfg.decoder_only:
+        if init_meta is None:
+            raise ValueError("decoder-only training fine-tunes the decoder of a trained VAE: give --init")
+        for frozen in (model.encoder, model.to_moments):
+            frozen.requires_grad_(False)
     model = model.to(run.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    root_stats = tuple(torch.from_numpy(a[:4]).float().to(run.device) for a in (train_folder.mean, train_folder.std))
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
     rng = np.random.default_rng([cfg.seed, run.step, run.rank])  # each rank (and a resumed run) draws its own batches
     gen = torch.Generator(device=run.device).manual_seed(int(rng.integers(2**62)))
@@ -99,7 +117,7 @@ def train_vae(
 
     def step() -> tuple[torch.Tensor, dict[str, float]]:
         x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng, draw))
-        loss, parts = vae_losses(net, x, mask, cfg, gen)
+        loss, parts = vae_losses(net, x, mask, cfg, gen, root_stats)
         return loss, {"loss": loss.item(), **parts}
 
     def validate() -> dict[str, float]:
@@ -111,6 +129,8 @@ def train_vae(
     if run.main and not metrics:  # a rerun of a finished run
         metrics = validate()
     summary = autoencoder_summary(run, data_dir, train_folder, metrics, cfg)
+    if cfg.decoder_only:  # the latents are init's: denoisers trained on init's latents accept this VAE
+        summary["encoder_sha256"] = init_meta.get("encoder_sha256") or file_sha256(cfg.init)
     extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
     run.finish(lambda: save_checkpoint(out_path, model, asdict(mc), extra, summary))
     return summary

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.models.checkpoint import CheckpointError
+from app.engine.models.checkpoint import CheckpointError, file_sha256
 from app.engine.models.diffusion_pipeline import load_diffusion, load_diffusion_pipeline
 from app.engine.models.motion_mamba import DenoiserConfig
 from app.engine.models.pipeline import ModelNotTrained
@@ -121,6 +121,24 @@ def test_missing_or_mismatched_checkpoints_are_refused(trained, tmp_path):
     save_checkpoint(tmp_path / "vae.safetensors", MotionVAE(TINY_VAE), asdict(TINY_VAE))  # another VAE
     with pytest.raises(CheckpointError, match="another VAE"):
         load_diffusion(tmp_path / "diffusion.safetensors")
+
+
+def test_a_decoder_only_vae_keeps_the_latents_so_the_denoiser_reads_it(sample_dataset, trained, tmp_path):
+    tuned = tmp_path / "vae.safetensors"
+    train_vae(sample_dataset, tuned, VAETrainConfig(steps=3, batch_size=8, window=32, val_every=3, threads=1,
+                                                    model=TINY_VAE, init=str(trained / "vae.safetensors"),
+                                                    decoder_only=True), progress=False)
+    before, after = MotionVAE.load(trained / "vae.safetensors"), MotionVAE.load(tuned)
+    old, new = before.state_dict(), after.state_dict()
+    frozen = [k for k in old if k.startswith(("encoder.", "to_moments."))]
+    assert frozen and all(torch.equal(old[k], new[k]) for k in frozen)
+    assert not all(torch.equal(old[k], new[k]) for k in old if k.startswith("decoder."))
+    assert after.metadata["encoder_sha256"] == file_sha256(trained / "vae.safetensors")
+    (tmp_path / "diffusion.safetensors").write_bytes((trained / "diffusion.safetensors").read_bytes())
+    assert load_diffusion(tmp_path / "diffusion.safetensors").vae.metadata["encoder_sha256"]
+    with pytest.raises(ValueError, match="--init"):
+        train_vae(sample_dataset, tmp_path / "x.safetensors", VAETrainConfig(steps=1, model=TINY_VAE, decoder_only=True),
+                  progress=False)
 
 
 def test_training_resumes_from_its_saved_state(sample_dataset, trained, tmp_path):

@@ -9,7 +9,7 @@ import torch
 import app.engine.train.masked as masked
 from app.engine.data.build import build_bandai_namco
 from app.engine.data.dataset import MotionFolder
-from app.engine.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from app.engine.models.checkpoint import CheckpointError, file_sha256, load_checkpoint, save_checkpoint
 from app.engine.models.masked_mamba import MaskedMamba
 from app.engine.models.masked_transformer import MaskedTransformer, MaskedTransformerConfig
 from app.engine.models.pipeline import load_text_to_motion
@@ -20,6 +20,7 @@ from app.engine.text import get_text_encoder
 from app.engine.train.alignment import AlignmentHeads, mirror_index
 from app.engine.train.distributed import JointModel
 from app.engine.train.masked import MaskedTrainConfig, corrupt, train_masked
+from app.engine.train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
 SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/bandai-namco/sample"
 TINY = MaskedTransformerConfig(codebook_size=0, width=32, depth=2, heads=4, dropout=0.0)  # K from the tokenizer
@@ -121,6 +122,11 @@ def test_resumes_after_an_interruption_and_refuses_another_tokenizer(setup, tmp_
     _save_tokenizer(tmp_path / "other.safetensors", data, seed=1)
     with pytest.raises(CheckpointError, match="another tokenizer"):
         load_text_to_motion(out, tmp_path / "other.safetensors")
+    # a decoder-only fine-tune keeps the codes: the model reads it
+    tuned = tmp_path / "tuned.safetensors"
+    train_tokenizer(data, tuned, TokenizerTrainConfig(steps=2, batch_size=4, window=32, warmup=1, threads=1,
+                                                      init=str(tokenizer), decoder_only=True), progress=False)
+    assert load_text_to_motion(out, tuned).tokenizer.metadata["encoder_sha256"] == file_sha256(tokenizer)
 
 
 def test_a_rerun_with_more_steps_extends_a_finished_run_and_fresh_starts_over(setup, tmp_path):

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from app.engine.data.build import build_bandai_namco
-from app.engine.models.checkpoint import CheckpointError
+from app.engine.data.dataset import MotionFolder
+from app.engine.models.checkpoint import CheckpointError, file_sha256
 from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 from app.engine.train.loop import resume_path
-from app.engine.train.tokenizer import TokenizerTrainConfig, train_tokenizer
+from app.engine.train.tokenizer import TokenizerTrainConfig, root_drift, train_tokenizer
 
 SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/bandai-namco/sample"
 TINY = TokenizerConfig(width=32, depth=1, codebook_size=32, code_dim=8)
@@ -123,3 +124,43 @@ def test_windows_are_drawn_by_label_weight_so_a_rare_action_is_seen():
     assert draw_weights(labels, 0.0) is None and kick_share(0.0) == pytest.approx(0.05, abs=0.02)
     assert kick_share(1.0) == pytest.approx(0.5, abs=0.04)
     assert 0.2 < kick_share(0.75) < 0.4  # 5^.25 / (5^.25 + 95^.25) = 0.32
+
+
+def test_root_drift_sees_a_bias_that_adds_up_and_not_jitter_or_padding():
+    t, mean, std = 64, torch.zeros(4), torch.ones(4)
+    target = torch.zeros(1, t, 4)
+    target[..., 2] = 0.05  # walks forward 5 cm a frame
+    mask = torch.ones(1, t, dtype=torch.bool)
+    assert root_drift(target, target, mask, mean, std) == 0
+    bias, jitter = target.clone(), target.clone()
+    bias[..., 0] += 0.002  # turns 0.11° a frame more than the real take: 7° over the window
+    jitter[..., 0] += 0.002 * (-1.0) ** torch.arange(t)  # the same error per frame, alternating
+    assert root_drift(bias, target, mask, mean, std) > 10 * root_drift(jitter, target, mask, mean, std) > 0
+    slow = target.clone()
+    slow[..., 2] = 0.04  # 1 cm a frame short: 0.32 m behind at the middle frame
+    assert float(root_drift(slow, target, mask, mean, std)) == pytest.approx(0.01 * (t - 1) / 2, rel=1e-4)
+    late = target.clone()
+    late[:, t // 2:, 0] += 1.0
+    mask[:, t // 2:] = False  # padding past the motion's end does not count
+    assert root_drift(late, target, mask, mean, std) == 0
+
+
+def test_decoder_only_keeps_every_code_and_records_whose_codes_they_are(data, tmp_path):
+    first, tuned = tmp_path / "first.safetensors", tmp_path / "tuned.safetensors"
+    train_tokenizer(data, first, _config(steps=5), progress=False)
+    train_tokenizer(data, tuned, _config(steps=5, init=str(first), decoder_only=True, model=None), progress=False)
+    before, after = MotionTokenizer.load(first), MotionTokenizer.load(tuned)
+    old, new = before.state_dict(), after.state_dict()
+    assert all(torch.equal(old[k], new[k]) for k in old if not k.startswith("decoder."))  # encoder, codebook, EMA
+    assert not all(torch.equal(old[k], new[k]) for k in old if k.startswith("decoder."))
+    x = torch.from_numpy(MotionFolder(data, "val").normalize(MotionFolder(data, "val").records[0].features[:32]))[None]
+    assert torch.equal(before.encode(x), after.encode(x))
+    assert after.metadata["encoder_sha256"] == file_sha256(first)
+    again = tmp_path / "again.safetensors"  # a fine-tune of a fine-tune still names the codes' first tokenizer
+    train_tokenizer(data, again, _config(steps=1, init=str(tuned), decoder_only=True, model=None), progress=False)
+    assert MotionTokenizer.load(again).metadata["encoder_sha256"] == file_sha256(first)
+    with pytest.raises(ValueError, match="--init"):
+        train_tokenizer(data, tmp_path / "a.safetensors", _config(steps=1, decoder_only=True), progress=False)
+    with pytest.raises(ValueError, match="codebook size"):
+        train_tokenizer(data, tmp_path / "b.safetensors", _config(steps=1, init=str(first), decoder_only=True,
+                                                                codebook_size=8, model=None), progress=False)
