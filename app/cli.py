@@ -268,14 +268,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
         elif args.what == "vae":
             from app.engine.train.vae import VAETrainConfig, train_vae
 
-            config = dataclasses.replace(VAETrainConfig(preset=args.preset, init=args.init, decoder_only=args.decoder_only),
-                                         **overrides)
+            config = dataclasses.replace(VAETrainConfig(preset=args.preset, init=args.init,
+                                                        decoder_only=args.decoder_only), **overrides)
             result = train_vae(args.data, out, config, log_path=log_path, resume=not args.fresh)
         elif args.what == "diffusion":
             from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
 
-            config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation, init=args.init),
-                                         **overrides)
+            config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation,
+                                                              init=args.init), **overrides)
             result = train_diffusion(args.data, args.vae or _shipped("vae.safetensors"), out, config,
                                      log_path=log_path, resume=not args.fresh)
         else:

@@ -107,6 +107,12 @@ def kept_encoder_sha256(path: str | Path) -> str | None:
         return None
 
 
+def encoder_sha256_for_fine_tune(init: str | Path) -> str:
+    """What a decoder-only fine-tune of `init` records as its `encoder_sha256`: the file whose encoder it keeps
+    (init's own record when init is itself such a fine-tune, else init)."""
+    return kept_encoder_sha256(init) or file_sha256(init)
+
+
 def config_from(cls: type[C], values: dict, source: str | Path = "checkpoint") -> C:
     """A config dataclass from a header's JSON: unknown keys are ignored (older or newer files), known ones must
     have their field's type, so a tampered header is refused here rather than failing deep inside a model."""

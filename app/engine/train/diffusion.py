@@ -13,11 +13,10 @@ length (capped at `max_latents`) is the batch's, and the batch is filled with ra
 motions at least that long. Motions are drawn with the masked trainer's weights per content label
 (`label_balance`, app.engine.train.sampling), so an action with a few takes (dataset 1's, or a second corpus's
 jumps and kicks) is not drowned by dataset 2's hundreds. No padding ever enters a scan (a backward scan would carry
-it into real frames), and
-the model sees short and long motions as often as the data has them. DDPM loss: MSE between the model's output
-and the scheduler's target (v or epsilon) at t ~ U{0..999}; the text is dropped for `text_drop` of the rows
-(classifier-free guidance). A length predictor (app.engine.models.length_predictor) learns the motion's latent
-count from the sentence in the same loop, for prompts without a length.
+it into real frames), and the model sees short and long motions as often as the data has them. DDPM loss: MSE
+between the model's output and the scheduler's target (v or epsilon) at t ~ U{0..999}; the text is dropped for
+`text_drop` of the rows (classifier-free guidance). A length predictor (app.engine.models.length_predictor) learns
+the motion's latent count from the sentence in the same loop, for prompts without a length.
 
 Steps, validation, resume state, logging and torchrun are app.engine.train.loop's.
 """

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from app.engine.data.dataset import MotionFolder
 from app.engine.features import positions_from_features, root_from_features
-from app.engine.models.checkpoint import file_sha256, save_checkpoint
+from app.engine.models.checkpoint import encoder_sha256_for_fine_tune, save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from app.engine.physical import action_label
 from app.engine.rotations import qinv, qrot
@@ -134,6 +134,11 @@ def root_drift(recon: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, me
     return (per_frame * mask).sum() / mask.sum().clamp_min(1)
 
 
+def root_statistics(folder: MotionFolder, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and std of the 4 root channels (angular velocity, ground velocity, height), for `root_drift`."""
+    return tuple(torch.from_numpy(a[:4]).float().to(device) for a in (folder.mean, folder.std))
+
+
 def tokenizer_losses(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, index: torch.Tensor,
                      cfg: TokenizerTrainConfig, root_stats: tuple[torch.Tensor, torch.Tensor] | None = None
                      ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -227,9 +232,8 @@ def train_tokenizer(
         for frozen in (model.encoder, model.quantizer):
             frozen.requires_grad_(False)
     model = model.to(run.device)
-    root_stats = None
-    if model.feature_index[:4].tolist() == [0, 1, 2, 3]:  # the whole body or the lower part: the root is there
-        root_stats = tuple(torch.from_numpy(a[:4]).float().to(run.device) for a in (train_folder.mean, train_folder.std))
+    root_there = model.feature_index[:4].tolist() == [0, 1, 2, 3]  # the whole body or the lower part
+    root_stats = root_statistics(train_folder, run.device) if root_there else None
     trained = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
@@ -254,7 +258,7 @@ def train_tokenizer(
         metrics = validate()
     summary = autoencoder_summary(run, data_dir, train_folder, metrics, cfg)
     if cfg.decoder_only:  # the codes are init's: masked models trained on init's codes accept this tokenizer
-        summary["encoder_sha256"] = init.metadata.get("encoder_sha256") or file_sha256(cfg.init)
+        summary["encoder_sha256"] = encoder_sha256_for_fine_tune(cfg.init)
     extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
     run.finish(lambda: save_checkpoint(out_path, model, asdict(mc), extra, summary), keep_resume=True)
     return summary

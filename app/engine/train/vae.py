@@ -9,8 +9,9 @@ the two models see the same data the same way. Loss: smooth-L1 reconstruction + 
 temporal difference + weight_kl * KL to N(0, I) per latent value (MLD uses 1e-4: a nearly deterministic latent,
 scaled to unit variance later by the diffusion trainer) + weight_drift * the tokenizer's root drift (a take's root
 path integrated from the decoded velocities; app.engine.train.tokenizer.root_drift). `decoder_only` fine-tunes the
-decoder of `init` alone: every motion's latents stay what they were, so a denoiser trained on them keeps working. Every `val_every` steps: MPJPE of whole val motions
-decoded from their latent means. Steps, resume state, logging and torchrun are app.engine.train.loop's.
+decoder of `init` alone: every motion's latents stay what they were, so a denoiser trained on them keeps working.
+Every `val_every` steps: MPJPE of whole val motions decoded from their latent means. Steps, resume state, logging
+and torchrun are app.engine.train.loop's.
 """
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ import torch
 from torch import nn
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.models.checkpoint import file_sha256, save_checkpoint
+from app.engine.models.checkpoint import encoder_sha256_for_fine_tune, save_checkpoint
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
 from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
 from app.engine.train.tokenizer import (_batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm, root_drift,
-                                        training_motions)
+                                        root_statistics, training_motions)
 
 
 @dataclass
@@ -100,14 +101,15 @@ def train_vae(
     motions, draw = training_motions(train_folder, mc.unit, cfg.label_balance)
 
     model = MotionVAE(mc)
-    init_meta = load_initial_weights(model, cfg.init, asdict(mc), "VAE") if cfg.init else None
+    if cfg.init:
+        load_initial_weights(model, cfg.init, asdict(mc), "VAE")
     if cfg.decoder_only:
-        if init_meta is None:
+        if not cfg.init:
             raise ValueError("decoder-only training fine-tunes the decoder of a trained VAE: give --init")
         for frozen in (model.encoder, model.to_moments):
             frozen.requires_grad_(False)
     model = model.to(run.device)
-    root_stats = tuple(torch.from_numpy(a[:4]).float().to(run.device) for a in (train_folder.mean, train_folder.std))
+    root_stats = root_statistics(train_folder, run.device)
     trained = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
@@ -130,7 +132,7 @@ def train_vae(
         metrics = validate()
     summary = autoencoder_summary(run, data_dir, train_folder, metrics, cfg)
     if cfg.decoder_only:  # the latents are init's: denoisers trained on init's latents accept this VAE
-        summary["encoder_sha256"] = init_meta.get("encoder_sha256") or file_sha256(cfg.init)
+        summary["encoder_sha256"] = encoder_sha256_for_fine_tune(cfg.init)
     extra = {"mean": torch.from_numpy(train_folder.mean), "std": torch.from_numpy(train_folder.std)}
     run.finish(lambda: save_checkpoint(out_path, model, asdict(mc), extra, summary))
     return summary

@@ -137,8 +137,8 @@ def test_a_decoder_only_vae_keeps_the_latents_so_the_denoiser_reads_it(sample_da
     (tmp_path / "diffusion.safetensors").write_bytes((trained / "diffusion.safetensors").read_bytes())
     assert load_diffusion(tmp_path / "diffusion.safetensors").vae.metadata["encoder_sha256"]
     with pytest.raises(ValueError, match="--init"):
-        train_vae(sample_dataset, tmp_path / "x.safetensors", VAETrainConfig(steps=1, model=TINY_VAE, decoder_only=True),
-                  progress=False)
+        train_vae(sample_dataset, tmp_path / "x.safetensors",
+                  VAETrainConfig(steps=1, model=TINY_VAE, decoder_only=True), progress=False)
 
 
 def test_training_resumes_from_its_saved_state(sample_dataset, trained, tmp_path):
