@@ -7,7 +7,8 @@ import struct
 import pytest
 import torch
 
-from app.engine.models.checkpoint import CheckpointError, save_checkpoint
+from app.engine.models.checkpoint import (CheckpointError, encoder_sha256_for_fine_tune, file_sha256, kept_encoder_sha256,
+                                         save_checkpoint)
 from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 
 
@@ -99,3 +100,14 @@ def test_a_pickle_named_safetensors_is_never_unpickled(checkpoint):
     torch.save({"weights": torch.zeros(3)}, checkpoint)  # torch's own pickle-based format
     with pytest.raises(CheckpointError):
         MotionTokenizer.load(checkpoint)
+
+
+@pytest.mark.parametrize("metadata", ["{not json", "[1, 2]", '"a string"', "{}"])
+def test_a_malformed_fine_tune_record_is_no_record(checkpoint, metadata):
+    """A header whose metadata is not a JSON object (or lacks encoder_sha256) names no kept encoder, so a loader
+    falls back to the file's own sha256 and refuses a file that is not the one a model was trained on."""
+    def change(header):
+        header["__metadata__"]["metadata"] = metadata
+    checkpoint.write_bytes(_with_header(checkpoint.read_bytes(), change))
+    assert kept_encoder_sha256(checkpoint) is None
+    assert encoder_sha256_for_fine_tune(checkpoint) == file_sha256(checkpoint)
