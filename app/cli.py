@@ -241,6 +241,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     for flag, value in (("--part", args.part), ("--codebook-size", args.codebook_size)):
         if value and args.what != "tokenizer":
             raise CommandError(f"{flag} applies to `kinema train tokenizer` only")
+    if args.ema is not None and (args.what != "diffusion" or not 0 <= args.ema < 1):
+        raise CommandError("--ema is the diffusion trainer's weight-average decay, a number from 0 (none) to below 1")
     if args.decoder_only and (args.what not in ("tokenizer", "vae") or not args.init):
         raise CommandError("--decoder-only fine-tunes the decoder of the tokenizer or VAE given with --init")
     for flag, value in (("--masking", args.masking), ("--backbone", args.backbone), ("--contrastive", args.contrastive),
@@ -275,7 +277,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
             from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
 
             config = dataclasses.replace(DiffusionTrainConfig(preset=args.preset, ablation=args.ablation,
-                                                              init=args.init), **overrides)
+                                                              init=args.init, ema=args.ema or 0.0), **overrides)
             result = train_diffusion(args.data, args.vae or _shipped("vae.safetensors"), out, config,
                                      log_path=log_path, resume=not args.fresh)
         else:
@@ -630,6 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "e.g. --rotary)")
     train.add_argument("--label-balance", type=float, help="how much each action counts whatever its number of takes: "
                        "0 draws motions uniformly, 1 every action alike (default 0.75; app.engine.train.sampling)")
+    train.add_argument("--ema", type=float, help="diffusion: write the moving average of the weights with this decay "
+                       "(e.g. 0.999) instead of the last weights; validation reads it too (default: none)")
     train.add_argument("--codebook-size", type=int, help="tokenizer: number of codes (default: the preset's, or --init's)")
     train.add_argument("--decoder-only", action="store_true",
                        help="tokenizer, vae: fine-tune only the decoder of --init; every motion keeps its codes (its "

@@ -170,6 +170,19 @@ def test_train_init_reaches_the_masked_vae_and_diffusion_trainers_and_the_evalua
     assert "--label-balance is a number from 0" in capsys.readouterr().err
 
 
+def test_train_ema_reaches_the_diffusion_trainer_and_the_others_refuse_it(tmp_path, monkeypatch, capsys):
+    import app.engine.train.diffusion as diffusion
+
+    seen = {}
+    monkeypatch.setattr(diffusion, "train_diffusion", lambda *args, **kwargs: seen.update(config=args[3]) or {})
+    common = ["--data", str(tmp_path), "--out", str(tmp_path / "d.safetensors"), "--runs", str(tmp_path / "runs")]
+    assert main(["train", "diffusion", *common]) == 0 and seen["config"].ema == 0.0
+    assert main(["train", "diffusion", *common, "--ema", "0.999"]) == 0 and seen["config"].ema == 0.999
+    for bad in (["train", "masked", *common, "--ema", "0.999"], ["train", "diffusion", *common, "--ema", "1"]):
+        assert main(bad) == 2
+        assert "--ema is the diffusion trainer's weight-average decay" in capsys.readouterr().err
+
+
 def test_eval_guidance_reaches_every_row_and_none_leaves_each_verbs_default(sample_dataset, monkeypatch):
     import app.engine.ops as ops
     from app.cli import _motion_source

@@ -15,7 +15,8 @@ motions at least that long. Motions are drawn with the masked trainer's weights 
 jumps and kicks) is not drowned by dataset 2's hundreds. No padding ever enters a scan (a backward scan would carry
 it into real frames), and the model sees short and long motions as often as the data has them. DDPM loss: MSE
 between the model's output and the scheduler's target (v or epsilon) at t ~ U{0..999}; the text is dropped for
-`text_drop` of the rows (classifier-free guidance). A length predictor (app.engine.models.length_predictor) learns
+`text_drop` of the rows (classifier-free guidance). With `ema`, validation and the output use the weights' moving
+average (app.engine.train.loop). A length predictor (app.engine.models.length_predictor) learns
 the motion's latent count from the sentence in the same loop, for prompts without a length.
 
 Steps, validation, resume state, logging and torchrun are app.engine.train.loop's.
@@ -67,6 +68,7 @@ class DiffusionTrainConfig:
     model: DenoiserConfig | None = None  # overrides the preset (tests: a tiny model)
     ablation: str | None = None  # "no-hierarchy" (one scan per level) or "no-backward-bsm" (BSM forward only)
     init: str | None = None  # start from this denoiser's weights (same config; app.engine.train.init)
+    ema: float = 0.0  # the output is the weights' moving average with this decay (0: the last weights; loop.LoopConfig)
 
 
 @dataclass
@@ -203,7 +205,7 @@ def train_diffusion(
         return out["loss"] + out["length_loss"], dict(last)
 
     loop = LoopConfig(cfg.steps, cfg.lr, cfg.warmup, cfg.val_every, f"diffusion ({cfg.preset})",
-                      show=("loss", "latents"), progress=progress)
+                      show=("loss", "latents"), progress=progress, ema=cfg.ema)
     metrics = run.loop(step, lambda: _validate(nets, scheduler, val, sentences, cfg), loop, log_path)
 
     info = train_folder.info
