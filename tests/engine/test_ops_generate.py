@@ -45,7 +45,7 @@ def test_deterministic_for_a_seed(tiny):
 def test_no_guidance_means_the_engines_measured_default(tiny, monkeypatch):
     from app.engine.ops import DEFAULT_GUIDANCE
 
-    assert DEFAULT_GUIDANCE == {"masked": 2.0, "diffusion": 4.0}
+    assert DEFAULT_GUIDANCE == {"masked": 2.0, "diffusion": 3.0}
     used = []
     real = TextToMotion.generate
     monkeypatch.setattr(TextToMotion, "generate", lambda self, *a: used.append(a[3]) or real(self, *a))
@@ -96,6 +96,7 @@ def test_pieces_fit_the_window_and_add_up():
 
 def test_diffusion_makes_two_minutes_in_overlapping_windows():
     from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+    from app.engine.ops import DEFAULT_GUIDANCE
 
     pipeline = load_diffusion_pipeline()  # the shipped checkpoint
     motion = generate("a person walks forward", n_frames=2400, engine="diffusion", model=pipeline, steps=2,
@@ -105,7 +106,7 @@ def test_diffusion_makes_two_minutes_in_overlapping_windows():
     step = np.linalg.norm(np.diff(root[:, [0, 2]], axis=0), axis=-1)
     assert step.max() < 0.5
     # the second window continues the first: its first frames are the first window's last ones, exactly
-    first = pipeline.generate("a person walks forward", 196, 0, 4.0, 2)
+    first = pipeline.generate("a person walks forward", 196, 0, DEFAULT_GUIDANCE["diffusion"], 2)
     np.testing.assert_allclose(motion.features[:196], first, atol=1e-5)
 
 

@@ -178,11 +178,11 @@ def test_guidance_starts_at_each_engines_default_and_keeps_a_value_the_user_chos
     panel = window.prompt_panel
     assert (panel.engine.currentText(), panel.guidance.value()) == ("masked", 2.0)
     panel.engine.setCurrentText("diffusion")
-    assert panel.guidance.value() == 4.0
+    assert panel.guidance.value() == 3.0
     panel.guidance.setValue(6.5)  # the user's own value survives switching engines
     panel.engine.setCurrentText("masked")
     assert panel.guidance.value() == 6.5
-    panel.apply_settings({"engine": "diffusion", "guidance": 3.0})  # a project's engine and guidance, both kept
-    assert (panel.engine.currentText(), panel.guidance.value()) == ("diffusion", 3.0)
+    panel.apply_settings({"engine": "diffusion", "guidance": 3.5})  # a project's engine and guidance, both kept
+    assert (panel.engine.currentText(), panel.guidance.value()) == ("diffusion", 3.5)
     panel.apply_settings({"engine": "masked"})  # no guidance saved: a value the user chose stays
-    assert panel.guidance.value() == 3.0
+    assert panel.guidance.value() == 3.5

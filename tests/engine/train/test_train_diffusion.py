@@ -11,7 +11,7 @@ from app.engine.models.diffusion_pipeline import load_diffusion, load_diffusion_
 from app.engine.models.motion_mamba import DenoiserConfig
 from app.engine.models.pipeline import ModelNotTrained
 from app.engine.models.vae import MotionVAE, VAEConfig
-from app.engine.ops import generate
+from app.engine.ops import DEFAULT_GUIDANCE, generate
 from app.engine.text import get_text_encoder
 from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
 from app.engine.train.vae import VAETrainConfig, train_vae
@@ -60,7 +60,7 @@ def test_ops_generate_routes_to_the_diffusion_engine(trained):
     pipeline = load_diffusion_pipeline(trained)
     motion = generate("a person jumps", n_frames=22, seed=1, steps=4, engine="diffusion", model=pipeline, cleanup=False)
     assert motion.features.shape == (22, 251)
-    expected = pipeline.generate("a person jumps", 22, seed=1, guidance=4.0, steps=4)
+    expected = pipeline.generate("a person jumps", 22, seed=1, guidance=DEFAULT_GUIDANCE["diffusion"], steps=4)
     np.testing.assert_array_equal(motion.features, expected)
     with pytest.raises(ValueError, match="4 to 12000 frames"):
         generate("a person jumps", n_frames=12_001, engine="diffusion", model=pipeline)
