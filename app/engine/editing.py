@@ -39,7 +39,7 @@ class Decoding:
     """How the masked model decodes (app.engine.models.masked_decoding.decode_tokens)."""
 
     seed: int = 0
-    guidance: float = 2.0  # the masked engine's default (app.engine.ops.DEFAULT_GUIDANCE)
+    guidance: float = 2.5  # the masked engine's default (app.engine.ops.DEFAULT_GUIDANCE)
     steps: int = 8
     temperature: float = 1.0
     top_k: int | None = None

@@ -45,13 +45,13 @@ def test_deterministic_for_a_seed(tiny):
 def test_no_guidance_means_the_engines_measured_default(tiny, monkeypatch):
     from app.engine.ops import DEFAULT_GUIDANCE
 
-    assert DEFAULT_GUIDANCE == {"masked": 2.0, "diffusion": 3.0}
+    assert DEFAULT_GUIDANCE == {"masked": 2.5, "diffusion": 3.0}
     used = []
     real = TextToMotion.generate
     monkeypatch.setattr(TextToMotion, "generate", lambda self, *a: used.append(a[3]) or real(self, *a))
     generate("someone waves", n_frames=40, seed=3, model=tiny)
     generate("someone waves", n_frames=40, seed=3, guidance=4.5, model=tiny)
-    assert used == [2.0, 4.5]
+    assert used == [2.5, 4.5]
 
 
 def test_does_not_touch_the_global_rng(tiny):

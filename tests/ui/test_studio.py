@@ -176,7 +176,7 @@ def test_while_playing_the_playhead_and_readout_follow_at_20_hz(window: MainWind
 
 def test_guidance_starts_at_each_engines_default_and_keeps_a_value_the_user_chose(window: MainWindow) -> None:
     panel = window.prompt_panel
-    assert (panel.engine.currentText(), panel.guidance.value()) == ("masked", 2.0)
+    assert (panel.engine.currentText(), panel.guidance.value()) == ("masked", 2.5)
     panel.engine.setCurrentText("diffusion")
     assert panel.guidance.value() == 3.0
     panel.guidance.setValue(6.5)  # the user's own value survives switching engines
