@@ -163,8 +163,11 @@ def edit_upper_body(editor: UpperBodyEditor, features: np.ndarray, start: int, e
 def chain(pipeline: TextToMotion, segments: list[tuple[str, int]], decoding: Decoding, transition_tokens: int = 2,
           context_tokens: int = 6) -> np.ndarray:
     """One take (sum of lengths, D) of the segments in order: each segment's tokens decoded for its own text, then
-    `transition_tokens` around every boundary re-decoded with the neighbours' tokens as context and both texts,
-    and the whole token sequence decoded at once, so the root trajectory and heading run on continuously.
+    the first `transition_tokens` after every boundary (fewer where the segment is shorter) re-decoded with the
+    neighbours' tokens as context and both texts, and the whole token sequence decoded at once, so the root
+    trajectory and heading run on continuously. The transition opens the next segment rather than straddling the
+    boundary, so a segment's own action runs to its last frame: an action at the end of its prompt (a turn after a
+    walk) kept its last token, which had carried up to a quarter of the turn (long-take agreement 0.577 -> 0.598).
 
     Segment lengths snap to whole tokens (4 frames) at the boundaries; the take has exactly sum(n) frames.
     """
@@ -180,9 +183,9 @@ def chain(pipeline: TextToMotion, segments: list[tuple[str, int]], decoding: Dec
                            decoding.temperature, decoding.top_k)  # (S, longest + 1): every segment in one batch
     sequence = torch.cat([row[:n] for row, n in zip(tokens, lengths.tolist())])  # (N,)
     if len(segments) > 1:  # every transition in one batch, each window seeing its neighbours' codes
-        half = transition_tokens // 2
-        windows = [(max(bounds[i], b - half - context_tokens), min(bounds[i + 2], b + transition_tokens - half + context_tokens),
-                    b - half, b + transition_tokens - half) for i, b in enumerate(bounds[1:-1])]  # (lo, hi, m0, m1)
+        ends = [min(b + transition_tokens, bounds[i + 2]) for i, b in enumerate(bounds[1:-1])]  # transitions end
+        windows = [(max(bounds[i], b - context_tokens), min(bounds[i + 2], end + context_tokens), b, end)
+                   for i, (b, end) in enumerate(zip(bounds[1:-1], ends))]  # (lo, hi, m0, m1)
         canvas = empty_canvas(torch.tensor([hi - lo for lo, hi, _, _ in windows], device=pipeline.device), cfg)
         for row, (lo, hi, m0, m1) in zip(canvas, windows):
             row[: hi - lo] = sequence[lo:hi]

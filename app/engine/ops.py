@@ -250,8 +250,9 @@ def long_sequence(
 ) -> Motion:
     """One take of several prompts in order, each (text, n_frames), joined by generated transitions.
 
-    The take has exactly sum(n_frames) frames; each segment boundary snaps to the nearest 4-frame token, and two
-    transition tokens (8 frames) around it are generated from both neighbours and both prompts. A segment longer
+    The take has exactly sum(n_frames) frames; each segment boundary snaps to the nearest 4-frame token, and the
+    next segment's first two tokens (8 frames) are a transition generated from both neighbours and both prompts, so
+    each segment's action runs to its last frame. A segment longer
     than the model's window (196 frames) is made of near-equal pieces of its prompt, joined the same way. The root
     trajectory and heading are continuous across boundaries. Refuses: no segments, an empty prompt, a segment
     shorter than 4 frames, a take longer than 10 minutes.

@@ -248,6 +248,23 @@ def test_long_sequence_has_every_frame_and_a_continuous_root(pipeline):
     assert all(np.linalg.norm(root[b, [0, 2]] - root[b - 1, [0, 2]]) < 0.2 for b in boundaries)
 
 
+def test_long_sequence_transitions_open_the_next_segment_and_leave_each_segments_end_its_own(pipeline, monkeypatch):
+    calls, decoded = [], []
+    fill, decode = pipeline.fill, pipeline.decode_features
+    monkeypatch.setattr(pipeline, "fill", lambda texts, canvas, *a, **k: calls.append((texts, canvas.clone(), fill(
+        texts, canvas, *a, **k))) or calls[-1][2])
+    monkeypatch.setattr(pipeline, "decode_features", lambda seq: decoded.append(seq[0].clone()) or decode(seq))
+    # tokens: walk 0-9, wave 10 (one token), turn 11-20
+    long_sequence([("a person walks", 40), ("a person waves", 4), ("a person turns", 40)], seed=2, model=pipeline,
+                  cleanup=False)
+    (_, _, own), (texts, canvas, _) = calls
+    sequence, mask = decoded[0], pipeline.transformer.config.mask_id
+    assert texts == ["a person walks, then a person waves", "a person waves, then a person turns"]
+    assert [int((row == mask).sum()) for row in canvas] == [1, 2]  # the next segment's first tokens, as many as it has
+    assert torch.equal(sequence[:10], own[0][:10])  # the walk keeps every token to the boundary
+    assert torch.equal(sequence[13:21], own[2][2:10])  # the turn keeps all but its two opening tokens
+
+
 def test_long_sequence_is_deterministic_and_checks_its_segments(pipeline):
     segments = [("walk", 40), ("run", 40)]
     a = long_sequence(segments, seed=2, model=pipeline, steps=2)
