@@ -23,7 +23,7 @@ ACTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("jab", r"\bjab", ("throws a jab", "punches forward with a quick jab", "jabs")),
     ("punch", r"punch|cross\b", ("throws a punch", "punches forward", "punches")),
     ("box", r"\bbox", ("boxes", "shadow boxes", "throws punches like a boxer")),
-    ("kick", r"\bkick", ("kicks", "kicks a leg out", "kicks forward")),
+    ("kick", r"\bkick", ("kicks", "kicks out", "kicks forward")),
     ("martial arts", r"martial|kung|karate|fighting", ("does martial arts moves", "performs a martial arts routine",
                                                       "fights with martial arts strikes")),
     ("salsa", r"salsa", ("dances salsa", "does salsa steps", "dances the salsa")),
@@ -94,9 +94,14 @@ _NOUN_STARTS = {"arms", "arm", "hands", "hand", "legs", "leg", "head", "body", "
 
 def _verb_phrase(words: list[str]) -> str:
     """An unknown description read as a verb phrase: "dangle legs" -> "dangles legs", "driving" -> "is driving",
-    "arms held high" -> "moves with arms held high" (a phrase that starts with a body part names no verb)."""
+    "arms held high" -> "moves with arms held high" (a phrase that starts with a body part names no verb),
+    "raised leg above hip height" -> "moves with raised leg above hip height", "scared" -> "is scared" (nor does a
+    past participle)."""
     first, rest = words[0], words[1:]
-    if first in _NOUN_STARTS:
+    participle = first.endswith("ed") and not first.endswith("eed") and len(first) > 4
+    if participle and not rest:
+        return f"is {first}"
+    if first in _NOUN_STARTS or participle:
         return " ".join(["moves with", *words])
     if first.endswith("ing") and len(first) > 4:
         return " ".join(["is", *words])

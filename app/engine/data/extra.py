@@ -2,11 +2,12 @@
 (glTF), retargeted onto the training rig, in the Bandai build's layout (see build.py), optionally merged with a
 built Bandai Namco dataset into one folder.
 
-Splits hold out whole takes: per action (the first action a take's description names), about one in seven takes
-goes to the test split, with all its windows and mirrored copies. labels.json gives every motion its action
-(`content`, which the masked trainer's label balance reads), its source, take and description, and `weight`: its
-draw probability within the training split, a label with n training motions drawing n ** 0.25 of the total (the
-trainer's default label_balance 0.75), so the extra actions are not drowned by Bandai Namco's hours.
+Splits hold out whole takes: per action (the action of a take's first motion: a martial arts routine's kicks,
+see kicks.py, come first), about one in seven takes goes to the test split, with all its windows and mirrored
+copies. labels.json gives every motion its action (`content`, which the masked trainer's label balance reads), its
+source, take and description, and `weight`: its draw probability within the training split, a label with n
+training motions drawing n ** 0.25 of the total (the trainer's default label_balance 0.75), so the extra actions
+are not drowned by Bandai Namco's hours.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from app.engine.data.cmu import (
     windows,
 )
 from app.engine.data.descriptions import humanml3d_line, mirror_text
+from app.engine.data.kicks import KICKING_ACTIONS, kicks
 from app.engine.features import canonicalize, features_from_positions
 from app.engine.io.bvh import BVHError, parse_bvh
 from app.engine.io.gltf_import import animation_names, read_gltf
@@ -44,6 +46,7 @@ from app.engine.io.retarget import import_rig
 from app.engine.skeleton import BANDAI_NAMCO_21
 
 TEST_SHARE = 1 / 7  # of each action's takes (actions with at least 3 takes)
+MIN_VAL_TAKES = 7  # an action with fewer takes gives none to the validation split
 LABEL_BALANCE = 0.75  # as the masked trainer's default: a label with n motions draws n ** 0.25 of the total
 DANCE_FOLDERS = {"salsa": ("salsa dance", 60.0), "martial": ("martial arts", None), "indian": ("indian dance", None)}
 NOT_MOTIONS = {"T-Pose", "Rest Pose"}
@@ -86,6 +89,10 @@ class ExtraSummary:
 def _windows_of(source: str, take: str, description: str, positions: np.ndarray,
                 skipped: dict[str, str]) -> Iterator[Motion]:
     parts = description_parts(description) or [description]
+    if action_of(description) in KICKING_ACTIONS:  # first, so the take is held out (or not) among the kicks
+        for i, kick in enumerate(kicks(positions, BANDAI_NAMCO_21)):
+            piece = np.asarray(canonicalize(positions[kick.start:kick.end], BANDAI_NAMCO_21), np.float32)
+            yield Motion(f"{take}_kick{i}", source, take, description, [f"kick {kick.side}"], piece)
     pieces = windows(len(positions), parts)
     for i, w in enumerate(pieces):
         piece = positions[w.start:w.end]
@@ -176,7 +183,8 @@ def extra_motions(root: str | Path, skipped: dict[str, str]) -> Iterator[Motion]
 
 def assign_splits(motions: list[Motion]) -> dict[str, str]:
     """take -> split: per action, the takes first in a stable hash order are the test split (about TEST_SHARE of
-    actions with at least 3 takes); of the rest, a stable VAL_SHARE is validation."""
+    actions with at least 3 takes); of the rest, a stable VAL_SHARE is validation where the action has at least
+    MIN_VAL_TAKES takes (an action of three takes, one held out for the test, keeps both others for training)."""
     takes_of: dict[str, set[str]] = defaultdict(set)
     first_action: dict[str, str] = {}
     for m in motions:
@@ -188,7 +196,7 @@ def assign_splits(motions: list[Motion]) -> dict[str, str]:
         ordered = sorted(takes, key=lambda t: zlib.crc32(t.encode()))
         n_test = round(len(ordered) * TEST_SHARE) or 1 if len(ordered) >= 3 else 0
         for i, take in enumerate(ordered):
-            val = zlib.crc32(take.encode()) % 1000 < VAL_SHARE * 1000
+            val = len(ordered) >= MIN_VAL_TAKES and zlib.crc32(take.encode()) % 1000 < VAL_SHARE * 1000
             split[take] = "test" if i < n_test else "val" if val else "train"
     return split
 

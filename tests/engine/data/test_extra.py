@@ -124,6 +124,11 @@ def test_captions_from_descriptions_and_names_and_their_mirror_images():
     assert captions(["Driving"], 1, rng)[0].split(" ", 2)[-1] not in ("drivs", "drives")
     assert all(c.endswith(" is skating") for c in captions(["skating"], 2, rng))  # an unknown -ing word
     assert all(" moves with arms held high" in c for c in captions(["arms held high"], 2, rng))
+    # a past participle names no verb either: "moves with raised leg", "is scared", not "raiseds", "scareds"
+    assert captions(["raised leg above hip-height"], 1, rng)[0].endswith(" moves with raised leg above hip height")
+    assert captions(["Scared"], 1, rng)[0].endswith(" is scared")
+    kick = captions(["kick right"], 4, rng)  # a martial arts routine's kick (kicks.py), with its leg
+    assert all(c.endswith("right leg") and "leg out" not in c for c in kick)
     for name, label in (("Confused", "confused"), ("Dizzy", "dizzy"), ("Tired hunched", "tired"), ("Head Nod", "nod"),
                         ("Upper body rotation", "twist"), ("Expressive arms", "expressive"), ("Sleeping", "sleep")):
         assert action_of(name) == label
@@ -143,6 +148,10 @@ def test_splits_hold_out_whole_takes_per_action_and_weights_balance_labels():
     jumps = [s for t, s in split.items() if t.startswith("jump")]
     assert jumps.count("test") == 2  # one in seven of the action's takes
     assert [split[t] for t in ("walk0", "walk1")] != ["test", "test"]  # too few takes to hold one out
+    few = assign_splits([_motion(f"sit{t}", "sit") for t in (1, 5, 99)])  # sit1 hashes into validation...
+    assert sorted(few.values()) == ["test", "train", "train"]  # ...but three takes keep two for training
+    many = assign_splits([_motion(f"sit{t}", "sit") for t in range(1, 13)])
+    assert "val" in many.values() and list(many.values()).count("test") == 2
     labels = {f"a{i}": {"content": "walk", "split": "train"} for i in range(16)}
     labels |= {"b0": {"content": "jump", "split": "train"}, "c0": {"content": "jump", "split": "test"}}
     draw_weights(labels)
