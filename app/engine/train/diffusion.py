@@ -187,7 +187,7 @@ def train_diffusion(
     denoiser = MotionMambaDenoiser(mc)
     length = LengthPredictor(LengthPredictorConfig(max_tokens=cfg.max_latents))
     if cfg.init:
-        load_initial_weights(denoiser, cfg.init, asdict(mc), "denoiser", {"length": length})
+        load_initial_weights(denoiser, cfg.init, mc, "denoiser", {"length": length})
     nets = JointModel({"denoiser": denoiser, "length": length}).to(device)
     opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     resume_config = {"model": asdict(mc), "vae_sha256": vae_sha, "prediction": cfg.prediction}

@@ -8,6 +8,7 @@ schedule runs again in full); a resume file of the same output still wins over `
 from __future__ import annotations
 
 import json
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 from torch import nn
@@ -15,13 +16,17 @@ from torch import nn
 from app.engine.models.checkpoint import CheckpointError, load_checkpoint
 
 
-def load_initial_weights(model: nn.Module, path: str | Path, config: dict, what: str,
+def load_initial_weights(model: nn.Module, path: str | Path, config, what: str,
                          extras: dict[str, nn.Module] | None = None) -> dict:
     """Load `path`'s weights into `model` (and into each of `extras`, from the checkpoint's `<name>.*` extra
     tensors, e.g. {"length": length_predictor}); -> the checkpoint's metadata. CheckpointError when the file holds
-    a model of another config than `config` (this run's), naming the fields that differ."""
+    a model of another config than `config` (this run's config dataclass), naming the fields that differ. A field
+    the file does not name was added to the config after it was written: it holds that field's default, as when
+    the file is loaded for inference."""
     state, saved, extra, meta = load_checkpoint(path)
-    wanted = json.loads(json.dumps(config))
+    defaults = {f.name: f.default for f in fields(config) if f.default is not MISSING}
+    saved = json.loads(json.dumps({**{k: v for k, v in defaults.items() if k not in saved}, **saved}))
+    wanted = json.loads(json.dumps(asdict(config)))
     if saved != wanted:
         differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
         raise CheckpointError(f"--init {path} is a {what} of another config ({', '.join(differ)} differ: "

@@ -366,7 +366,7 @@ def train_masked(
     if lower is None:
         length = LengthPredictor(LengthPredictorConfig(text_dim=mc.text_dim, max_tokens=mc.max_tokens - 1))
     if cfg.init:
-        load_initial_weights(transformer, cfg.init, asdict(mc), "masked model",
+        load_initial_weights(transformer, cfg.init, mc, "masked model",
                              {"length": length} if length is not None else {})
     if mc.code_dim:  # after --init: the codes' vectors are this tokenizer's, not the initial model's
         transformer.codebook.copy_(tokenizer.quantizer.codebook)

@@ -102,7 +102,7 @@ def train_vae(
 
     model = MotionVAE(mc)
     if cfg.init:
-        load_initial_weights(model, cfg.init, asdict(mc), "VAE")
+        load_initial_weights(model, cfg.init, mc, "VAE")
     if cfg.decoder_only:
         if not cfg.init:
             raise ValueError("decoder-only training fine-tunes the decoder of a trained VAE: give --init")

@@ -1,11 +1,12 @@
 """`--init`: a run starts from a trained checkpoint's weights (fine-tuning), and refuses one of another config."""
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
 from app.engine.data.build import build_bandai_namco
-from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import EXTRA, CheckpointError, atomic_save, load_checkpoint
 from app.engine.models.masked_transformer import MaskedTransformerConfig
 from app.engine.models.motion_mamba import DenoiserConfig
 from app.engine.models.pipeline import load_text_to_motion
@@ -64,6 +65,17 @@ def test_masked_init_of_another_config_is_refused_naming_what_differs(data, tmp_
     with pytest.raises(CheckpointError, match=r"another config \(rotary differ: rotary False there, True here"):
         train_masked(data / "bn", data / "tokenizer.safetensors", tmp_path / "r.safetensors",
                      _masked(init=str(first), rotary=True), progress=False)
+    # a file written before the config had `rotary` (the shipped upper-body editor of 2026-12-02) holds its default
+    state, config, extra, meta = load_checkpoint(first)
+    older = tmp_path / "older.safetensors"
+    atomic_save({**state, **{EXTRA + k: v for k, v in extra.items()}},
+                {"config": json.dumps({k: v for k, v in config.items() if k != "rotary"}), "metadata": json.dumps(meta)},
+                older)
+    train_masked(data / "bn", data / "tokenizer.safetensors", tmp_path / "o.safetensors", _masked(init=str(older)),
+                 progress=False, log_path=tmp_path / "o.jsonl")
+    with pytest.raises(CheckpointError, match=r"rotary differ: rotary False there, True here"):
+        train_masked(data / "bn", data / "tokenizer.safetensors", tmp_path / "o2.safetensors",
+                     _masked(init=str(older), rotary=True), progress=False)
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(first.read_bytes()[:200])
     with pytest.raises(CheckpointError):
