@@ -8,12 +8,12 @@ schedule runs again in full); a resume file of the same output still wins over `
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from torch import nn
 
-from app.engine.models.checkpoint import CheckpointError, load_checkpoint
+from app.engine.models.checkpoint import CheckpointError, config_from, load_checkpoint
 
 
 def load_initial_weights(model: nn.Module, path: str | Path, config, what: str,
@@ -21,12 +21,12 @@ def load_initial_weights(model: nn.Module, path: str | Path, config, what: str,
     """Load `path`'s weights into `model` (and into each of `extras`, from the checkpoint's `<name>.*` extra
     tensors, e.g. {"length": length_predictor}); -> the checkpoint's metadata. CheckpointError when the file holds
     a model of another config than `config` (this run's config dataclass), naming the fields that differ. A field
-    the file does not name was added to the config after it was written: it holds that field's default, as when
-    the file is loaded for inference."""
+    the file does not name was added to the config after it was written: it holds that field's default, read by
+    `config_from` as when the file is loaded for inference."""
     state, saved, extra, meta = load_checkpoint(path)
-    defaults = {f.name: f.default for f in fields(config) if f.default is not MISSING}
-    saved = json.loads(json.dumps({**{k: v for k, v in defaults.items() if k not in saved}, **saved}))
-    wanted = json.loads(json.dumps(asdict(config)))
+    known = {f.name for f in fields(config)}  # a key the config lacks still differs (a file of another model)
+    as_loaded = asdict(config_from(type(config), saved, path)) | {k: v for k, v in saved.items() if k not in known}
+    saved, wanted = json.loads(json.dumps(as_loaded)), json.loads(json.dumps(asdict(config)))
     if saved != wanted:
         differ = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
         raise CheckpointError(f"--init {path} is a {what} of another config ({', '.join(differ)} differ: "
