@@ -3,6 +3,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from app.engine.data.extra import assign_splits, cmu_motions
 from app.engine.data.kicks import KICK_HALF, MIN_UP, kicks
@@ -15,10 +16,9 @@ SK = BANDAI_NAMCO_21
 
 
 def _standing(n_frames: int) -> np.ndarray:
-    rest = np.zeros((SK.n_joints, 3))
-    for j, parent in enumerate(SK.parents):
-        if parent >= 0:
-            rest[j] = rest[parent] + SK.offsets[j]
+    """The rest pose on the floor, (n_frames, J, 3)."""
+    eye = torch.eye(3, dtype=torch.float64).expand(SK.n_joints, 3, 3)
+    rest = SK.forward_kinematics(torch.zeros(3, dtype=torch.float64), eye).numpy()
     rest[:, 1] -= rest[[*SK.foot_left, *SK.foot_right], 1].min()
     return np.repeat(rest[None], n_frames, axis=0)
 
