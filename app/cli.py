@@ -252,8 +252,12 @@ def _cmd_train(args: argparse.Namespace) -> None:
     name = f"tokenizer_{args.part}" if args.part else args.what.replace("-", "_")
     log_path = Path(args.runs) / name / "log.jsonl"
     out = args.out or f"checkpoints/{name}.safetensors"
+    if args.weight_pose_sq is not None and (args.what not in ("tokenizer", "vae") or args.weight_pose_sq < 0):
+        raise CommandError("--weight-pose-sq is the tokenizer's or VAE's weight of the joint positions' squared error, "
+                           "a number from 0")
     overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("threads", args.threads),
-                                   ("label_balance", args.label_balance)) if v is not None}
+                                   ("label_balance", args.label_balance), ("weight_pose_sq", args.weight_pose_sq))
+                 if v is not None}
     try:
         if args.what == "evaluator":
             from app.engine.train.evaluator import EvaluatorTrainConfig, train_evaluator
@@ -638,6 +642,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--decoder-only", action="store_true",
                        help="tokenizer, vae: fine-tune only the decoder of --init; every motion keeps its codes (its "
                        "latents), so the masked models (denoisers) trained on them keep working")
+    train.add_argument("--weight-pose-sq", type=float, help="tokenizer, vae: weight of the joint positions' squared "
+                       "error beside the smooth-L1 reconstruction, which makes brief extreme poses (a kick's foot above "
+                       "the hips) worth decoding (default 0)")
     train.add_argument("--tokenizer", help="masked: its tokenizer (default: the shipped checkpoints/tokenizer.safetensors); "
                        "masked-upper: the upper-body one (default: the shipped checkpoints/tokenizer_upper.safetensors)")
     train.add_argument("--vae", help="diffusion: its motion VAE (default: the shipped checkpoints/vae.safetensors)")

@@ -183,6 +183,22 @@ def test_train_ema_reaches_the_diffusion_trainer_and_the_others_refuse_it(tmp_pa
         assert "--ema is the diffusion trainer's weight-average decay" in capsys.readouterr().err
 
 
+def test_train_weight_pose_sq_reaches_the_autoencoders_and_the_others_refuse_it(tmp_path, monkeypatch, capsys):
+    import app.engine.train.tokenizer as tokenizer
+    import app.engine.train.vae as vae
+
+    seen = {}
+    monkeypatch.setattr(tokenizer, "train_tokenizer", lambda *args, **kwargs: seen.update(tokenizer=args[2]) or {})
+    monkeypatch.setattr(vae, "train_vae", lambda *args, **kwargs: seen.update(vae=args[2]) or {})
+    common = ["--data", str(tmp_path), "--out", str(tmp_path / "a.safetensors"), "--runs", str(tmp_path / "runs")]
+    for what in ("tokenizer", "vae"):
+        assert main(["train", what, *common]) == 0 and seen[what].weight_pose_sq == 0.0
+        assert main(["train", what, *common, "--weight-pose-sq", "1"]) == 0 and seen[what].weight_pose_sq == 1.0
+    for bad in (["train", "masked", *common, "--weight-pose-sq", "1"], ["train", "vae", *common, "--weight-pose-sq", "-1"]):
+        assert main(bad) == 2
+        assert "--weight-pose-sq is the tokenizer's or VAE's weight" in capsys.readouterr().err
+
+
 def test_eval_guidance_reaches_every_row_and_none_leaves_each_verbs_default(sample_dataset, monkeypatch):
     import app.engine.ops as ops
     from app.cli import _motion_source

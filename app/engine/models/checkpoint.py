@@ -98,19 +98,24 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def kept_encoder_sha256(path: str | Path) -> str | None:
-    """The sha256 of the autoencoder file whose encoder (and codebook) `path`, a decoder-only fine-tune, kept: models
-    trained on that file's codes or latents read this one too. None for any other file."""
+def kept_encoder_sha256s(path: str | Path) -> set[str]:
+    """The sha256s of the autoencoder files whose encoder (and codebook) `path`, a decoder-only fine-tune, kept: models
+    trained on any of those files' codes or latents read this one too. Empty for any other file.
+
+    A fine-tune of a fine-tune keeps the whole line: the shipped VAE of 2026-12-03 is itself a refitted decoder, and
+    its denoiser (trained on that file) must read a decoder refitted again. Files written before 2026-12-04 record
+    one sha256 as a string."""
     try:
-        return json.loads(read_header(path).get("metadata", "{}")).get("encoder_sha256")
+        kept = json.loads(read_header(path).get("metadata", "{}")).get("encoder_sha256")
     except (json.JSONDecodeError, AttributeError):
-        return None
+        return set()
+    return {kept} if isinstance(kept, str) else {k for k in kept or () if isinstance(k, str)}
 
 
-def encoder_sha256_for_fine_tune(init: str | Path) -> str:
-    """What a decoder-only fine-tune of `init` records as its `encoder_sha256`: the file whose encoder it keeps
-    (init's own record when init is itself such a fine-tune, else init)."""
-    return kept_encoder_sha256(init) or file_sha256(init)
+def encoder_sha256_for_fine_tune(init: str | Path) -> list[str]:
+    """What a decoder-only fine-tune of `init` records as its `encoder_sha256`: init and every file whose encoder
+    init itself kept."""
+    return sorted({file_sha256(init)} | kept_encoder_sha256s(init))
 
 
 def config_from(cls: type[C], values: dict, source: str | Path = "checkpoint") -> C:

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from app.engine.arrays import normalised_batch, pad_to_multiple
-from app.engine.models.checkpoint import (SHIPPED, CheckpointError, config_from, file_sha256, kept_encoder_sha256,
+from app.engine.models.checkpoint import (SHIPPED, CheckpointError, config_from, file_sha256, kept_encoder_sha256s,
                                          load_checkpoint)
 from app.engine.models.ddim import DDIMScheduler, ScheduleConfig
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
@@ -139,7 +139,7 @@ def load_diffusion(path: str | Path, vae_path: str | Path | None = None, device:
     vae_path = Path(vae_path) if vae_path else path.parent / meta["vae_file"]
     if not vae_path.is_file():
         raise CheckpointError(f"{path} needs its VAE {vae_path}, which is missing")
-    if meta["vae_sha256"] not in (file_sha256(vae_path), kept_encoder_sha256(vae_path)):
+    if meta["vae_sha256"] not in {file_sha256(vae_path)} | kept_encoder_sha256s(vae_path):
         raise CheckpointError(f"{path} was trained on another VAE than {vae_path} (sha256 differs): "
                               "retrain the diffusion model on this VAE")
     denoiser = MotionMambaDenoiser(config_from_dict(config, path))

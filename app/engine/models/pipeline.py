@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from app.engine.arrays import normalised_batch
-from app.engine.models.checkpoint import (SHIPPED, CheckpointError, config_from, file_sha256, kept_encoder_sha256,
+from app.engine.models.checkpoint import (SHIPPED, CheckpointError, config_from, file_sha256, kept_encoder_sha256s,
                                          load_checkpoint)
 from app.engine.models.int8 import for_inference
 from app.engine.models.length_predictor import LengthPredictor, LengthPredictorConfig
@@ -106,12 +106,12 @@ class TextToMotion:
 def checked_tokenizer_path(model_path: Path, meta: dict, key: str, path: str | Path | None = None) -> Path:
     """The tokenizer a transformer checkpoint names under `<key>_file` (beside it unless `path` is given), refused
     unless its sha256 is the one recorded at training (`<key>_sha256`), or it is a decoder-only fine-tune of that
-    tokenizer (app.engine.models.checkpoint.kept_encoder_sha256: the same encoder and codebook, so the same codes):
+    tokenizer (app.engine.models.checkpoint.kept_encoder_sha256s: the same encoder and codebook, so the same codes):
     other codes would decode to garbage."""
     path = Path(path) if path else model_path.parent / meta[f"{key}_file"]
     if not path.is_file():
         raise CheckpointError(f"{model_path} needs its tokenizer {path}, which is missing")
-    if meta[f"{key}_sha256"] not in (file_sha256(path), kept_encoder_sha256(path)):
+    if meta[f"{key}_sha256"] not in {file_sha256(path)} | kept_encoder_sha256s(path):
         raise CheckpointError(f"{model_path} was trained on another tokenizer than {path} (sha256 differs): "
                               "retrain it on this tokenizer")
     return path

@@ -11,7 +11,8 @@ tokenizers shipped before 2026-12-03 were trained. Half of Bandai Namco's motion
 than 64 frames, so rather than being skipped they are zero-padded (the normalised mean) and the padded frames
 and tokens are masked out of every loss and of the codebook's EMA. Loss: smooth-L1 reconstruction +
 weight_vel * smooth-L1 on the temporal difference (what makes jitter costly) + weight_commit * commitment +
-weight_drift * root drift (`root_drift`: how far the root path integrated from the reconstruction strays from the
+weight_pose_sq * the joint positions' squared error (`pose_squared_error`: what makes a brief extreme pose, a
+kick's foot above the hips, worth decoding) + weight_drift * root drift (`root_drift`: how far the root path integrated from the reconstruction strays from the
 real one's; per-frame errors in the root's velocity channels are small, but a bias adds up over a take: without it
 the shipped tokenizer of 2026-12-03 turned real walks by 14° over 196 frames and under-turned 90° turns by 12–18°).
 `decoder_only` fine-tunes the decoder of `init` alone: the codes of every motion stay what they were, so a masked
@@ -33,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from app.engine.data.dataset import MotionFolder
-from app.engine.features import positions_from_features, root_from_features
+from app.engine.features import FeatureLayout, positions_from_features, root_from_features
 from app.engine.models.checkpoint import encoder_sha256_for_fine_tune, save_checkpoint
 from app.engine.models.tokenizer import PRESETS, MotionTokenizer, TokenizerConfig
 from app.engine.physical import action_label
@@ -54,6 +55,7 @@ class TokenizerTrainConfig:
     weight_vel: float = 0.5
     weight_commit: float = 0.02
     weight_drift: float = 1.0  # 0 for the tokenizers shipped before 2026-12-03's drift fix
+    weight_pose_sq: float = 0.0  # `pose_squared_error`'s weight; 0 for the tokenizers shipped before 2026-12-04
     label_balance: float = 0.75  # app.engine.train.sampling; 0: motions drawn uniformly
     seed: int = 0
     val_every: int = 500
@@ -120,6 +122,25 @@ def _masked_smooth_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     return (per_frame * mask).sum() / mask.sum().clamp_min(1)
 
 
+def position_channels(index: torch.Tensor, n_joints: int) -> torch.Tensor:
+    """Where, among the reconstructed channels `index` (the feature dims a tokenizer decodes), the root-relative
+    joint positions lie."""
+    ric = FeatureLayout(n_joints).ric
+    return torch.nonzero((index >= ric.start) & (index < ric.stop)).flatten()
+
+
+def pose_squared_error(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, channels: torch.Tensor
+                       ) -> torch.Tensor:
+    """Mean squared error of the joint-position `channels` over the frames where mask (B, T) is True.
+
+    Why: smooth-L1 grows linearly, so a brief pose far from the usual costs its decoder little more than a small
+    miss. A kick's foot at head height is 19 standard deviations up its height channel; under smooth-L1 alone the
+    autoencoders decoded every real kick with the foot 0.2-0.4 body heights under the hips. The square makes
+    such a miss cost what it looks like."""
+    sq = (pred[..., channels] - target[..., channels]).pow(2).mean(-1)  # (B, T)
+    return (sq * mask).sum() / mask.sum().clamp_min(1)
+
+
 def root_drift(recon: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
                ) -> torch.Tensor:
     """Mean over the real frames (mask (B, T)) of the ground distance (m) between the root paths integrated from
@@ -140,10 +161,11 @@ def root_statistics(folder: MotionFolder, device: torch.device) -> tuple[torch.T
 
 
 def tokenizer_losses(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, index: torch.Tensor,
-                     cfg: TokenizerTrainConfig, root_stats: tuple[torch.Tensor, torch.Tensor] | None = None
-                     ) -> tuple[torch.Tensor, dict[str, float]]:
+                     cfg: TokenizerTrainConfig, root_stats: tuple[torch.Tensor, torch.Tensor] | None = None,
+                     n_joints: int = 21) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts (plus the quantiser's statistics) for a batch x (B, T, D) with mask (B, T);
-    root_stats: the mean and std of the 4 root channels, for the drift loss (None: a part without the root)."""
+    root_stats: the mean and std of the 4 root channels, for the drift loss (None: a part without the root);
+    n_joints: the skeleton's, for the pose loss's channels."""
     recon, _, commit, stats = model(x, mask)
     target = x[..., index]
     rec = _masked_smooth_l1(recon, target, mask)
@@ -151,6 +173,10 @@ def tokenizer_losses(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor
     loss = rec + cfg.weight_vel * vel + cfg.weight_commit * commit
     parts = {"recon": rec.item(), "vel": vel.item(), "commit": commit.item(),
              "perplexity": stats["perplexity"].item(), "dead_codes": int(stats["dead_codes"])}
+    if cfg.weight_pose_sq:
+        pose = pose_squared_error(recon, target, mask, position_channels(index, n_joints))
+        loss = loss + cfg.weight_pose_sq * pose
+        parts["pose_sq"] = pose.item()
     if root_stats is not None and cfg.weight_drift:
         drift = root_drift(recon, target, mask, *root_stats)
         loss = loss + cfg.weight_drift * drift
@@ -245,7 +271,8 @@ def train_tokenizer(
             model.encoder.eval()
             model.quantizer.eval()
         x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng, draw))
-        loss, parts = tokenizer_losses(net, x, mask, model.feature_index, cfg, root_stats)
+        loss, parts = tokenizer_losses(net, x, mask, model.feature_index, cfg, root_stats,
+                                       train_folder.info.n_joints)
         return loss, {"loss": loss.item(), **parts}
 
     def validate() -> dict[str, float]:

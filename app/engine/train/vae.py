@@ -6,7 +6,8 @@ The CLI (`kinema train vae --data <dir> --preset cpu|paper [--steps N]`) calls
 
 Batches, padding masks, the learning-rate schedule and DDP setup are the tokenizer's (app.engine.train.tokenizer):
 the two models see the same data the same way. Loss: smooth-L1 reconstruction + weight_vel * smooth-L1 on the
-temporal difference + weight_kl * KL to N(0, I) per latent value (MLD uses 1e-4: a nearly deterministic latent,
+temporal difference + weight_pose_sq * the joint positions' squared error (the tokenizer's
+`pose_squared_error`) + weight_kl * KL to N(0, I) per latent value (MLD uses 1e-4: a nearly deterministic latent,
 scaled to unit variance later by the diffusion trainer) + weight_drift * the tokenizer's root drift (a take's root
 path integrated from the decoded velocities; app.engine.train.tokenizer.root_drift). `decoder_only` fine-tunes the
 decoder of `init` alone: every motion's latents stay what they were, so a denoiser trained on them keeps working.
@@ -28,8 +29,9 @@ from app.engine.models.checkpoint import encoder_sha256_for_fine_tune, save_chec
 from app.engine.models.vae import PRESETS, MotionVAE, VAEConfig
 from app.engine.train.init import load_initial_weights
 from app.engine.train.loop import LoopConfig, TrainingRun
-from app.engine.train.tokenizer import (_batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm, root_drift,
-                                        root_statistics, training_motions)
+from app.engine.train.tokenizer import (_batch, _masked_smooth_l1, autoencoder_summary, mpjpe_mm,
+                                        pose_squared_error, position_channels, root_drift, root_statistics,
+                                        training_motions)
 
 
 @dataclass
@@ -44,6 +46,7 @@ class VAETrainConfig:
     weight_vel: float = 0.5
     weight_kl: float = 1e-4
     weight_drift: float = 1.0  # 0 for the VAEs shipped before 2026-12-03's drift fix
+    weight_pose_sq: float = 0.0  # the tokenizer's pose_squared_error; 0 for the VAEs shipped before 2026-12-04
     label_balance: float = 0.75  # app.engine.train.sampling; 0: motions drawn uniformly
     seed: int = 0
     val_every: int = 250
@@ -55,10 +58,10 @@ class VAETrainConfig:
 
 
 def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETrainConfig,
-               generator: torch.Generator | None = None, root_stats: tuple[torch.Tensor, torch.Tensor] | None = None
-               ) -> tuple[torch.Tensor, dict[str, float]]:
+               generator: torch.Generator | None = None, root_stats: tuple[torch.Tensor, torch.Tensor] | None = None,
+               n_joints: int = 21) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts for a batch x (B, T, D) with mask (B, T) True on real frames; root_stats: the mean
-    and std of the 4 root channels, for the drift loss."""
+    and std of the 4 root channels, for the drift loss; n_joints: the skeleton's, for the pose loss's channels."""
     recon, mu, logvar = model(x, generator)
     rec = _masked_smooth_l1(recon, x, mask)
     vel = _masked_smooth_l1(recon[:, 1:] - recon[:, :-1], x[:, 1:] - x[:, :-1], mask[:, 1:] & mask[:, :-1])
@@ -67,6 +70,11 @@ def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETr
     kl = (kl_per * latent_mask).sum() / latent_mask.sum().clamp_min(1)
     loss = rec + cfg.weight_vel * vel + cfg.weight_kl * kl
     parts = {"recon": rec.item(), "vel": vel.item(), "kl": kl.item()}
+    if cfg.weight_pose_sq:
+        every = torch.arange(x.shape[-1], device=x.device)
+        pose = pose_squared_error(recon, x, mask, position_channels(every, n_joints))
+        loss = loss + cfg.weight_pose_sq * pose
+        parts["pose_sq"] = pose.item()
     if root_stats is not None and cfg.weight_drift:
         drift = root_drift(recon, x, mask, *root_stats)
         loss = loss + cfg.weight_drift * drift
@@ -119,7 +127,7 @@ def train_vae(
 
     def step() -> tuple[torch.Tensor, dict[str, float]]:
         x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng, draw))
-        loss, parts = vae_losses(net, x, mask, cfg, gen, root_stats)
+        loss, parts = vae_losses(net, x, mask, cfg, gen, root_stats, train_folder.info.n_joints)
         return loss, {"loss": loss.item(), **parts}
 
     def validate() -> dict[str, float]:

@@ -7,7 +7,7 @@ import struct
 import pytest
 import torch
 
-from app.engine.models.checkpoint import (CheckpointError, encoder_sha256_for_fine_tune, file_sha256, kept_encoder_sha256,
+from app.engine.models.checkpoint import (CheckpointError, encoder_sha256_for_fine_tune, file_sha256, kept_encoder_sha256s,
                                          save_checkpoint)
 from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 
@@ -109,5 +109,5 @@ def test_a_malformed_fine_tune_record_is_no_record(checkpoint, metadata):
     def change(header):
         header["__metadata__"]["metadata"] = metadata
     checkpoint.write_bytes(_with_header(checkpoint.read_bytes(), change))
-    assert kept_encoder_sha256(checkpoint) is None
-    assert encoder_sha256_for_fine_tune(checkpoint) == file_sha256(checkpoint)
+    assert kept_encoder_sha256s(checkpoint) == set()
+    assert encoder_sha256_for_fine_tune(checkpoint) == [file_sha256(checkpoint)]

@@ -126,7 +126,7 @@ def test_resumes_after_an_interruption_and_refuses_another_tokenizer(setup, tmp_
     tuned = tmp_path / "tuned.safetensors"
     train_tokenizer(data, tuned, TokenizerTrainConfig(steps=2, batch_size=4, window=32, warmup=1, threads=1,
                                                       init=str(tokenizer), decoder_only=True), progress=False)
-    assert load_text_to_motion(out, tuned).tokenizer.metadata["encoder_sha256"] == file_sha256(tokenizer)
+    assert load_text_to_motion(out, tuned).tokenizer.metadata["encoder_sha256"] == [file_sha256(tokenizer)]
 
 
 def test_a_rerun_with_more_steps_extends_a_finished_run_and_fresh_starts_over(setup, tmp_path):

@@ -8,9 +8,12 @@ import torch
 from app.engine.data.build import build_bandai_namco
 from app.engine.data.dataset import MotionFolder
 from app.engine.models.checkpoint import CheckpointError, file_sha256
+from app.engine.models.pipeline import checked_tokenizer_path
 from app.engine.models.tokenizer import MotionTokenizer, TokenizerConfig
 from app.engine.train.loop import resume_path
-from app.engine.train.tokenizer import TokenizerTrainConfig, root_drift, train_tokenizer
+from app.engine.features import FeatureLayout
+from app.engine.train.tokenizer import (TokenizerTrainConfig, _masked_smooth_l1, pose_squared_error, position_channels,
+                                        root_drift, train_tokenizer)
 
 SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/bandai-namco/sample"
 TINY = TokenizerConfig(width=32, depth=1, codebook_size=32, code_dim=8)
@@ -145,6 +148,37 @@ def test_root_drift_sees_a_bias_that_adds_up_and_not_jitter_or_padding():
     assert root_drift(late, target, mask, mean, std) == 0
 
 
+def test_pose_squared_error_makes_a_brief_far_pose_cost_its_size_where_smooth_l1_does_not():
+    layout = FeatureLayout(21)
+    every = torch.arange(layout.dim)
+    assert position_channels(every, 21).tolist() == list(range(layout.ric.start, layout.ric.stop))
+    part = torch.tensor([0, 1, 2, 3, 10, 11, 12, 200, 201])  # a part tokenizer's dims: root, a joint, rotations
+    assert position_channels(part, 21).tolist() == [4, 5, 6]  # where joint 10..12 sit among the part's dims
+    channels = position_channels(every, 21)
+    target, mask = torch.zeros(1, 48, layout.dim), torch.ones(1, 48, dtype=torch.bool)
+
+    def costs(miss: float, channel: int = layout.ric.start + 46) -> tuple[float, float]:
+        pred = target.clone()
+        pred[0, 24, channel] = miss  # one frame: a foot far up its height channel
+        return (float(_masked_smooth_l1(pred, target, mask)), float(pose_squared_error(pred, target, mask, channels)))
+
+    (l1_small, sq_small), (l1_far, sq_far) = costs(1.0), costs(19.0)
+    assert sq_far / sq_small == pytest.approx(361.0)  # 19 standard deviations cost 19² times one
+    assert l1_far / l1_small == pytest.approx(37.0)  # smooth-L1: (19 - 0.5) / 0.5, about linear
+    assert costs(19.0, channel=layout.vel.start)[1] == 0  # a velocity spike is no pose
+    mask[0, 24] = False  # nor is a padded frame
+    assert costs(19.0)[1] == 0
+
+
+def test_tiny_run_with_the_pose_loss_logs_it(data, tmp_path):
+    log = tmp_path / "log.jsonl"
+    train_tokenizer(data, tmp_path / "tok.safetensors", _config(steps=3, weight_pose_sq=1.0), log_path=log, progress=False)
+    assert all(r["pose_sq"] > 0 for r in _log(log))
+    plain = tmp_path / "plain.jsonl"
+    train_tokenizer(data, tmp_path / "p.safetensors", _config(steps=1), log_path=plain, progress=False)
+    assert "pose_sq" not in _log(plain)[0]
+
+
 def test_decoder_only_keeps_every_code_and_records_whose_codes_they_are(data, tmp_path):
     first, tuned = tmp_path / "first.safetensors", tmp_path / "tuned.safetensors"
     train_tokenizer(data, first, _config(steps=5), progress=False)
@@ -155,10 +189,13 @@ def test_decoder_only_keeps_every_code_and_records_whose_codes_they_are(data, tm
     assert not all(torch.equal(old[k], new[k]) for k in old if k.startswith("decoder."))
     x = torch.from_numpy(MotionFolder(data, "val").normalize(MotionFolder(data, "val").records[0].features[:32]))[None]
     assert torch.equal(before.encode(x), after.encode(x))
-    assert after.metadata["encoder_sha256"] == file_sha256(first)
-    again = tmp_path / "again.safetensors"  # a fine-tune of a fine-tune still names the codes' first tokenizer
+    assert after.metadata["encoder_sha256"] == [file_sha256(first)]
+    again = tmp_path / "again.safetensors"  # a fine-tune of a fine-tune names both files whose codes it keeps
     train_tokenizer(data, again, _config(steps=1, init=str(tuned), decoder_only=True, model=None), progress=False)
-    assert MotionTokenizer.load(again).metadata["encoder_sha256"] == file_sha256(first)
+    assert MotionTokenizer.load(again).metadata["encoder_sha256"] == sorted([file_sha256(first), file_sha256(tuned)])
+    for trained_on in (first, tuned):  # so a model trained on either reads it
+        meta = {"tokenizer_file": again.name, "tokenizer_sha256": file_sha256(trained_on)}
+        assert checked_tokenizer_path(tmp_path / "masked.safetensors", meta, "tokenizer") == again
     with pytest.raises(ValueError, match="--init"):
         train_tokenizer(data, tmp_path / "a.safetensors", _config(steps=1, decoder_only=True), progress=False)
     with pytest.raises(ValueError, match="codebook size"):
