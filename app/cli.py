@@ -252,11 +252,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
     name = f"tokenizer_{args.part}" if args.part else args.what.replace("-", "_")
     log_path = Path(args.runs) / name / "log.jsonl"
     out = args.out or f"checkpoints/{name}.safetensors"
+    if args.code_balance is not None and (args.what not in ("masked", "masked-upper") or args.code_balance < 0):
+        raise CommandError("--code-balance is the masked trainers' exponent of the rare codes' weight, a number from 0")
     if args.weight_pose_sq is not None and (args.what not in ("tokenizer", "vae") or args.weight_pose_sq < 0):
         raise CommandError("--weight-pose-sq is the tokenizer's or VAE's weight of the joint positions' squared error, "
                            "a number from 0")
     overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("threads", args.threads),
-                                   ("label_balance", args.label_balance), ("weight_pose_sq", args.weight_pose_sq))
+                                   ("label_balance", args.label_balance), ("weight_pose_sq", args.weight_pose_sq),
+                                   ("code_balance", args.code_balance))
                  if v is not None}
     try:
         if args.what == "evaluator":
@@ -642,6 +645,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--decoder-only", action="store_true",
                        help="tokenizer, vae: fine-tune only the decoder of --init; every motion keeps its codes (its "
                        "latents), so the masked models (denoisers) trained on them keep working")
+    train.add_argument("--code-balance", type=float, help="masked, masked-upper: rare codes weigh (count / mean "
+                       "count) ** -B in the cross-entropy, so the few codes of a brief pose (a kick's peak) are learnt "
+                       "(default 0: every code alike)")
     train.add_argument("--weight-pose-sq", type=float, help="tokenizer, vae: weight of the joint positions' squared "
                        "error beside the smooth-L1 reconstruction, which makes brief extreme poses (a kick's foot above "
                        "the hips) worth decoding (default 0)")

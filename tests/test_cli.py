@@ -199,6 +199,19 @@ def test_train_weight_pose_sq_reaches_the_autoencoders_and_the_others_refuse_it(
         assert "--weight-pose-sq is the tokenizer's or VAE's weight" in capsys.readouterr().err
 
 
+def test_train_code_balance_reaches_the_masked_trainer_and_the_others_refuse_it(tmp_path, monkeypatch, capsys):
+    import app.engine.train.masked as masked
+
+    seen = {}
+    monkeypatch.setattr(masked, "train_masked", lambda *args, **kwargs: seen.update(config=args[3]) or {})
+    common = ["--data", str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--runs", str(tmp_path / "runs")]
+    assert main(["train", "masked", *common]) == 0 and seen["config"].code_balance == 0.0
+    assert main(["train", "masked", *common, "--code-balance", "0.5"]) == 0 and seen["config"].code_balance == 0.5
+    for bad in (["train", "vae", *common, "--code-balance", "0.5"], ["train", "masked", *common, "--code-balance", "-1"]):
+        assert main(bad) == 2
+        assert "--code-balance is the masked trainers' exponent" in capsys.readouterr().err
+
+
 def test_eval_guidance_reaches_every_row_and_none_leaves_each_verbs_default(sample_dataset, monkeypatch):
     import app.engine.ops as ops
     from app.cli import _motion_source

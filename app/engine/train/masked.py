@@ -12,7 +12,8 @@ max_tokens - 1 codes of one motion, then END, then PAD. Per sequence a ratio r =
 its codes is masked (at least one), and `replace_ratio` of the still visible codes are swapped for random codes.
 The cross-entropy covers the masked and the replaced positions: both are inputs the model must not trust
 (replacement teaches it that committed tokens may be wrong, as its own samples will be at inference).
-The text is dropped for `text_drop` of the sequences (classifier-free guidance).
+The text is dropped for `text_drop` of the sequences (classifier-free guidance). With `code_balance` > 0 the
+cross-entropy weighs rare codes more (`code_weights`), so the few codes of a brief pose are learnt too.
 
 Motions are drawn with weights per content label (the dataset's labels.json; app.engine.train.sampling): at
 `label_balance` 0.75 dataset 1's actions (~30 motions each, mirrored) are drawn about a third as often as dataset
@@ -103,6 +104,7 @@ class MaskedTrainConfig:
     contrastive: float = 0.0  # weight of the text-motion contrastive loss (0: none)
     rotary: bool = False  # transformer backbone: rotary position embedding in self-attention
     init: str | None = None  # start from this masked checkpoint's weights (same model config; app.engine.train.init)
+    code_balance: float = 0.0  # `code_weights`' exponent: rare codes weigh more in the cross-entropy (0: all alike)
 
 
 @dataclass
@@ -237,11 +239,28 @@ class _Text:
         return self.sentence[caption], self.words[caption].float(), self.word_mask[caption]
 
 
+def code_weights(codes: list[Tensor], n_classes: int, balance: float) -> Tensor | None:
+    """Cross-entropy weights (n_classes,) of the codes in `codes` (per motion (N_i,)): (count / mean count) **
+    -balance, normalised to a mean of 1 over the tokens, codes never seen weigh 1; None for balance 0.
+
+    Why: a kick's peak is two or three codes that only a handful of motions use. The masked model trained with every
+    code alike refilled them with standing codes even with the rest of a training kick given (model card, "Brief
+    extreme poses")."""
+    if not balance:
+        return None
+    counts = torch.bincount(torch.cat(codes), minlength=n_classes)[:n_classes].double()
+    seen = counts > 0
+    weights = torch.ones(n_classes, dtype=torch.float64)
+    weights[seen] = (counts[seen] / counts[seen].mean()) ** -balance
+    weights[seen] /= (weights[seen] * counts[seen]).sum() / counts[seen].sum()  # the mean token weighs 1
+    return weights.float()
+
+
 def _losses(nets: nn.Module, batch: _Batch, text: _Text, cfg: MaskedTrainConfig, mc: MaskedTransformerConfig,
-            generator: torch.Generator, drop_text: bool = True) -> dict[str, Tensor]:
+            generator: torch.Generator, drop_text: bool = True, weights: Tensor | None = None) -> dict[str, Tensor]:
     """nets: the JointModel of "transformer" (and "length", "align" when trained), or its DistributedDataParallel.
     The batch and its random draws are made on the CPU (one seeded generator, whatever the device), then moved to
-    the device of `text`, where the networks are."""
+    the device of `text`, where the networks are. weights (K,): the cross-entropy's per code (`code_weights`)."""
     joint = nets.module if isinstance(nets, nn.parallel.DistributedDataParallel) else nets
     density = batch.density if cfg.masking == "keyframe" else None
     inputs, loss_at = corrupt(batch.targets, batch.real, mc, cfg.replace_ratio, generator, density, cfg.key_share)
@@ -267,7 +286,8 @@ def _losses(nets: nn.Module, batch: _Batch, text: _Text, cfg: MaskedTrainConfig,
     outputs = nets(calls)
     logits = outputs["transformer"]  # (B, N, K)
     picked, wanted = logits[loss_at], targets[loss_at]
-    out = {"loss": F.cross_entropy(picked, wanted), "acc": (picked.argmax(-1) == wanted).float().mean()}
+    loss = F.cross_entropy(picked, wanted, weight=None if weights is None else weights.to(picked.device))
+    out = {"loss": loss, "acc": (picked.argmax(-1) == wanted).float().mean()}
     if "length" in outputs:
         out["length_loss"] = F.cross_entropy(outputs["length"], real.sum(1) - 1)
     if "align" in outputs:
@@ -381,11 +401,13 @@ def train_masked(
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     batch_size = min(cfg.batch_size, len(train.codes))
     draw = label_weights(train.labels, cfg.label_balance)
+    weights = code_weights(train.codes, mc.codebook_size, cfg.code_balance)
     last: dict[str, float] = {}
 
     def step() -> tuple[Tensor, dict[str, float]]:
         idx = rng.choice(len(train.codes), batch_size, replace=False, p=draw)
-        out = _losses(fwd, _batch(train, idx, mc, rng, cfg.key_drop, cfg.max_keys), text, cfg, mc, gen)
+        out = _losses(fwd, _batch(train, idx, mc, rng, cfg.key_drop, cfg.max_keys), text, cfg, mc, gen,
+                      weights=weights)
         last.update({k: v.item() for k, v in out.items()})
         return out["loss"] + out.get("length_loss", 0.0) + cfg.contrastive * out.get("align_loss", 0.0), dict(last)
 

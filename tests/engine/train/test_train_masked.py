@@ -19,7 +19,7 @@ from app.engine.ops import edit_upper, generate
 from app.engine.text import get_text_encoder
 from app.engine.train.alignment import AlignmentHeads, mirror_index
 from app.engine.train.distributed import JointModel
-from app.engine.train.masked import MaskedTrainConfig, corrupt, train_masked
+from app.engine.train.masked import MaskedTrainConfig, code_weights, corrupt, train_masked
 from app.engine.train.tokenizer import TokenizerTrainConfig, train_tokenizer
 
 SAMPLE = Path(__file__).resolve().parents[3].parent / "shared/data/bandai-namco/sample"
@@ -281,3 +281,12 @@ def _full_model(data: Path, tmp: Path) -> tuple[Path, Path]:
     _save_tokenizer(tokenizer, data, seed=0)
     train_masked(data, tokenizer, tmp / "masked.safetensors", _config(steps=2), progress=False)
     return tmp / "masked.safetensors", tokenizer
+
+
+def test_code_weights_make_a_rare_code_count_and_keep_the_mean_token_at_one():
+    codes = [torch.tensor([0] * 90 + [1] * 9 + [2])]  # code 2 is a kick's peak: one token in a hundred
+    assert code_weights(codes, 4, 0.0) is None
+    w = code_weights(codes, 4, 0.5)
+    assert w[2] / w[0] == pytest.approx(90 ** 0.5) and w[1] / w[0] == pytest.approx(10 ** 0.5)
+    assert float((w[:3] * torch.tensor([90.0, 9.0, 1.0])).sum() / 100) == pytest.approx(1.0)  # mean token weight
+    assert w[3] == 1.0  # never seen: no reason to weigh it either way
