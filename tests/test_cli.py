@@ -170,46 +170,33 @@ def test_train_init_reaches_the_masked_vae_and_diffusion_trainers_and_the_evalua
     assert "--label-balance is a number from 0" in capsys.readouterr().err
 
 
-def test_train_ema_reaches_the_diffusion_trainer_and_the_others_refuse_it(tmp_path, monkeypatch, capsys):
-    import app.engine.train.diffusion as diffusion
+TRAINERS = {  # what -> (module of app.engine.train, its train function, where the config is among its arguments)
+    "tokenizer": ("tokenizer", "train_tokenizer", 2), "vae": ("vae", "train_vae", 2),
+    "diffusion": ("diffusion", "train_diffusion", 3), "masked": ("masked", "train_masked", 3)}
+
+
+@pytest.mark.parametrize("flag, field, value, bad_value, takers, refuser, message", [
+    ("--ema", "ema", 0.999, "1", ("diffusion",), "masked", "--ema is the diffusion trainer's weight-average decay"),
+    ("--weight-pose-sq", "weight_pose_sq", 1.0, "-1", ("tokenizer", "vae"), "masked",
+     "--weight-pose-sq is the tokenizer's or VAE's weight"),
+    ("--code-balance", "code_balance", 0.5, "-1", ("masked",), "vae", "--code-balance is the masked trainers' exponent"),
+])
+def test_a_trainers_own_flag_reaches_it_and_the_others_refuse_it(flag, field, value, bad_value, takers, refuser, message,
+                                                                 tmp_path, monkeypatch, capsys):
+    import importlib
 
     seen = {}
-    monkeypatch.setattr(diffusion, "train_diffusion", lambda *args, **kwargs: seen.update(config=args[3]) or {})
-    common = ["--data", str(tmp_path), "--out", str(tmp_path / "d.safetensors"), "--runs", str(tmp_path / "runs")]
-    assert main(["train", "diffusion", *common]) == 0 and seen["config"].ema == 0.0
-    assert main(["train", "diffusion", *common, "--ema", "0.999"]) == 0 and seen["config"].ema == 0.999
-    for bad in (["train", "masked", *common, "--ema", "0.999"], ["train", "diffusion", *common, "--ema", "1"]):
-        assert main(bad) == 2
-        assert "--ema is the diffusion trainer's weight-average decay" in capsys.readouterr().err
-
-
-def test_train_weight_pose_sq_reaches_the_autoencoders_and_the_others_refuse_it(tmp_path, monkeypatch, capsys):
-    import app.engine.train.tokenizer as tokenizer
-    import app.engine.train.vae as vae
-
-    seen = {}
-    monkeypatch.setattr(tokenizer, "train_tokenizer", lambda *args, **kwargs: seen.update(tokenizer=args[2]) or {})
-    monkeypatch.setattr(vae, "train_vae", lambda *args, **kwargs: seen.update(vae=args[2]) or {})
+    for what in takers:
+        module, function, index = TRAINERS[what]
+        monkeypatch.setattr(importlib.import_module(f"app.engine.train.{module}"), function,
+                            lambda *args, what=what, index=index, **kwargs: seen.update({what: args[index]}) or {})
     common = ["--data", str(tmp_path), "--out", str(tmp_path / "a.safetensors"), "--runs", str(tmp_path / "runs")]
-    for what in ("tokenizer", "vae"):
-        assert main(["train", what, *common]) == 0 and seen[what].weight_pose_sq == 0.0
-        assert main(["train", what, *common, "--weight-pose-sq", "1"]) == 0 and seen[what].weight_pose_sq == 1.0
-    for bad in (["train", "masked", *common, "--weight-pose-sq", "1"], ["train", "vae", *common, "--weight-pose-sq", "-1"]):
+    for what in takers:
+        assert main(["train", what, *common]) == 0 and getattr(seen[what], field) == 0.0
+        assert main(["train", what, *common, flag, str(value)]) == 0 and getattr(seen[what], field) == value
+    for bad in (["train", refuser, *common, flag, str(value)], ["train", takers[0], *common, flag, bad_value]):
         assert main(bad) == 2
-        assert "--weight-pose-sq is the tokenizer's or VAE's weight" in capsys.readouterr().err
-
-
-def test_train_code_balance_reaches_the_masked_trainer_and_the_others_refuse_it(tmp_path, monkeypatch, capsys):
-    import app.engine.train.masked as masked
-
-    seen = {}
-    monkeypatch.setattr(masked, "train_masked", lambda *args, **kwargs: seen.update(config=args[3]) or {})
-    common = ["--data", str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--runs", str(tmp_path / "runs")]
-    assert main(["train", "masked", *common]) == 0 and seen["config"].code_balance == 0.0
-    assert main(["train", "masked", *common, "--code-balance", "0.5"]) == 0 and seen["config"].code_balance == 0.5
-    for bad in (["train", "vae", *common, "--code-balance", "0.5"], ["train", "masked", *common, "--code-balance", "-1"]):
-        assert main(bad) == 2
-        assert "--code-balance is the masked trainers' exponent" in capsys.readouterr().err
+        assert message in capsys.readouterr().err
 
 
 def test_eval_guidance_reaches_every_row_and_none_leaves_each_verbs_default(sample_dataset, monkeypatch):
