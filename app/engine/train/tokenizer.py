@@ -12,8 +12,8 @@ than 64 frames, so rather than being skipped they are zero-padded (the normalise
 and tokens are masked out of every loss and of the codebook's EMA. Loss: smooth-L1 reconstruction +
 weight_vel * smooth-L1 on the temporal difference (what makes jitter costly) + weight_commit * commitment +
 weight_pose_sq * the joint positions' squared error (`pose_squared_error`: what makes a brief extreme pose, a
-kick's foot above the hips, worth decoding) + weight_drift * root drift (`root_drift`: how far the root path integrated from the reconstruction strays from the
-real one's; per-frame errors in the root's velocity channels are small, but a bias adds up over a take: without it
+kick's foot above the hips, worth decoding) + weight_drift * root drift (`root_drift`: how far the root path
+integrated from the reconstruction strays from the real one's; per-frame errors in the root's velocity channels are small, but a bias adds up over a take: without it
 the shipped tokenizer of 2026-12-03 turned real walks by 14° over 196 frames and under-turned 90° turns by 12–18°).
 `decoder_only` fine-tunes the decoder of `init` alone: the codes of every motion stay what they were, so a masked
 model trained on them needs no retraining.
@@ -162,10 +162,10 @@ def root_statistics(folder: MotionFolder, device: torch.device) -> tuple[torch.T
 
 def tokenizer_losses(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, index: torch.Tensor,
                      cfg: TokenizerTrainConfig, root_stats: tuple[torch.Tensor, torch.Tensor] | None = None,
-                     n_joints: int = 21) -> tuple[torch.Tensor, dict[str, float]]:
+                     pose_channels: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts (plus the quantiser's statistics) for a batch x (B, T, D) with mask (B, T);
     root_stats: the mean and std of the 4 root channels, for the drift loss (None: a part without the root);
-    n_joints: the skeleton's, for the pose loss's channels."""
+    pose_channels: `position_channels` of `index`, for the pose loss (needed when cfg.weight_pose_sq > 0)."""
     recon, _, commit, stats = model(x, mask)
     target = x[..., index]
     rec = _masked_smooth_l1(recon, target, mask)
@@ -174,7 +174,7 @@ def tokenizer_losses(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor
     parts = {"recon": rec.item(), "vel": vel.item(), "commit": commit.item(),
              "perplexity": stats["perplexity"].item(), "dead_codes": int(stats["dead_codes"])}
     if cfg.weight_pose_sq:
-        pose = pose_squared_error(recon, target, mask, position_channels(index, n_joints))
+        pose = pose_squared_error(recon, target, mask, pose_channels)
         loss = loss + cfg.weight_pose_sq * pose
         parts["pose_sq"] = pose.item()
     if root_stats is not None and cfg.weight_drift:
@@ -260,6 +260,7 @@ def train_tokenizer(
     model = model.to(run.device)
     root_there = model.feature_index[:4].tolist() == [0, 1, 2, 3]  # the whole body or the lower part
     root_stats = root_statistics(train_folder, run.device) if root_there else None
+    pose_channels = position_channels(model.feature_index, train_folder.info.n_joints)
     trained = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
@@ -271,8 +272,7 @@ def train_tokenizer(
             model.encoder.eval()
             model.quantizer.eval()
         x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng, draw))
-        loss, parts = tokenizer_losses(net, x, mask, model.feature_index, cfg, root_stats,
-                                       train_folder.info.n_joints)
+        loss, parts = tokenizer_losses(net, x, mask, model.feature_index, cfg, root_stats, pose_channels)
         return loss, {"loss": loss.item(), **parts}
 
     def validate() -> dict[str, float]:

@@ -59,9 +59,10 @@ class VAETrainConfig:
 
 def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETrainConfig,
                generator: torch.Generator | None = None, root_stats: tuple[torch.Tensor, torch.Tensor] | None = None,
-               n_joints: int = 21) -> tuple[torch.Tensor, dict[str, float]]:
+               pose_channels: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts for a batch x (B, T, D) with mask (B, T) True on real frames; root_stats: the mean
-    and std of the 4 root channels, for the drift loss; n_joints: the skeleton's, for the pose loss's channels."""
+    and std of the 4 root channels, for the drift loss; pose_channels: the joint-position channels
+(app.engine.train.tokenizer.position_channels), for the pose loss (needed when cfg.weight_pose_sq > 0)."""
     recon, mu, logvar = model(x, generator)
     rec = _masked_smooth_l1(recon, x, mask)
     vel = _masked_smooth_l1(recon[:, 1:] - recon[:, :-1], x[:, 1:] - x[:, :-1], mask[:, 1:] & mask[:, :-1])
@@ -71,8 +72,7 @@ def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETr
     loss = rec + cfg.weight_vel * vel + cfg.weight_kl * kl
     parts = {"recon": rec.item(), "vel": vel.item(), "kl": kl.item()}
     if cfg.weight_pose_sq:
-        every = torch.arange(x.shape[-1], device=x.device)
-        pose = pose_squared_error(recon, x, mask, position_channels(every, n_joints))
+        pose = pose_squared_error(recon, x, mask, pose_channels)
         loss = loss + cfg.weight_pose_sq * pose
         parts["pose_sq"] = pose.item()
     if root_stats is not None and cfg.weight_drift:
@@ -118,6 +118,7 @@ def train_vae(
             frozen.requires_grad_(False)
     model = model.to(run.device)
     root_stats = root_statistics(train_folder, run.device)
+    pose_channels = position_channels(torch.arange(mc.input_dim), train_folder.info.n_joints).to(run.device)
     trained = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     net = run.start(model, opt, out_path, {"model": asdict(mc)}, resume)
@@ -127,7 +128,7 @@ def train_vae(
 
     def step() -> tuple[torch.Tensor, dict[str, float]]:
         x, mask = (t.to(run.device) for t in _batch(motions, per_rank, cfg.window, rng, draw))
-        loss, parts = vae_losses(net, x, mask, cfg, gen, root_stats, train_folder.info.n_joints)
+        loss, parts = vae_losses(net, x, mask, cfg, gen, root_stats, pose_channels)
         return loss, {"loss": loss.item(), **parts}
 
     def validate() -> dict[str, float]:
