@@ -116,8 +116,9 @@ def _third_person(word: str) -> str:
     return word + "s"
 
 
-def verb_phrases(part: str) -> list[str]:
-    """Third-person verb phrases for one description part, keeping its direction words."""
+def verb_phrases(part: str, name_limb: bool = True) -> list[str]:
+    """Third-person verb phrases for one description part, keeping its direction words; name_limb=False leaves out
+    which leg kicks or which hand jabs, punches or waves ("kicks" for "kick right")."""
     text = clean(part)
     words = text.split()
     for label, pattern, phrases in ACTIONS:
@@ -125,26 +126,33 @@ def verb_phrases(part: str) -> list[str]:
         if found:
             named = set(found.group(0).split())  # "push up", "stand up": the direction is the action's own word
             extra = ["in place"] if "place" in words else [d for d in words if d in _MOVES and d not in named][:1]
+            limb = {"kick": "leg", "jab": "hand", "punch": "hand", "wave": "hand"}.get(label)
             for side in ("left", "right"):
                 if side in words:
-                    limb = {"kick": "leg", "jab": "hand", "punch": "hand", "wave": "hand"}.get(label)
                     extra.append(f"with {{pos}} {side} {limb}" if limb else f"to the {side}")
             if extra:  # "jumps up" would clash with "down": keep the phrases that name no direction of their own
                 phrases = tuple(p for p in phrases if not set(p.split()) & _MOVES) or phrases
             if "place" in words:
                 phrases = tuple(" ".join(w for w in p.split() if w not in _MOVES) for p in phrases)
+            if limb and not name_limb:
+                extra = [e for e in extra if not e.startswith("with {pos}")]
             return [" ".join([p, *(e for e in extra if e.split()[0] not in p.split())]) for p in dict.fromkeys(phrases)]
     return [_verb_phrase(words)] if words else ["moves"]
 
 
 def captions(parts: list[str], n: int, rng: random.Random) -> list[str]:
     """n distinct captions for a motion whose description parts are `parts`, e.g. ["forward jumps",
-    "turn around"] -> "someone jumps forward, then turns around"."""
-    options = [verb_phrases(p) for p in parts] or [["moves"]]
+    "turn around"] -> "someone jumps forward, then turns around". Every second caption leaves out which leg kicks or
+    which hand jabs, as people describing a motion often do ("a man kicks"), so a plain prompt finds these motions
+    too; the others name it."""
+    named = [verb_phrases(p) for p in parts] or [["moves"]]
+    plain = [verb_phrases(p, name_limb=False) for p in parts] or [["moves"]]
     seen: dict[str, None] = {}
     for _ in range(20 * n):
         subject, pos = rng.choice(_SUBJECTS)
-        phrases = [rng.choice(o).format(pos=pos) for o in options]
+        phrases = [rng.choice(o).format(pos=pos) for o in (plain if len(seen) % 2 else named)]
+        if any(a == b for a, b in zip(phrases, phrases[1:])):  # "kicks, then kicks": draw again
+            continue
         joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + ", then " + phrases[-1]
         seen[f"{subject} {joined}"] = None
         if len(seen) == n:

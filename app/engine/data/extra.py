@@ -18,7 +18,7 @@ import shutil
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,12 +89,15 @@ class ExtraSummary:
 def _windows_of(source: str, take: str, description: str, positions: np.ndarray,
                 skipped: dict[str, str]) -> Iterator[Motion]:
     parts = description_parts(description) or [description]
-    if action_of(description) in KICKING_ACTIONS:  # first, so the take is held out (or not) among the kicks
-        for i, kick in enumerate(kicks(positions, BANDAI_NAMCO_21)):
-            piece = np.asarray(canonicalize(positions[kick.start:kick.end], BANDAI_NAMCO_21), np.float32)
-            yield Motion(f"{take}_kick{i}", source, take, description, [f"kick {kick.side}"], piece)
+    found = kicks(positions, BANDAI_NAMCO_21) if action_of(description) in KICKING_ACTIONS else []
+    for i, kick in enumerate(found):  # first, so the take is held out (or not) among the kicks
+        piece = np.asarray(canonicalize(positions[kick.start:kick.end], BANDAI_NAMCO_21), np.float32)
+        yield Motion(f"{take}_kick{i}", source, take, description, [f"kick {kick.side}"], piece)
     pieces = windows(len(positions), parts)
     for i, w in enumerate(pieces):
+        inside = [f"kick {k.side}" for k in found if w.start <= k.apex < w.end]
+        if inside:  # the routine's kicks in their context, named in order: a kick inside a longer take, not only alone
+            w = replace(w, parts=inside)
         piece = positions[w.start:w.end]
         if len(piece) < MIN_FRAMES:
             skipped[f"{take}_w{i}" if len(pieces) > 1 else take] = f"{len(piece)} frames at 20 fps, under {MIN_FRAMES}"

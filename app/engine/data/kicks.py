@@ -3,8 +3,9 @@
 All the data has one take labelled a kick (Bandai Namco's dataset 1), but CMU's martial arts routines kick every
 two or three seconds, each kick a foot swung above the hips for a few frames. A description says only "martial
 arts", so its windows teach "martial arts", never "kick". Cutting a short window around each kick, described by the
-leg that kicks, turns those routines into a dozen kicks a side. Only martial arts takes are searched: a ballet leg
-lift or a cartwheel also raises a foot above the hips and is no kick.
+leg that kicks, turns those routines into a dozen kicks a side. The routine's longer windows then name the kicks
+inside them too (extra.py), so a kick is learnt inside a take as well as alone. Only martial arts takes are searched:
+a ballet leg lift or a cartwheel also raises a foot above the hips and is no kick.
 """
 from __future__ import annotations
 

@@ -115,8 +115,11 @@ def test_captions_from_descriptions_and_names_and_their_mirror_images():
     assert action_of("Jump_Start") == "jump" and action_of("Punch_Jab") == "jab"
     assert action_of("playground - forward jumps, turn around") == "jump"
     jab = captions(["Fighting Left Jab"], 4, rng)
-    assert len(set(jab)) == 4 and all("jab" in c and "left" in c for c in jab)
-    assert all("right" in mirror_text(c) and "left" not in mirror_text(c) for c in jab)
+    assert len(set(jab)) == 4 and all("jab" in c for c in jab)
+    assert ["left hand" in c for c in jab] == [True, False, True, False]  # every second caption leaves the hand out
+    assert all("right" in mirror_text(c) and "left" not in mirror_text(c) for c in jab[::2])
+    kicks = captions(["kick right", "kick left"], 4, rng)  # a routine's window naming its two kicks
+    assert [c.count(" leg") for c in kicks] == [2, 0, 2, 0] and all(c.count("kick") == 2 for c in kicks)
     two = captions(["forward jumps", "turn around"], 3, rng)
     assert all(", then " in c and "forward" in c and "around" in c for c in two)
     assert captions(["dangle legs"], 1, rng)[0].endswith("dangles legs")  # unknown: read as a verb phrase
@@ -128,7 +131,8 @@ def test_captions_from_descriptions_and_names_and_their_mirror_images():
     assert captions(["raised leg above hip-height"], 1, rng)[0].endswith(" moves with raised leg above hip height")
     assert captions(["Scared"], 1, rng)[0].endswith(" is scared")
     kick = captions(["kick right"], 4, rng)  # a martial arts routine's kick (kicks.py), with its leg
-    assert all(c.endswith("right leg") and "leg out" not in c for c in kick)
+    assert all(c.endswith("right leg") and "leg out" not in c for c in kick[::2])
+    assert all(c.split()[-1] in ("kicks", "out") for c in kick[1::2])  # "a man kicks", "someone kicks out"
     for name, label in (("Confused", "confused"), ("Dizzy", "dizzy"), ("Tired hunched", "tired"), ("Head Nod", "nod"),
                         ("Upper body rotation", "twist"), ("Expressive arms", "expressive"), ("Sleeping", "sleep")):
         assert action_of(name) == label
