@@ -260,7 +260,8 @@ def _losses(nets: nn.Module, batch: _Batch, text: _Text, cfg: MaskedTrainConfig,
             generator: torch.Generator, drop_text: bool = True, weights: Tensor | None = None) -> dict[str, Tensor]:
     """nets: the JointModel of "transformer" (and "length", "align" when trained), or its DistributedDataParallel.
     The batch and its random draws are made on the CPU (one seeded generator, whatever the device), then moved to
-    the device of `text`, where the networks are. weights (K,): the cross-entropy's per code (`code_weights`)."""
+    the device of `text`, where the networks are. weights (K,): the cross-entropy's per code (`code_weights`), on that
+    device."""
     joint = nets.module if isinstance(nets, nn.parallel.DistributedDataParallel) else nets
     density = batch.density if cfg.masking == "keyframe" else None
     inputs, loss_at = corrupt(batch.targets, batch.real, mc, cfg.replace_ratio, generator, density, cfg.key_share)
@@ -286,7 +287,7 @@ def _losses(nets: nn.Module, batch: _Batch, text: _Text, cfg: MaskedTrainConfig,
     outputs = nets(calls)
     logits = outputs["transformer"]  # (B, N, K)
     picked, wanted = logits[loss_at], targets[loss_at]
-    loss = F.cross_entropy(picked, wanted, weight=None if weights is None else weights.to(picked.device))
+    loss = F.cross_entropy(picked, wanted, weight=weights)
     out = {"loss": loss, "acc": (picked.argmax(-1) == wanted).float().mean()}
     if "length" in outputs:
         out["length_loss"] = F.cross_entropy(outputs["length"], real.sum(1) - 1)
@@ -402,6 +403,7 @@ def train_masked(
     batch_size = min(cfg.batch_size, len(train.codes))
     draw = label_weights(train.labels, cfg.label_balance)
     weights = code_weights(train.codes, mc.codebook_size, cfg.code_balance)
+    weights = weights.to(run.device) if weights is not None else None  # once, not every step
     last: dict[str, float] = {}
 
     def step() -> tuple[Tensor, dict[str, float]]:

@@ -62,7 +62,7 @@ def vae_losses(model: nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: VAETr
                pose_channels: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss and its parts for a batch x (B, T, D) with mask (B, T) True on real frames; root_stats: the mean
     and std of the 4 root channels, for the drift loss; pose_channels: the joint-position channels
-(app.engine.train.tokenizer.position_channels), for the pose loss (needed when cfg.weight_pose_sq > 0)."""
+    (app.engine.train.tokenizer.position_channels), for the pose loss (needed when cfg.weight_pose_sq > 0)."""
     recon, mu, logvar = model(x, generator)
     rec = _masked_smooth_l1(recon, x, mask)
     vel = _masked_smooth_l1(recon[:, 1:] - recon[:, :-1], x[:, 1:] - x[:, :-1], mask[:, 1:] & mask[:, :-1])

@@ -290,3 +290,15 @@ def test_code_weights_make_a_rare_code_count_and_keep_the_mean_token_at_one():
     assert w[2] / w[0] == pytest.approx(90 ** 0.5) and w[1] / w[0] == pytest.approx(10 ** 0.5)
     assert float((w[:3] * torch.tensor([90.0, 9.0, 1.0])).sum() / 100) == pytest.approx(1.0)  # mean token weight
     assert w[3] == 1.0  # never seen: no reason to weigh it either way
+
+
+def test_code_balance_reaches_the_training_loss(setup, tmp_path):
+    data, tokenizer = setup
+    losses = {}
+    for balance in (0.0, 1.0):  # the same seed draws the same batches: only the code weights differ
+        log = tmp_path / f"log{balance}.jsonl"
+        train_masked(data, tokenizer, tmp_path / f"m{balance}.safetensors", _config(steps=1, code_balance=balance),
+                     progress=False, log_path=log)
+        losses[balance] = _log(log)[0]["loss"]
+    assert losses[1.0] != pytest.approx(losses[0.0], rel=1e-4)
+    assert load_checkpoint(tmp_path / "m1.0.safetensors")[3]["train_config"]["code_balance"] == 1.0
