@@ -16,8 +16,9 @@ def _decoding(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same motion")
     parser.add_argument("--guidance", type=float, default=None,
                         help="how closely to follow the text (0 = ignore it; default: the engine's measured one, "
-                        "2 for masked, 4 for diffusion and edit-upper)")
-    parser.add_argument("--steps", type=int, default=8, help="decoding steps")
+                        "2.5 for masked, 3 for diffusion, 4 for edit-upper)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="decoding steps (default: the engine's, 8 for masked, 20 for diffusion)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
     parser.add_argument("--top-k", type=int, help="sample only among the k likeliest codes")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -96,8 +97,10 @@ def _run(op, args: argparse.Namespace, *positional, placement=None, **keyword) -
         fmt = writer_for(args.output)  # an unknown extension is refused before the model runs
         if args.body and not fmt.carries_body:
             raise ValueError(f"{Path(args.output).name}: {fmt.name} holds no body; write .fbx, .glb or .gltf for --body")
-        motion = op(*positional, seed=args.seed, guidance=args.guidance, steps=args.steps,
-                    temperature=args.temperature, top_k=args.top_k, device=args.device, **keyword)
+        if args.steps is not None:
+            keyword["steps"] = args.steps
+        motion = op(*positional, seed=args.seed, guidance=args.guidance, temperature=args.temperature,
+                    top_k=args.top_k, device=args.device, **keyword)
         positions = motion.positions if placement is None else placement.to_world(motion.positions)
         mesh = build_mannequin(motion.skeleton) if args.body else None
         export_positions(positions, motion.skeleton, args.output, fps=motion.fps, units=args.units, mesh=mesh)

@@ -48,10 +48,10 @@ def test_no_guidance_means_the_engines_measured_default(tiny, monkeypatch):
     assert DEFAULT_GUIDANCE == {"masked": 2.5, "diffusion": 3.0}
     used = []
     real = TextToMotion.generate
-    monkeypatch.setattr(TextToMotion, "generate", lambda self, *a: used.append(a[3]) or real(self, *a))
+    monkeypatch.setattr(TextToMotion, "generate", lambda self, *a: used.append(a[3:5]) or real(self, *a))
     generate("someone waves", n_frames=40, seed=3, model=tiny)
-    generate("someone waves", n_frames=40, seed=3, guidance=4.5, model=tiny)
-    assert used == [2.5, 4.5]
+    generate("someone waves", n_frames=40, seed=3, guidance=4.5, steps=3, model=tiny)
+    assert used == [(2.5, 8), (4.5, 3)]  # guidance, steps: the masked engine decodes in 8 iterations unless told
 
 
 def test_does_not_touch_the_global_rng(tiny):

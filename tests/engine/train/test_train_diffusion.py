@@ -11,7 +11,7 @@ from app.engine.models.diffusion_pipeline import load_diffusion, load_diffusion_
 from app.engine.models.motion_mamba import DenoiserConfig
 from app.engine.models.pipeline import ModelNotTrained
 from app.engine.models.vae import MotionVAE, VAEConfig
-from app.engine.ops import DEFAULT_GUIDANCE, generate
+from app.engine.ops import DEFAULT_GUIDANCE, DEFAULT_STEPS, generate
 from app.engine.text import get_text_encoder
 from app.engine.train.diffusion import DiffusionTrainConfig, train_diffusion
 from app.engine.train.vae import VAETrainConfig, train_vae
@@ -64,6 +64,30 @@ def test_ops_generate_routes_to_the_diffusion_engine(trained):
     np.testing.assert_array_equal(motion.features, expected)
     with pytest.raises(ValueError, match="4 to 12000 frames"):
         generate("a person jumps", n_frames=12_001, engine="diffusion", model=pipeline)
+
+
+def test_no_steps_means_the_engines_default_of_twenty(trained):
+    pipeline = load_diffusion_pipeline(trained)
+    assert DEFAULT_STEPS == {"masked": 8, "diffusion": 20}
+    motion = generate("a person kicks", n_frames=24, seed=2, engine="diffusion", model=pipeline, cleanup=False)
+    twenty, eight = (pipeline.generate("a person kicks", 24, 2, DEFAULT_GUIDANCE["diffusion"], steps)
+                     for steps in (20, 8))
+    np.testing.assert_array_equal(motion.features, twenty)
+    assert not np.array_equal(twenty, eight)
+
+
+def test_sampling_adds_seeded_noise_at_every_step(trained):
+    """eta 1 (the default): each step draws fresh noise from the seed's generator, never from the global one."""
+    pipeline = load_diffusion_pipeline(trained)
+    with torch.inference_mode():
+        sentence = pipeline._sentence("a person kicks")
+        torch.manual_seed(0)
+        stochastic = pipeline.sample(sentence, 8, 5, 3.0, 6)
+        torch.manual_seed(1)  # another global state: the same sample
+        again = pipeline.sample(sentence, 8, 5, 3.0, 6, eta=1.0)
+        deterministic = pipeline.sample(sentence, 8, 5, 3.0, 6, eta=0.0)
+    assert torch.equal(stochastic, again)
+    assert (stochastic - deterministic).abs().max() > 0.1
 
 
 def test_length_comes_from_the_predictor_when_not_given(trained):
