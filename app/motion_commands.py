@@ -18,7 +18,7 @@ def _decoding(parser: argparse.ArgumentParser) -> None:
                         help="how closely to follow the text (0 = ignore it; default: the engine's measured one, "
                         "2.5 for masked, 3 for diffusion, 4 for edit-upper)")
     parser.add_argument("--steps", type=int, default=None,
-                        help="decoding steps (default: the engine's, 8 for masked, 20 for diffusion)")
+                        help="decoding steps (default: the engine's, 8 for masked, 16 for diffusion)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
     parser.add_argument("--top-k", type=int, help="sample only among the k likeliest codes")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

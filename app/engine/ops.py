@@ -32,12 +32,13 @@ ENGINES = ("masked", "diffusion")
 # The upper-body editor (its lower-body codes are the context) does best at 4; the diffusion engine with its
 # weight-averaged denoiser at 3 (2-5 measured: 3 keeps physical agreement and lowers FID; model card, Motion Mamba).
 # With its 20 stochastic DDIM steps 4 kicks more often (25 of 40 seeds against 20 at 3.5) but walks to the left turn
-# away (4 of 10 pass, 8 at 3) and Bandai agreement falls to 0.873 (model card, "Sampling: 20 stochastic steps").
+# away (4 of 10 pass, 8 at 3) and Bandai agreement falls to 0.873 (model card, "Sampling: stochastic DDIM steps").
 DEFAULT_GUIDANCE = {"masked": 2.5, "diffusion": 3.0}
 # Decoding iterations when the caller gives none: the masked model's parallel decoding converges in 8; the diffusion
-# engine's DDIM needs more, because 8 deterministic steps average a brief extreme pose away (a kick's foot: 2 of 20
-# seeds above the hips at guidance 3, 20 stochastic steps 7 of 20) and 20 also lower FID.
-DEFAULT_STEPS = {"masked": 8, "diffusion": 20}
+# engine's DDIM needs more, because 8 deterministic steps average a brief extreme pose away (a kick's foot above the
+# hips in 2 of 20 seeds at guidance 3; 16 or 20 stochastic steps: 13 of 40) and more steps lower FID. 16, not 20:
+# about 14 ms a step on 2 cores, and 20 steps (302 ms a take) would miss generate's 250 ms.
+DEFAULT_STEPS = {"masked": 8, "diffusion": 16}
 EDIT_UPPER_GUIDANCE = 4.0
 MAX_STEPS = 1000  # decoding or denoising iterations: past this a call only burns time
 
@@ -66,7 +67,7 @@ def generate(
     text more closely at some cost in diversity); None: the engine's measured default (DEFAULT_GUIDANCE: masked 2.5,
     diffusion 3; MoMask/MMM use 4, which makes our masked model walk in place).
     steps: decoding iterations (more = slower, slightly better); None: the engine's default (DEFAULT_STEPS: masked
-    8, diffusion 20). temperature 0 decodes greedily.
+    8, diffusion 16). temperature 0 decodes greedily.
     engine: "masked" (MMM: tokens decoded in parallel) or "diffusion" (Motion Mamba: latent DDIM, `steps` denoising
     steps; temperature and top_k do not apply to it).
     model: a loaded pipeline of that engine (tests, or a caller holding one); default: the shipped checkpoints.

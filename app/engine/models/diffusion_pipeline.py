@@ -33,7 +33,7 @@ DIFFUSION_FILE = "diffusion.safetensors"
 # DDIM's eta: 1 adds fresh noise at every step (DDPM-like ancestral sampling), 0 is deterministic DDIM. With 20 steps
 # at guidance 3, eta 1 keeps R@3 (0.684 against 0.697) and lowers FID (0.168 against 0.173) on the Bandai test
 # split, raises physical agreement (0.913 against 0.894), and kicks more often ("a person kicks", 20 seeds: 7
-# against 6; model card, "Sampling: 20 stochastic steps").
+# against 6; model card, "Sampling: stochastic DDIM steps").
 SAMPLING_ETA = 1.0
 
 

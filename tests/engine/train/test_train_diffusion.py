@@ -66,14 +66,14 @@ def test_ops_generate_routes_to_the_diffusion_engine(trained):
         generate("a person jumps", n_frames=12_001, engine="diffusion", model=pipeline)
 
 
-def test_no_steps_means_the_engines_default_of_twenty(trained):
+def test_no_steps_means_the_engines_default_of_sixteen(trained):
     pipeline = load_diffusion_pipeline(trained)
-    assert DEFAULT_STEPS == {"masked": 8, "diffusion": 20}
+    assert DEFAULT_STEPS == {"masked": 8, "diffusion": 16}
     motion = generate("a person kicks", n_frames=24, seed=2, engine="diffusion", model=pipeline, cleanup=False)
-    twenty, eight = (pipeline.generate("a person kicks", 24, 2, DEFAULT_GUIDANCE["diffusion"], steps)
-                     for steps in (20, 8))
-    np.testing.assert_array_equal(motion.features, twenty)
-    assert not np.array_equal(twenty, eight)
+    sixteen, eight = (pipeline.generate("a person kicks", 24, 2, DEFAULT_GUIDANCE["diffusion"], steps)
+                      for steps in (16, 8))
+    np.testing.assert_array_equal(motion.features, sixteen)
+    assert not np.array_equal(sixteen, eight)
 
 
 def test_sampling_adds_seeded_noise_at_every_step(trained):
