@@ -97,10 +97,8 @@ def _run(op, args: argparse.Namespace, *positional, placement=None, **keyword) -
         fmt = writer_for(args.output)  # an unknown extension is refused before the model runs
         if args.body and not fmt.carries_body:
             raise ValueError(f"{Path(args.output).name}: {fmt.name} holds no body; write .fbx, .glb or .gltf for --body")
-        if args.steps is not None:
-            keyword["steps"] = args.steps
-        motion = op(*positional, seed=args.seed, guidance=args.guidance, temperature=args.temperature,
-                    top_k=args.top_k, device=args.device, **keyword)
+        motion = op(*positional, seed=args.seed, guidance=args.guidance, steps=args.steps,
+                    temperature=args.temperature, top_k=args.top_k, device=args.device, **keyword)
         positions = motion.positions if placement is None else placement.to_world(motion.positions)
         mesh = build_mannequin(motion.skeleton) if args.body else None
         export_positions(positions, motion.skeleton, args.output, fps=motion.fps, units=args.units, mesh=mesh)

@@ -179,7 +179,7 @@ def regenerate(
     text: str,
     seed: int = 0,
     guidance: float | None = None,
-    steps: int = 8,
+    steps: int | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     device: str = "cpu",
@@ -198,6 +198,7 @@ def regenerate(
     `generate` would refuse, and ranges longer than 164 frames (between keys) in takes longer than 196 frames.
     """
     guidance = default_guidance("masked") if guidance is None else guidance
+    steps = default_steps("masked") if steps is None else steps
     _check_decoding(text, guidance, steps, temperature, top_k)
     start, end = _check_range(frame_range, _check_motion(motion))
     if constraints:
@@ -221,7 +222,7 @@ def edit_upper(
     text: str,
     seed: int = 0,
     guidance: float | None = None,
-    steps: int = 8,
+    steps: int | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     device: str = "cpu",
@@ -237,6 +238,7 @@ def edit_upper(
     in a long take.
     """
     guidance = EDIT_UPPER_GUIDANCE if guidance is None else guidance
+    steps = default_steps("masked") if steps is None else steps
     _check_decoding(text, guidance, steps, temperature, top_k)
     start, end = _check_range(frame_range, _check_motion(motion))
     keys = _check_frames(locked, motion.n_frames) if len(locked) else None
@@ -251,7 +253,7 @@ def long_sequence(
     segments: Sequence[tuple[str, int]],
     seed: int = 0,
     guidance: float | None = None,
-    steps: int = 8,
+    steps: int | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     device: str = "cpu",
@@ -270,6 +272,7 @@ def long_sequence(
     if not segments:
         raise ValueError("no segments: give at least one (prompt, frames) pair")
     guidance = default_guidance("masked") if guidance is None else guidance
+    steps = default_steps("masked") if steps is None else steps
     for text, _ in segments:
         _check_decoding(text, guidance, steps, temperature, top_k)
     pipeline = model if model is not None else load_pipeline(device=device)
