@@ -441,8 +441,9 @@ def _motion_source(name: str, checkpoints: str, test, guidance: float | None = N
         return evaluate.GeneratedMotions(
             name, lambda text, n, seed: generate(text, n_frames=n, seed=seed, guidance=guidance, engine=name,
                                                  model=model).features)
-    if name in ("inbetween", "edit-upper", "long"):  # each with the models of `checkpoints`, not the shipped ones
+    if name in ("inbetween", "inbetween-diffusion", "edit-upper", "long"):  # with the models of `checkpoints`
         from app.engine import evaluate_edits
+        from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
         from app.engine.models.pipeline import load_pipeline
         from app.engine.models.upper_editor import load_upper_editor
 
@@ -450,6 +451,9 @@ def _motion_source(name: str, checkpoints: str, test, guidance: float | None = N
         if name == "edit-upper":
             return evaluate_edits.UpperEditSource(skeleton, model=load_upper_editor(checkpoints), guidance=guidance)
         reference = evaluate_edits.real_jerk_reference(test.records, test.info.n_joints)
+        if name == "inbetween-diffusion":
+            return evaluate_edits.InbetweenSource(skeleton, reference, name=name, engine="diffusion",
+                                                  model=load_diffusion_pipeline(checkpoints), guidance=guidance)
         source = evaluate_edits.InbetweenSource if name == "inbetween" else evaluate_edits.LongTakeSource
         return source(skeleton, reference, model=load_pipeline(checkpoints), guidance=guidance)
     if name in ("path", "pins"):
@@ -458,8 +462,8 @@ def _motion_source(name: str, checkpoints: str, test, guidance: float | None = N
 
         return ConstrainedSource(test.info.skeleton, pins=name == "pins", name=name, model=load_pipeline(checkpoints),
                                  guidance=guidance)
-    raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion, inbetween, edit-upper, "
-                     "long, path, pins")
+    raise ValueError(f"unknown model {name!r}; choose from real, tokenizer, masked, diffusion, inbetween, "
+                     "inbetween-diffusion, edit-upper, long, path, pins")
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
@@ -683,9 +687,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "foot skating, straight-knee frames and jerk, mean ± 95%% interval over repeats. "
                                      "`real` is the reference row and adds the real train-vs-test FID.")
     evaluation.add_argument("--model", action="append", required=True,
-                            help="real, tokenizer, masked, diffusion, or an edit: inbetween, edit-upper, long; "
-                            "or generation steered by each test take's own root path (path) and also its hand and "
-                            "foot positions (pins); repeat for several rows")
+                            help="real, tokenizer, masked, diffusion, or an edit: inbetween, inbetween-diffusion (the "
+                            "diffusion engine's in-painting), edit-upper, long; or generation steered by each test "
+                            "take's own root path (path) and also its hand and foot positions (pins); repeat for "
+                            "several rows")
     evaluation.add_argument("--data", required=True)
     evaluation.add_argument("--split", default="test")
     evaluation.add_argument("--repeats", type=int, default=3)

@@ -127,7 +127,7 @@ def test_train_masked_passes_the_kmm_options_and_other_trainers_refuse_them(tmp_
     assert "--backbone applies to `kinema train masked` and `masked-upper` only" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("row", ["inbetween", "edit-upper", "long", "path"])
+@pytest.mark.parametrize("row", ["inbetween", "inbetween-diffusion", "edit-upper", "long", "path"])
 def test_eval_edit_rows_use_the_models_of_checkpoints(sample_dataset, tmp_path, capsys, row):
     """--checkpoints names the models every row scores; an edit row once scored the shipped ones whatever was given."""
     empty = tmp_path / "no-models"
@@ -210,7 +210,7 @@ def test_eval_guidance_reaches_every_row_and_none_leaves_each_verbs_default(samp
         np.zeros((kwargs["n_frames"], 251), np.float32)))
     for guidance in (3.0, None):
         _motion_source("masked", _shipped_dir(), test, guidance).fn("a person walks", 8, 0)
-        for row in ("inbetween", "edit-upper", "long", "path"):
+        for row in ("inbetween", "inbetween-diffusion", "edit-upper", "long", "path"):
             assert _motion_source(row, _shipped_dir(), test, guidance).guidance == guidance
     assert used == [3.0, None]
 

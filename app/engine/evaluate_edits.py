@@ -3,6 +3,7 @@
 - `inbetween`: each test motion (its first 196 frames) with keys locked at its first, middle and last frame,
   everything else regenerated from its caption. Adds the locked-frame error and the jerk around the keys as a
   multiple of real data's 99th percentile of windowed jerk (<= 1: as smooth as 99 % of real motion).
+  `inbetween-diffusion` is the same with the diffusion engine's in-painting.
 - `edit-upper`: each test motion's upper body regenerated over the whole take from its caption, the legs and
   root kept (MMM's protocol: the ground-truth lower body, a generated upper body). Adds the lower-body drift.
 - `long`: the test motions in groups of four, each group one long take of their captions (each segment at most
@@ -42,6 +43,7 @@ class InbetweenSource:
     extra: dict[str, float] = field(default_factory=dict)
     model: object | None = None  # a loaded pipeline (tests); default: the shipped checkpoints
     guidance: float | None = None  # None: the verb's default (app.engine.ops)
+    engine: str = "masked"  # or "diffusion": its in-painting, at its own default steps and guidance
 
     def __call__(self, records: list[MotionRecord], captions: list[str], seed: int) -> list[np.ndarray]:
         from app.engine.ops import inbetween
@@ -51,7 +53,8 @@ class InbetweenSource:
             motion = Motion(r.features[:MAX_FRAMES], skeleton_name=self.skeleton.name)
             t = motion.n_frames
             keys = sorted({0, t // 2, t - 1})
-            edited = inbetween(motion, keys, c, seed=seed + i, guidance=self.guidance, model=self.model)
+            edited = inbetween(motion, keys, c, seed=seed + i, guidance=self.guidance, model=self.model,
+                               engine=self.engine)
             positions = edited.positions
             errors.append(metrics.keyframe_error(positions, motion.positions, keys))
             inner = [k for k in keys if JERK_WINDOW + 2 <= k <= t - JERK_WINDOW - 2]  # keys with room on both sides

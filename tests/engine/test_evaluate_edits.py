@@ -53,6 +53,20 @@ def test_inbetween_row_reports_exact_locks_and_key_jerk(folder, evaluator, tiny)
     assert "r_precision_top3" in row.metrics and "fid" in row.metrics
 
 
+def test_inbetween_diffusion_row_in_paints_with_the_diffusion_engine(folder, evaluator):
+    """The row hands its diffusion pipeline to the diffusion engine's in-painting (the masked refill cannot run it)."""
+    from app.engine.models.diffusion_pipeline import load_diffusion_pipeline
+
+    reference = evaluate_edits.real_jerk_reference(folder.records, 21)
+    source = evaluate_edits.InbetweenSource(folder.info.skeleton, reference, name="inbetween-diffusion",
+                                            engine="diffusion", model=load_diffusion_pipeline())
+    records = folder.records[:4]
+    motions = source(records, [r.captions[0] for r in records], seed=0)
+    assert [len(m) for m in motions] == [min(len(r.features), 196) for r in records]
+    assert source.extra["lock_error_mm"] < 0.01
+    assert any(np.abs(m - r.features[: len(m)]).max() > 0.1 for m, r in zip(motions, records))  # regenerated
+
+
 def test_edit_upper_row_reports_zero_leg_drift(folder, evaluator, tiny):
     source = evaluate_edits.UpperEditSource(folder.info.skeleton, model=tiny[1])
     row = evaluate.evaluate_source(source, folder, evaluator, ONE)
