@@ -117,13 +117,14 @@ def refill(pipeline: TextToMotion, features: np.ndarray, keep: np.ndarray, text:
 def inpaint_with_diffusion(pipeline: DiffusionPipeline, features: np.ndarray, keep: np.ndarray, text: str,
                            decoding: Decoding, skeleton: Skeleton) -> np.ndarray:
     """The diffusion engine's in-betweening: the latents of every 4-frame block holding a kept frame are imposed at
-    each denoising step (the take's own latents there), the rest is denoised for `text`; then the kept frames are
-    made exact as in `refill`. Takes of at most the model's window."""
+    each denoising step (the take's own latents there), the rest is denoised for `text`; the whole decoded take
+    replaces the original and the kept frames are then made exact as in `refill` (pasted, they popped: jerk at the
+    keys 10 x real's 99th percentile). Takes of at most the model's window."""
     unit = pipeline.unit
     blocks = np.zeros(-(-len(keep) // unit) * unit, bool)
     blocks[: len(keep)] = keep
     known = blocks.reshape(-1, unit).any(1).repeat(unit)[: len(keep)]  # whole blocks around each kept frame
-    out = pipeline.inpaint(features, known, text, decoding.seed, decoding.guidance, decoding.steps)
+    out = pipeline.inpaint(features, known, text, decoding.seed, decoding.guidance, decoding.steps, paste=False)
     return _exact_at(out, features, keep, skeleton)
 
 

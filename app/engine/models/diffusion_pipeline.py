@@ -108,9 +108,11 @@ class DiffusionPipeline:
 
     @torch.inference_mode()
     def inpaint(self, features: np.ndarray, known_mask: np.ndarray, text: str, seed: int, guidance: float,
-                steps: int) -> np.ndarray:
+                steps: int, paste: bool = True) -> np.ndarray:
         """A motion as long as `features` (T, D) that keeps its frames where known_mask (T,) is True exactly and
-        fills the others from the text."""
+        fills the others from the text. paste=False returns the decoded motion everywhere, the known frames only
+        close to the originals (the VAE is lossy), for a caller that pulls them back smoothly: pasted between
+        decoded frames they pop."""
         features, known_mask = np.asarray(features, dtype=np.float32), np.asarray(known_mask)
         dim = len(self.mean)
         if features.ndim != 2 or features.shape[1] != dim:
@@ -131,7 +133,8 @@ class DiffusionPipeline:
         z = self.sample(self._sentence(text), padded_n // self.unit, seed, guidance, steps,
                         self._encode(padded), latent_known)
         out = self._decode(z)[:n]
-        out[known_mask] = features[known_mask]
+        if paste:
+            out[known_mask] = features[known_mask]
         return out
 
 
