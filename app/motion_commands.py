@@ -148,7 +148,7 @@ def _cmd_inbetween(args: argparse.Namespace) -> None:
     motion, placement = _read(args.input)
     _warn_about_prompts(args.text)
     _run(inbetween, args, motion, _frames(args.lock, motion.n_frames), args.text, placement=placement,
-         extend=args.extend, cleanup=not args.no_cleanup)
+         extend=args.extend, engine=args.engine, cleanup=not args.no_cleanup)
 
 
 def _cmd_range_edit(args: argparse.Namespace) -> None:
@@ -205,6 +205,9 @@ def add_motion_commands(commands: argparse._SubParsersAction) -> None:
     inb.add_argument("--text", required=True, help="what happens between the keys")
     inb.add_argument("--extend", action="store_true", help="also regenerate the frames before the first key and "
                      "after the last (default: they stay as they are)")
+    inb.add_argument("--engine", choices=["masked", "diffusion"], default="masked",
+                     help="masked: MMM's tokens around the keys, window by window for any length; diffusion: Motion "
+                     "Mamba's in-painting, takes of up to 196 frames (as the studio's engine choice)")
     _decoding(inb)
     _cleanup(inb)
     inb.set_defaults(func=_cmd_inbetween)

@@ -75,6 +75,18 @@ def test_inbetween_keeps_the_locked_frames(wave, tmp_path, capsys):
     assert np.abs(before[20:40] - after[20:40]).max() > 0.05
 
 
+def test_inbetween_with_the_diffusion_engine(wave, tmp_path):
+    """--engine diffusion in-paints with Motion Mamba, as the studio's engine choice does: the keys stay, the frames
+    between differ from the masked engine's."""
+    out, masked = tmp_path / "diffusion.bvh", tmp_path / "masked.bvh"
+    argv = ["inbetween", str(wave), "--lock", "0,60,119", "--text", "a person jumps", "--steps", "4"]
+    assert main([*argv, "--engine", "diffusion", "-o", str(out)]) == 0
+    assert main([*argv, "-o", str(masked)]) == 0
+    before, after = read_take(wave).positions, read_take(out).positions
+    assert _moved_mm(before, after, [0, 60, 119]) < 2 and _moved_mm(before, after, np.r_[20:40]) > 20
+    assert _moved_mm(read_take(masked).positions, after, np.r_[20:40]) > 20
+
+
 @pytest.mark.parametrize("verb", ["regenerate", "edit-upper"])
 def test_range_verbs_keep_the_frames_outside_the_range(wave, tmp_path, verb):
     out = tmp_path / f"{verb}.bvh"
