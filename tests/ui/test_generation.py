@@ -72,6 +72,21 @@ def test_engine_errors_are_messages_and_leave_the_take(window: MainWindow, qtbot
     assert window.document.take is before and window.undo_action.text() == "Undo Load take"
 
 
+def test_length_from_the_prompt_uses_the_predicted_length(window: MainWindow, qtbot) -> None:
+    """A kick is 2.4 s to the masked engine: in the default 6 s take it mostly stands in a guard (model card)."""
+    panel = window.prompt_panel
+    _ask(window, "a person kicks", 120, 0)
+    panel.auto_length.setChecked(True)
+    assert not panel.length.isEnabled() and panel.parameters()["n_frames"] is None
+    panel.buttons["generateButton"].click()
+    _finish(window, qtbot)
+    expected = ops.generate("a person kicks", None, 0, model=window.edit_actions.model())
+    assert window.document.take.n_frames == expected.n_frames != 120
+    assert panel.settings()["auto_length"] is True
+    panel.apply_settings({"auto_length": False})
+    assert panel.length.isEnabled() and panel.parameters()["n_frames"] == 120
+
+
 def test_ui_thread_does_not_stall_during_generation(window: MainWindow, qtbot, stalls) -> None:
     """Three real generations on the worker: the UI thread keeps ticking (see `StallRecorder`)."""
     window.edit_actions.model().encode_text(["warm up"])  # loading the models is start-up work (`warm_up`)

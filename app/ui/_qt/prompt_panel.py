@@ -51,6 +51,12 @@ class PromptPanel(QWidget):
         self.length = self._spin("lengthFrames", 4, LONGEST_TAKE_S * 20, 120, " frames",
                                  f"Length of a generated take at 20 fps, up to {LONGEST_TAKE_S // 60} minutes (longer "
                                  "than 196 frames: made in windows joined by generated transitions)")
+        self.auto_length = QCheckBox("From the prompt")
+        self.auto_length.setObjectName("autoLengthCheck")
+        self.auto_length.setToolTip("Let the engine's length predictor choose the length, as `kinema generate` does "
+                                    "without --frames: a kick is about 2.4 s, a walk 8 s. A brief action in a long take "
+                                    "often happens once or not at all")
+        self.auto_length.toggled.connect(lambda on: self.length.setEnabled(not on))
         self.prompt_notice = QLabel()  # what the text encoder does not read of a long prompt
         self.prompt_notice.setObjectName("promptNotice")
         self.prompt_notice.setWordWrap(True)
@@ -77,7 +83,8 @@ class PromptPanel(QWidget):
         self.guidance.setSingleStep(0.5)
         self.guidance.setValue(DEFAULT_GUIDANCE[self.engine.currentText()])
         self.guidance.setToolTip("Classifier-free guidance: higher follows the text more closely, with less variety "
-                                 "(each engine starts at its measured best: masked 2, diffusion 4)")
+                                 "(each engine starts at its measured best: "
+                                 + ", ".join(f"{e} {DEFAULT_GUIDANCE[e]:g}" for e in ENGINES) + ")")
         self._engine_shown = self.engine.currentText()
         self.engine.currentTextChanged.connect(self._on_engine_changed)
         self.cleanup = QCheckBox("Clean up feet")
@@ -87,7 +94,10 @@ class PromptPanel(QWidget):
                                 "(locked keys never move; Edit upper body keeps the legs as they are)")
 
         form = QFormLayout()
-        form.addRow("Length", self.length)
+        length_row = QHBoxLayout()
+        length_row.addWidget(self.length, 1)
+        length_row.addWidget(self.auto_length)
+        form.addRow("Length", length_row)
         form.addRow("Seed", self.seed)
         form.addRow("Engine", self.engine)
         form.addRow("Guidance", self.guidance)
@@ -220,7 +230,7 @@ class PromptPanel(QWidget):
         doc = self.document
         return {
             "text": self.prompt.toPlainText().strip(),
-            "n_frames": self.length.value(),
+            "n_frames": None if self.auto_length.isChecked() else self.length.value(),  # None: predicted
             "seed": self.seed.value(),
             "engine": self.engine.currentText(),
             "guidance": self.guidance.value(),
@@ -235,7 +245,8 @@ class PromptPanel(QWidget):
     def settings(self) -> dict:
         """What a project remembers of the panel."""
         return {"prompt": self.prompt.toPlainText(), "length": self.length.value(), "seed": self.seed.value(),
-                "engine": self.engine.currentText(), "guidance": self.guidance.value(), "cleanup": self.cleanup.isChecked()}
+                "engine": self.engine.currentText(), "guidance": self.guidance.value(), "cleanup": self.cleanup.isChecked(),
+                "auto_length": self.auto_length.isChecked()}
 
     def _on_engine_changed(self, engine: str) -> None:
         """Guidance follows the engine's default unless the user set another value for the engine before."""
@@ -256,6 +267,8 @@ class PromptPanel(QWidget):
             self.guidance.setValue(float(settings["guidance"]))
         if isinstance(settings.get("cleanup"), bool):
             self.cleanup.setChecked(settings["cleanup"])
+        if isinstance(settings.get("auto_length"), bool):
+            self.auto_length.setChecked(settings["auto_length"])
 
     def _update_prompt_notice(self) -> None:
         """A prompt longer than the encoder reads says, under the box, which words it ignores."""
