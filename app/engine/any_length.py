@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.engine.editing import Decoding, chain
+from app.engine.locks import _smoothstep
 
 if TYPE_CHECKING:
     from app.engine.models.diffusion_pipeline import DiffusionPipeline
@@ -51,8 +52,7 @@ def generate_diffusion(pipeline: DiffusionPipeline, text: str, n_frames: int, de
         known = np.arange(len(canvas)) < overlap
         filled = pipeline.inpaint(canvas, known, text, decoding.seed + index, decoding.guidance, decoding.steps,
                                   paste=False)
-        x = (np.arange(overlap) + 1.0) / (overlap + 1)
-        fade = (x * x * (3 - 2 * x))[:, None]  # (overlap, 1) smoothstep: the old window at 0, the new one at 1
+        fade = _smoothstep((np.arange(overlap) + 1.0) / (overlap + 1))[:, None]  # (overlap, 1): old 0, new 1
         out[-overlap:] = (1 - fade) * out[-overlap:] + fade * filled[:overlap]
         out = np.concatenate([out, filled[overlap:]])
         index += 1
