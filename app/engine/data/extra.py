@@ -38,7 +38,7 @@ from app.engine.data.cmu import (
     windows,
 )
 from app.engine.data.descriptions import humanml3d_line, mirror_text
-from app.engine.data.kicks import KICKING_ACTIONS, kicks
+from app.engine.data.kicks import KICKING_ACTIONS, context_window, kicks
 from app.engine.features import canonicalize, features_from_positions
 from app.engine.io.bvh import BVHError, parse_bvh
 from app.engine.io.gltf_import import animation_names, read_gltf
@@ -93,6 +93,12 @@ def _windows_of(source: str, take: str, description: str, positions: np.ndarray,
     for i, kick in enumerate(found):  # first, so the take is held out (or not) among the kicks
         piece = np.asarray(canonicalize(positions[kick.start:kick.end], BANDAI_NAMCO_21), np.float32)
         yield Motion(f"{take}_kick{i}", source, take, description, [f"kick {kick.side}"], piece)
+    for i, kick in enumerate(found):  # each kick again inside a take-length window, with every kick it holds named
+        window = context_window(kick, len(positions))
+        if window is not None:
+            inside = [f"kick {k.side}" for k in found if window[0] <= k.apex < window[1]]
+            piece = np.asarray(canonicalize(positions[window[0]:window[1]], BANDAI_NAMCO_21), np.float32)
+            yield Motion(f"{take}_kick{i}_take", source, take, description, inside, piece)
     pieces = windows(len(positions), parts)
     for i, w in enumerate(pieces):
         inside = [f"kick {k.side}" for k in found if w.start <= k.apex < w.end]

@@ -4,7 +4,10 @@ All the data has one take labelled a kick (Bandai Namco's dataset 1), but CMU's 
 two or three seconds, each kick a foot swung above the hips for a few frames. A description says only "martial
 arts", so its windows teach "martial arts", never "kick". Cutting a short window around each kick, described by the
 leg that kicks, turns those routines into a dozen kicks a side. The routine's longer windows then name the kicks
-inside them too (extra.py), so a kick is learnt inside a take as well as alone. Only martial arts takes are searched:
+inside them too (extra.py), and a take-length window around each kick (`CONTEXT_FRAMES`, centred on it) shows the
+same kick again in a 6 s take, with what the routine does before and after it: the routine's own windows are only a
+few, cut where they fall, and a model that saw kicks mostly as 2.4 s motions stood in a guard for most of a 6 s take
+asked to kick. Only martial arts takes are searched:
 a ballet leg lift or a cartwheel also raises a foot above the hips and is no kick.
 """
 from __future__ import annotations
@@ -17,6 +20,7 @@ from app.engine.skeleton import Skeleton
 
 KICK_HALF = 24  # frames kept either side of a kick's highest frame (2.45 s windows at 20 fps)
 MIN_UP = 3  # frames running a foot must stay above the hips (0.15 s): one frame's glitch is no kick
+CONTEXT_FRAMES = 120  # a kick's take-length window (6 s at 20 fps: the suite's and the studio's default length)
 KICKING_ACTIONS = frozenset({"martial arts"})  # actions whose takes are searched for kicks
 
 
@@ -43,3 +47,12 @@ def kicks(positions: np.ndarray, skeleton: Skeleton, half: int = KICK_HALF) -> l
                 apex = a + int(np.argmax(above[a:b]))
                 found.append(Kick(apex, side, max(0, apex - half), min(len(p), apex + half + 1)))
     return sorted(found, key=lambda k: k.apex)
+
+
+def context_window(kick: Kick, n_frames: int, length: int = CONTEXT_FRAMES) -> tuple[int, int] | None:
+    """[start, end) of the `length`-frame window centred on the kick's highest frame, shifted to lie inside a take of
+    `n_frames`; None when the take is shorter than that."""
+    if n_frames < length:
+        return None
+    start = min(max(0, kick.apex - length // 2), n_frames - length)
+    return start, start + length

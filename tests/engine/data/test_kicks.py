@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from app.engine.data.extra import assign_splits, cmu_motions
-from app.engine.data.kicks import KICK_HALF, MIN_UP, kicks
+from app.engine.data.kicks import CONTEXT_FRAMES, KICK_HALF, MIN_UP, Kick, context_window, kicks
 from app.engine.skeleton import BANDAI_NAMCO_21
 
 EXTRA = Path(__file__).resolve().parents[3].parent / "shared/data/extra"
@@ -43,6 +43,17 @@ def test_a_foot_above_the_hips_for_a_few_frames_is_a_kick_with_its_side_and_wind
     assert kicks(_standing(50), SK) == []
 
 
+def test_a_kicks_take_length_window_is_centred_on_it_and_shifted_inside_the_take():
+    def kick(apex: int) -> Kick:
+        return Kick(apex, "left", apex - KICK_HALF, apex + KICK_HALF + 1)
+
+    assert context_window(kick(100), 300) == (100 - CONTEXT_FRAMES // 2, 100 + CONTEXT_FRAMES // 2)
+    assert context_window(kick(10), 300) == (0, CONTEXT_FRAMES)  # near the start: the window starts with the take
+    assert context_window(kick(290), 300) == (300 - CONTEXT_FRAMES, 300)
+    assert context_window(kick(50), CONTEXT_FRAMES) == (0, CONTEXT_FRAMES)
+    assert context_window(kick(50), CONTEXT_FRAMES - 1) is None  # a take shorter than the window gives none
+
+
 def test_a_martial_arts_routine_gives_its_kicks_first_and_is_held_out_among_the_kicks(tmp_path):
     with tarfile.open(EXTRA / "cmu-dance.tar.xz") as tar:  # a routine of four high kicks, right and left in turn
         tar.extract("cmu-dance/train_data_bvh/martial/07.bvh", tmp_path, filter="data")
@@ -50,7 +61,12 @@ def test_a_martial_arts_routine_gives_its_kicks_first_and_is_held_out_among_the_
     kick_motions = motions[:4]
     assert [m.parts for m in kick_motions] == [["kick right"], ["kick left"], ["kick right"], ["kick left"]]
     assert [m.name for m in motions[:4]] == [f"martial_07_kick{i}" for i in range(4)]
-    routine = motions[4:]  # its windows name the kicks inside them, in order, so a kick is also learnt in context
+    in_takes = motions[4:8]  # each kick again in a take-length window, naming every kick it holds
+    assert [m.name for m in in_takes] == [f"martial_07_kick{i}_take" for i in range(4)]
+    assert all(len(m.positions) == CONTEXT_FRAMES for m in in_takes)
+    assert all(k.parts[0] in m.parts and len(m.parts) >= 2 for m, k in zip(in_takes, kick_motions))  # 2-3 s apart
+    assert [m.action for m in in_takes] == ["kick"] * 4
+    routine = motions[8:]  # its windows name the kicks inside them, in order, so a kick is also learnt in context
     assert [m.parts for m in routine] == [["kick right", "kick left"], ["kick right", "kick left"]]
     assert [m.action for m in routine] == ["kick", "kick"]
     assert {m.take for m in motions} == {"martial_07"}
