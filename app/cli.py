@@ -257,7 +257,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.weight_pose_sq is not None and (args.what not in ("tokenizer", "vae") or args.weight_pose_sq < 0):
         raise CommandError("--weight-pose-sq is the tokenizer's or VAE's weight of the joint positions' squared error, "
                            "a number from 0")
+    if args.lr is not None and not args.lr > 0:
+        raise CommandError("--lr is the peak learning rate, a number above 0")
     overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("threads", args.threads),
+                                   ("lr", args.lr),
                                    ("label_balance", args.label_balance), ("weight_pose_sq", args.weight_pose_sq),
                                    ("code_balance", args.code_balance))
                  if v is not None}
@@ -676,6 +679,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "offsets between tokens (a gait's phase order) from the first step")
     train.add_argument("--steps", type=int, help="training steps (default: the preset's)")
     train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="peak learning rate (default: the trainer's; lower it to fine-tune "
+                       "a trained checkpoint gently with --init)")
     train.add_argument("--threads", type=int, help="CPU threads per process (default 2; 1 when sharing the cores)")
     train.add_argument("--runs", default="runs", help="folder for training logs")
     train.add_argument("--fresh", action="store_true", help="ignore a saved resume state")

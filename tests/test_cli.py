@@ -199,6 +199,23 @@ def test_a_trainers_own_flag_reaches_it_and_the_others_refuse_it(flag, field, va
         assert message in capsys.readouterr().err
 
 
+def test_lr_reaches_every_trainer_and_leaves_its_default_when_not_given(tmp_path, monkeypatch, capsys):
+    import importlib
+
+    seen = {}
+    for what, (module, function, index) in TRAINERS.items():
+        monkeypatch.setattr(importlib.import_module(f"app.engine.train.{module}"), function,
+                            lambda *args, what=what, index=index, **kwargs: seen.update({what: args[index]}) or {})
+    common = ["--data", str(tmp_path), "--out", str(tmp_path / "a.safetensors"), "--runs", str(tmp_path / "runs")]
+    for what in TRAINERS:
+        assert main(["train", what, *common]) == 0
+        default = seen[what].lr
+        assert main(["train", what, *common, "--lr", "1e-5"]) == 0 and seen[what].lr == 1e-5 != default
+    for bad in ("0", "-1e-4"):
+        assert main(["train", "masked", *common, f"--lr={bad}"]) == 2
+        assert "--lr is the peak learning rate, a number above 0" in capsys.readouterr().err
+
+
 def test_eval_guidance_reaches_every_row_and_none_leaves_each_verbs_default(sample_dataset, monkeypatch):
     import app.engine.ops as ops
     from app.cli import _motion_source
