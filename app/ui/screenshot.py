@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.engine.document import AddSegment, Segment, SetScope, SetSelection, ToggleLock
 from app.engine.models.pipeline import ModelNotTrained
+from app.ui._qt.prompt_panel import EXAMPLE_PROMPT
 from app.ui.app import create_window
 from app.ui.main_window import MainWindow
 
@@ -45,7 +46,7 @@ def run_session(window: MainWindow) -> None:
     _finish(window)
     for frame in (20, 75, 140):
         doc.execute(ToggleLock(frame))
-    panel.prompt.setPlainText("a person walks forward and waves")
+    panel.prompt.setPlainText("a person walks forward")
     panel.buttons["inbetweenButton"].click()
     _finish(window)
     doc.execute(SetSelection((90, 130)))
@@ -97,7 +98,7 @@ def shoot_set(folder: Path) -> bool:
     _wait(300)
     ok &= _save(window.viewport, folder / "facing-cue.png")
     window.viewport.reset_view()
-    panel.prompt.setPlainText("a person walks forward and waves with the right hand")
+    panel.prompt.setPlainText(EXAMPLE_PROMPT)
     panel.length.setValue(100)
     panel.count.setValue(4)
     panel.buttons["variationsButton"].click()

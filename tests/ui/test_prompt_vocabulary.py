@@ -74,3 +74,20 @@ def test_the_first_screens_prompts_are_actions_the_models_know() -> None:
     for prompt in (EXAMPLE_PROMPT, *SUGGESTED_PROMPTS):
         check = vocabulary.check(prompt, encoder)
         assert check.known and check.rare is None, check.message()
+
+
+def test_the_first_screens_prompts_do_what_they_say_with_the_default_engine() -> None:
+    """Not only known words: each suggested prompt's take passes its action's rule (the suite's), seeds 0-2."""
+    from app.engine import ops
+    from app.engine.action_rules import load_rules, measures
+    from app.engine.prompt_suite import SUITE, SUITE_FRAMES
+    from app.engine.skeleton import skeleton_by_name
+    from app.ui._qt.prompt_panel import EXAMPLE_PROMPT, SUGGESTED_PROMPTS
+
+    labels, rules = dict(SUITE), load_rules()
+    assert EXAMPLE_PROMPT in SUGGESTED_PROMPTS
+    for prompt in SUGGESTED_PROMPTS:
+        rule = rules[labels[prompt]]
+        for seed in range(3):
+            take = ops.generate(prompt, n_frames=SUITE_FRAMES, seed=seed)
+            assert rule.passes(measures(take.positions, skeleton_by_name(take.skeleton_name))), (prompt, seed)

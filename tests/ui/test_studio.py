@@ -14,7 +14,7 @@ def test_window_is_assembled(window: MainWindow) -> None:
     for name in ("viewport", "timeline", "promptPanel", "propertyPanel", "promptText", "lengthFrames", "seedSpin",
                  "engineCombo", "guidanceSpin", "generateButton", "progressBar", "cancelButton"):
         assert window.findChild(object, name) is not None, name
-    assert window.prompt_panel.prompt.toPlainText() == "a person walks forward and waves with the right hand"
+    assert window.prompt_panel.prompt.toPlainText() == "a person walks forward and turns left"
     assert window.prompt_panel.length.value() == 120
     assert window.findChild(object, "framesValue").text() == str(window.document.n_frames)
 

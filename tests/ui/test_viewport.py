@@ -99,7 +99,7 @@ def test_the_first_screen_has_an_example_take_prompts_and_live_buttons(qtbot, mo
     assert window.edit_actions.warming  # the models are still loading...
     assert panel.buttons["generateButton"].isEnabled() and panel.buttons["variationsButton"].isEnabled()  # ...yet
     panel.suggestions.linkActivated.emit("1")
-    assert panel.prompt.toPlainText() == "a person raises both hands"
+    assert panel.prompt.toPlainText() == "a person waves the right hand"
     qtbot.keyClick(window.viewport.surface, Qt.Key.Key_Space)
     assert window.transport.playing
     window.transport.pause()
