@@ -38,7 +38,7 @@ from app.engine.data.cmu import (
     windows,
 )
 from app.engine.data.descriptions import humanml3d_line, mirror_text
-from app.engine.data.kicks import KICKING_ACTIONS, context_window, kicks
+from app.engine.data.kicks import KICKING_ACTIONS, Kick, context_window, kicks
 from app.engine.features import canonicalize, features_from_positions
 from app.engine.io.bvh import BVHError, parse_bvh
 from app.engine.io.gltf_import import animation_names, read_gltf
@@ -86,6 +86,11 @@ class ExtraSummary:
         return out
 
 
+def _kicks_in(found: list[Kick], start: int, end: int) -> list[str]:
+    """The description parts ("kick left", ...) of the kicks whose highest frame lies in [start, end), in order."""
+    return [f"kick {k.side}" for k in found if start <= k.apex < end]
+
+
 def _windows_of(source: str, take: str, description: str, positions: np.ndarray,
                 skipped: dict[str, str]) -> Iterator[Motion]:
     parts = description_parts(description) or [description]
@@ -96,12 +101,11 @@ def _windows_of(source: str, take: str, description: str, positions: np.ndarray,
     for i, kick in enumerate(found):  # each kick again inside a take-length window, with every kick it holds named
         window = context_window(kick, len(positions))
         if window is not None:
-            inside = [f"kick {k.side}" for k in found if window[0] <= k.apex < window[1]]
             piece = np.asarray(canonicalize(positions[window[0]:window[1]], BANDAI_NAMCO_21), np.float32)
-            yield Motion(f"{take}_kick{i}_take", source, take, description, inside, piece)
+            yield Motion(f"{take}_kick{i}_take", source, take, description, _kicks_in(found, *window), piece)
     pieces = windows(len(positions), parts)
     for i, w in enumerate(pieces):
-        inside = [f"kick {k.side}" for k in found if w.start <= k.apex < w.end]
+        inside = _kicks_in(found, w.start, w.end)
         if inside:  # the routine's kicks in their context, named in order: a kick inside a longer take, not only alone
             w = replace(w, parts=inside)
         piece = positions[w.start:w.end]

@@ -7,8 +7,8 @@ leg that kicks, turns those routines into a dozen kicks a side. The routine's lo
 inside them too (extra.py), and a take-length window around each kick (`CONTEXT_FRAMES`, centred on it) shows the
 same kick again in a 6 s take, with what the routine does before and after it: the routine's own windows are only a
 few, cut where they fall, and a model that saw kicks mostly as 2.4 s motions stood in a guard for most of a 6 s take
-asked to kick. Only martial arts takes are searched:
-a ballet leg lift or a cartwheel also raises a foot above the hips and is no kick.
+asked to kick. Only martial arts takes are searched: a ballet leg lift or a cartwheel also raises a foot above the
+hips and is no kick.
 """
 from __future__ import annotations
 
