@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.engine.editing import Decoding, chain
-from app.engine.locks import _smoothstep
+from app.engine.locks import smoothstep
 
 if TYPE_CHECKING:
     from app.engine.models.diffusion_pipeline import DiffusionPipeline
@@ -52,7 +52,7 @@ def generate_diffusion(pipeline: DiffusionPipeline, text: str, n_frames: int, de
         known = np.arange(len(canvas)) < overlap
         filled = pipeline.inpaint(canvas, known, text, decoding.seed + index, decoding.guidance, decoding.steps,
                                   paste=False)
-        fade = _smoothstep((np.arange(overlap) + 1.0) / (overlap + 1))[:, None]  # (overlap, 1): old 0, new 1
+        fade = smoothstep((np.arange(overlap) + 1.0) / (overlap + 1))[:, None]  # (overlap, 1): old 0, new 1
         out[-overlap:] = (1 - fade) * out[-overlap:] + fade * filled[:overlap]
         out = np.concatenate([out, filled[overlap:]])
         index += 1

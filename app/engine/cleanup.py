@@ -23,7 +23,7 @@ import numpy as np
 from app.engine.editing import _runs
 from app.engine.features import FeatureLayout, features_from_positions, positions_from_features
 from app.engine.ik import two_bone_ik
-from app.engine.locks import _smoothstep
+from app.engine.locks import smoothstep
 from app.engine.skeleton import Skeleton
 
 
@@ -105,7 +105,7 @@ def _hold_offsets(toe: np.ndarray, contact: np.ndarray, locked: np.ndarray, blen
         before = (t >= a - blend) & (t < a)
         after = (t >= b) & (t < b + blend)
         for mask, edge, gap in ((before, a, a - t), (after, b - 1, t - (b - 1))):
-            w = 1.0 - _smoothstep(gap[mask] / (blend + 1.0))
+            w = 1.0 - smoothstep(gap[mask] / (blend + 1.0))
             offset_sum[mask] += w[:, None] * inside[edge - a]
             weight_sum[mask] += w
     return offset_sum / np.maximum(weight_sum, 1.0)[:, None]
@@ -134,7 +134,7 @@ def plant_feet(positions: np.ndarray, skeleton: Skeleton, contact: np.ndarray, l
     p = np.asarray(positions, dtype=np.float64)
     n = len(p)
     locked = np.zeros(n, bool) if locked is None else np.asarray(locked, bool)
-    free = _smoothstep(_distance_to(locked) / (config.blend_frames + 1.0))  # 0 at locked frames
+    free = smoothstep(_distance_to(locked) / (config.blend_frames + 1.0))  # 0 at locked frames
     legs = _legs(skeleton)
     up = np.array([0.0, 1.0, 0.0])
 

@@ -20,7 +20,7 @@ import torch
 
 from app.engine.arrays import pad_to_multiple
 from app.engine.features import features_from_positions, positions_from_features
-from app.engine.locks import impose_locks
+from app.engine.locks import impose_locks, smoothstep
 from app.engine.models.masked_decoding import empty_canvas
 from app.engine.models.masked_transformer import ROOT_KEY_DIM
 from app.engine.models.pipeline import TextToMotion
@@ -154,7 +154,7 @@ def edit_upper_body(editor: UpperBodyEditor, features: np.ndarray, start: int, e
     weight = np.clip(np.minimum(t - start + 1, end - t) / (ramp + 1), 0.0, 1.0)
     for key in inside:  # 0 at the key, back to 1 `ramp + 1` frames away
         weight = np.minimum(weight, np.clip(np.abs(t - key) / (ramp + 1), 0.0, 1.0))
-    weight = (weight * weight * (3 - 2 * weight))[:, None]  # smoothstep; 0 outside [start, end) and at the keys
+    weight = smoothstep(weight)[:, None]  # 0 outside [start, end) and at the keys
     dims = editor.upper_dims
     out = features.copy()
     out[w0:w1, dims] = ((1 - weight) * features[w0:w1, dims] + weight * upper).astype(features.dtype)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 at x <= 0, 1 at x >= 1, with zero slope at both ends: every blend of the engine (keys, clean-up, edits,
+    window joins) eases in and out with it."""
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
 
@@ -45,16 +47,16 @@ def lock_correction(offsets: np.ndarray, keys: np.ndarray, n_frames: int, blend_
 
     gap = np.where(between, b - a, 1.0)
     radius = np.minimum(blend_frames, gap)
-    u = _smoothstep((t - a) / gap)
+    u = smoothstep((t - a) / gap)
     root_a = np.where(between, 1.0 - u, 0.0)
     root_b = np.where(between, u, 0.0)
-    pose_a = np.where(between, 1.0 - _smoothstep((t - a) / radius), 0.0)
-    pose_b = np.where(between, 1.0 - _smoothstep((b - t) / radius), 0.0)
+    pose_a = np.where(between, 1.0 - smoothstep((t - a) / radius), 0.0)
+    pose_b = np.where(between, 1.0 - smoothstep((b - t) / radius), 0.0)
     if first > 0:
-        root_a[before] = _smoothstep(t[before] / first)
-        pose_a[before] = 1.0 - _smoothstep((first - t[before]) / min(blend_frames, first))
+        root_a[before] = smoothstep(t[before] / first)
+        pose_a[before] = 1.0 - smoothstep((first - t[before]) / min(blend_frames, first))
     root_a[after] = 1.0
-    pose_a[after] = 1.0 - _smoothstep((t[after] - last) / blend_frames)
+    pose_a[after] = 1.0 - smoothstep((t[after] - last) / blend_frames)
 
     w = lambda x: x[:, None, None]  # (T,) -> (T, 1, 1)
     return (w(root_a) * root[a_index] + w(root_b) * root[b_index]) + (w(pose_a) * pose[a_index] + w(pose_b) * pose[b_index])
