@@ -163,7 +163,8 @@ def edit_upper_body(editor: UpperBodyEditor, features: np.ndarray, start: int, e
 
 def chain(pipeline: TextToMotion, segments: list[tuple[str, int]], decoding: Decoding, transition_tokens: int = 2,
           context_tokens: int = 6) -> np.ndarray:
-    """One take (sum of lengths, D) of the segments in order: each segment's tokens decoded for its own text, then
+    """One take (sum of lengths, D) of the segments in order: each segment's tokens decoded for its own text (grown
+    around its action where the segment is much longer than it: TextToMotion.canvas_around_actions), then
     the first `transition_tokens` after every boundary (fewer where the segment is shorter) re-decoded with the
     neighbours' tokens as context and both texts, and the whole token sequence decoded at once, so the root
     trajectory and heading run on continuously. The transition opens the next segment rather than straddling the
@@ -181,8 +182,10 @@ def chain(pipeline: TextToMotion, segments: list[tuple[str, int]], decoding: Dec
         bounds[i] = max(bounds[i], bounds[i + 1] - (cfg.max_tokens - 1))
     lengths = torch.from_numpy(np.diff(bounds)).to(pipeline.device)
     texts = [text for text, _ in segments]
-    tokens = pipeline.fill(texts, empty_canvas(lengths, cfg), decoding.seed, decoding.guidance, decoding.steps,
-                           decoding.temperature, decoding.top_k)  # (S, longest + 1): every segment in one batch
+    canvas = pipeline.canvas_around_actions(texts, lengths, decoding.seed, decoding.guidance, decoding.steps,
+                                            decoding.temperature, decoding.top_k)  # a kick segment: its kick first
+    tokens = pipeline.fill(texts, canvas, decoding.seed, decoding.guidance, decoding.steps, decoding.temperature,
+                           decoding.top_k)  # (S, longest + 1): every segment in one batch
     sequence = torch.cat([row[:n] for row, n in zip(tokens, lengths.tolist())])  # (N,)
     if len(segments) > 1:  # every transition in one batch, each window seeing its neighbours' codes
         ends = [min(b + transition_tokens, bounds[i + 2]) for i, b in enumerate(bounds[1:-1])]  # transitions end

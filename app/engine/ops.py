@@ -62,7 +62,8 @@ def generate(
     n_frames: length in frames, 4 to 10 minutes' worth (12,000 at 20 fps); rounded up to whole tokens for
     generation and trimmed back, so the result has exactly n_frames frames. Takes longer than the model's window
     (196 frames) are made window by window, joined by generated transitions (app.engine.any_length). None: the
-    length predictor's choice (at most one window).
+    length predictor's choice (at most one window). The masked engine makes an action much shorter than the take
+    (a 2.4 s kick in 6 s) at its own length first and grows the take around it (TextToMotion.generate).
     guidance: classifier-free guidance scale (0 = ignore the text, 1 = plain conditional, larger = follow the
     text more closely at some cost in diversity); None: the engine's measured default (DEFAULT_GUIDANCE: masked 2.5,
     diffusion 3; MoMask/MMM use 4, which makes our masked model walk in place).

@@ -73,7 +73,7 @@ def test_engine_errors_are_messages_and_leave_the_take(window: MainWindow, qtbot
 
 
 def test_length_from_the_prompt_uses_the_predicted_length(window: MainWindow, qtbot) -> None:
-    """A kick is 2.4 s to the masked engine: in the default 6 s take it mostly stands in a guard (model card)."""
+    """A kick is 2.4 s to the masked engine (in the default 6 s take it is made at that length, at the centre)."""
     panel = window.prompt_panel
     _ask(window, "a person kicks", 120, 0)
     panel.auto_length.setChecked(True)

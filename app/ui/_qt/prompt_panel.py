@@ -55,8 +55,8 @@ class PromptPanel(QWidget):
         self.auto_length = QCheckBox("From the prompt")
         self.auto_length.setObjectName("autoLengthCheck")
         self.auto_length.setToolTip("Let the engine's length predictor choose the length, as `kinema generate` does "
-                                    "without --frames: a kick is about 2.4 s, a walk 8 s. A brief action in a long take "
-                                    "often happens once or not at all")
+                                    "without --frames: a kick is about 2.4 s, a walk 8 s. In a longer take the masked "
+                                    "engine makes the action at that length, at the take's centre")
         self.auto_length.toggled.connect(lambda on: self.length.setEnabled(not on))
         self.prompt_notice = QLabel()  # what the text encoder does not read of a long prompt
         self.prompt_notice.setObjectName("promptNotice")
