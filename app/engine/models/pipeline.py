@@ -97,8 +97,8 @@ class TextToMotion:
                               temperature: float, top_k: int | None) -> torch.Tensor:
         """The empty canvas (B, max(n) + 1) for takes of n_tokens (B,), texts[b] each, where a take at least
         CORE_RATIO times as long as its action (the length predictor's choice, at least CORE_MIN_TOKENS) holds the
-        action's codes at its centre, decoded alone at its own length with this seed (the take `generate` makes
-        of the text at the predicted length). Decoding the canvas then grows each take around its action.
+        action's codes at its centre, decoded alone at its own length with this seed (for one text, the take
+        `generate` makes of it at the predicted length, when that is CORE_MIN_TOKENS or more). Decoding the canvas then grows each take around its action.
 
         Why: decoded at 6 s in one go, a 2.4 s kick mostly stood in a guard (4 of 20 seeds kicked) and a 2.4 s dash
         slowed to a run in some seeds: the short actions' takes are all the model saw of them (model card, "An
