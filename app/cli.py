@@ -310,6 +310,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> None:
     from app.engine import evaluate
+    from app.engine.any_length import LONGEST_TAKE_S
+
+    if args.frames is not None and not args.suite:
+        raise CommandError("--frames is the prompt suite's take length: use it with --suite")
+    if args.frames is not None and not 4 <= args.frames <= LONGEST_TAKE_S * 20:
+        raise CommandError(f"--frames is the suite's take length, 4 to {LONGEST_TAKE_S * 20} frames at 20 fps, "
+                           f"got {args.frames}")
     from app.engine.data.dataset import DatasetError, MotionFolder
     from app.engine.evaluation import Evaluator, EvaluatorError
 
@@ -367,7 +374,9 @@ def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
     from dataclasses import asdict
 
     from app.engine.action_rules import THRESHOLDS_PATH, load_rules
-    from app.engine.prompt_suite import format_suite, run_suite
+    from app.engine.prompt_suite import SUITE_FRAMES, format_suite, run_suite
+
+    frames = SUITE_FRAMES if args.frames is None else args.frames
 
     if reference is None:
         raise CommandError(f"{args.data} has no action labels: the prompt suite needs them (a Bandai Namco dataset has)")
@@ -382,9 +391,9 @@ def _eval_suite(args: argparse.Namespace, test, reference, progress) -> None:
             raise CommandError(f"the prompt suite scores text-to-motion engines (masked, diffusion), not {name!r}")
         source = _motion_source(name, args.checkpoints or _shipped(), test, args.guidance)
         rows.extend(run_suite(name, source.fn, reference, test.info.skeleton, seeds=args.seeds, progress=progress,
-                              rules=rules))
+                              rules=rules, n_frames=frames))
     title = (f"prompt suite on {Path(args.data).name}'s bands and the action rules of {rules_path.name}: "
-             f"{args.seeds} seeds per prompt")
+             f"{args.seeds} seeds per prompt, {frames} frames each")
     print(json.dumps({"title": title, "rows": [asdict(r) for r in rows]}, indent=1) if args.json else format_suite(rows, title))
     if args.plot:
         from app.engine.plots import plot_suite
@@ -717,6 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "against the real takes' bands and the action rules (a jump leaves the floor...); for "
                             "masked and diffusion")
     evaluation.add_argument("--seeds", type=int, default=4, help="seeds per prompt with --suite")
+    evaluation.add_argument("--frames", type=int, help="with --suite: each take's length in frames at 20 fps "
+                            "(default 120, 6 s)")
     evaluation.add_argument("--rules", help="with --suite: the action rules' thresholds (default: the shipped ones, "
                             "from `kinema data calibrate-rules`)")
     evaluation.set_defaults(func=_cmd_eval)

@@ -81,6 +81,23 @@ def test_eval_suite_refuses_rows_that_are_not_text_to_motion_engines(sample_data
     assert "Traceback" not in err
 
 
+def test_eval_suite_takes_its_length_from_frames(sample_dataset, monkeypatch, capsys):
+    import app.engine.prompt_suite as prompt_suite
+
+    lengths = []
+    row = prompt_suite.SuiteRow("masked", "a person kicks", "kick", 1.0, 1.0, 0.2, 0.3, 5.0, 0.1, "-", "-")
+    monkeypatch.setattr(prompt_suite, "run_suite", lambda *a, **k: lengths.append(k["n_frames"]) or [row])
+    monkeypatch.setattr("app.cli._physical_reference", lambda *a: object())  # no bands needed: no takes are made
+    args = ["eval", "--model", "masked", "--suite", "--data", str(sample_dataset), "--split", "train"]
+    assert main(args) == 0 and "120 frames each" in capsys.readouterr().out
+    assert main(args + ["--frames", "80"]) == 0 and "80 frames each" in capsys.readouterr().out
+    assert lengths == [120, 80]
+    for bad, message in ((["--frames", "3"], "4 to 12000 frames"), (["--frames", "12001"], "4 to 12000 frames")):
+        assert main(args + bad) == 2 and message in capsys.readouterr().err
+    assert main(["eval", "--model", "masked", "--data", str(sample_dataset), "--frames", "80"]) == 2
+    assert "use it with --suite" in capsys.readouterr().err
+
+
 def test_data_calibrate_rules_writes_thresholds_the_suite_reads(sample_dataset, tmp_path, capsys):
     from app.engine.action_rules import load_rules
 

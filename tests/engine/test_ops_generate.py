@@ -37,7 +37,8 @@ def test_length_is_predicted_when_not_given(tiny):
 
 def test_a_take_much_longer_than_its_action_is_grown_around_the_action(tiny, monkeypatch):
     """The tiny model's action is 7 tokens: a take of 11 tokens or more (1.5 x) is decoded twice, the action alone
-    first, its codes at the take's centre for the second pass, and they stay in the take."""
+    first, its codes at the take's centre for the second pass, and they stay in the take. Actions longer than
+    CORE_MAX_TOKENS are not grown."""
     import app.engine.models.pipeline as pipeline_module
 
     calls = []
@@ -66,6 +67,12 @@ def test_a_take_much_longer_than_its_action_is_grown_around_the_action(tiny, mon
     with torch.inference_mode():
         tiny.generate("a person kicks", 40, 0, 2.5, 3, 1.0, None)  # 10 tokens: under 1.5 x the action
     assert len(calls) == 1 and (calls[0][0][0, :10] == cfg.mask_id).all()
+
+    calls.clear()
+    monkeypatch.setattr(pipeline_module, "CORE_MAX_TOKENS", 6)  # a 7-token action is now a long one: one pass
+    with torch.inference_mode():
+        tiny.generate("a person kicks", 60, 0, 2.5, 3, 1.0, None)
+    assert len(calls) == 1 and (calls[0][0][0, :15] == cfg.mask_id).all()
 
 
 @pytest.mark.parametrize("prompt, label, least", [("a person kicks", "kick", 4),

@@ -28,12 +28,16 @@ if TYPE_CHECKING:
     from app.engine.models.tokenizer import MotionTokenizer
 
 MASKED_FILE = "masked.safetensors"
-# A take this many times as long as its action is grown around the action decoded alone (canvas_around_actions).
-# The action is at least this many tokens (1.2 s, a jumping jack's cycle, the shortest action in the data): the
-# length predictor gives walking backwards 0.8 s. Measured on the prompt suite at 80, 120 and 196 frames: held to
-# 2 s, a 1.2 s jumping jack grown into 5 s came out in 7 of 10 seeds, at its own length in 9 (model card).
+# A take this many times as long as its action is grown around the action decoded alone (canvas_around_actions),
+# for actions the length predictor gives at most CORE_MAX_TOKENS (3.2 s: a dash, a kick, a punch, jumping jacks,
+# raising a hand). Longer ones (turning walks, sidesteps, bows, sits: 4.4 s and more) already fill a take decoded in
+# one go, and grown into 9.8 s a turning walk turned too little (right turns 19 -> 10 of 20 seeds). The action is at
+# least CORE_MIN_TOKENS (1.2 s, a jumping jack's cycle, the shortest action in the data): the length predictor gives
+# walking backwards 0.8 s, and held to 2 s a 1.2 s jumping jack grown into 5 s came out in 7 of 10 seeds, at its
+# own length in 9. Measured on the prompt suite at 80, 120 and 196 frames (model card).
 CORE_RATIO = 1.5
 CORE_MIN_TOKENS = 6
+CORE_MAX_TOKENS = 16
 
 
 class ModelNotTrained(FileNotFoundError):
@@ -96,9 +100,10 @@ class TextToMotion:
     def canvas_around_actions(self, texts: list[str], n_tokens: torch.Tensor, seed: int, guidance: float, steps: int,
                               temperature: float, top_k: int | None) -> torch.Tensor:
         """The empty canvas (B, max(n) + 1) for takes of n_tokens (B,), texts[b] each, where a take at least
-        CORE_RATIO times as long as its action (the length predictor's choice, at least CORE_MIN_TOKENS) holds the
-        action's codes at its centre, decoded alone at its own length with this seed (for one text, the take
-        `generate` makes of it at the predicted length, when that is CORE_MIN_TOKENS or more). Decoding the canvas then grows each take around its action.
+        CORE_RATIO times as long as its short action (the length predictor's choice, CORE_MIN_TOKENS to
+        CORE_MAX_TOKENS) holds the action's codes at its centre, decoded alone at its own length with this seed (for
+        one text, the take `generate` makes of it at the predicted length, when that is CORE_MIN_TOKENS or more).
+        Decoding the canvas then grows each take around its action.
 
         Why: decoded at 6 s in one go, a 2.4 s kick mostly stood in a guard (4 of 20 seeds kicked) and a 2.4 s dash
         slowed to a run in some seeds: the short actions' takes are all the model saw of them (model card, "An
@@ -107,7 +112,8 @@ class TextToMotion:
         cfg = self.transformer.config
         canvas = empty_canvas(n_tokens, cfg)
         actions = self.predict_tokens(self.encode_text(texts)).clamp(min=CORE_MIN_TOKENS)  # (B,)
-        grow = [b for b in range(len(texts)) if int(n_tokens[b]) >= CORE_RATIO * int(actions[b])]
+        grow = [b for b in range(len(texts))
+                if int(actions[b]) <= CORE_MAX_TOKENS and int(n_tokens[b]) >= CORE_RATIO * int(actions[b])]
         if grow:
             decoded = self.fill([texts[b] for b in grow], empty_canvas(actions[grow], cfg), seed, guidance, steps,
                                 temperature, top_k)  # (G, longest action + 1)
