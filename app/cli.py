@@ -311,14 +311,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _cmd_eval(args: argparse.Namespace) -> None:
     from app.engine import evaluate
     from app.engine.any_length import LONGEST_TAKE_S
+    from app.engine.data.dataset import DatasetError, MotionFolder
+    from app.engine.evaluation import Evaluator, EvaluatorError
 
-    if args.frames is not None and not args.suite:
+    if args.frames is not None and not args.suite:  # before the bands are computed: refused at once
         raise CommandError("--frames is the prompt suite's take length: use it with --suite")
     if args.frames is not None and not 4 <= args.frames <= LONGEST_TAKE_S * 20:
         raise CommandError(f"--frames is the suite's take length, 4 to {LONGEST_TAKE_S * 20} frames at 20 fps, "
                            f"got {args.frames}")
-    from app.engine.data.dataset import DatasetError, MotionFolder
-    from app.engine.evaluation import Evaluator, EvaluatorError
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr)
